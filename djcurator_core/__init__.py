@@ -1,0 +1,1 @@
+"""DJ set engine: track format, keys, scoring, sequencing, justifications, Temporal pipeline."""

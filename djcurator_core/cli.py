@@ -1,0 +1,139 @@
+"""`python -m djcurator_core`: sequence a tracks_enriched file, or print its cost matrix.
+
+Bad input prints one line on stderr and exits with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from .justify import justify
+from .models import TrackFormatError, load_tracks
+from .planning import SetOptions, plan_order
+from .report import render_text
+from .scoring import cost_matrix
+from .sequencing import SOLVERS, SequencingError
+
+EXIT_BAD_INPUT = 2
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from "90m", "1h30m", "1:30:00", "5400" or "5400s"."""
+    raw = text.strip().lower()
+    try:
+        if ":" in raw:
+            seconds = 0.0
+            for part in raw.split(":"):
+                seconds = seconds * 60 + float(part)
+            return seconds
+        total, number = 0.0, ""
+        units = {"h": 3600, "m": 60, "s": 1}
+        for char in raw:
+            if char in units:
+                total += float(number) * units[char]
+                number = ""
+            else:
+                number += char
+        return total + (float(number) if number else 0.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 90m or 1h30m)") from None
+
+
+def add_set_options(parser: argparse.ArgumentParser) -> None:
+    """The set options shared by every command that orders tracks."""
+    parser.add_argument("--solver", help=f"ordering algorithm ({', '.join(sorted(SOLVERS))})")
+    parser.add_argument("--start", help="track id to pin first")
+    parser.add_argument("--end", help="track id to pin last")
+    parser.add_argument("--seed", type=int, help="random seed of the search")
+    parser.add_argument("--time-budget", type=float, help="seconds of search at most")
+    parser.add_argument("--max-bpm-jump", type=float, help="largest BPM change, percent")
+    parser.add_argument("--energy-arc", choices=["none", "rise", "peak", "wave"])
+    parser.add_argument("--arc-weight", type=float, help="how strongly to follow the arc")
+    parser.add_argument("--count", type=int, help="number of tracks in the set")
+    parser.add_argument("--duration", type=parse_duration, help="set length, e.g. 90m")
+
+
+def set_options_from(args: argparse.Namespace) -> SetOptions:
+    fields = (
+        "solver",
+        "start",
+        "end",
+        "seed",
+        "time_budget",
+        "max_bpm_jump",
+        "energy_arc",
+        "arc_weight",
+        "count",
+        "duration",
+    )
+    given = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
+    return SetOptions(**given)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m djcurator_core", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    seq = commands.add_parser("sequence", help="order the tracks and justify every transition")
+    seq.add_argument("file", help="tracks_enriched JSON file")
+    seq.add_argument("--json", action="store_true", help="print the full result as JSON")
+    add_set_options(seq)
+    matrix = commands.add_parser("matrix", help="print the cost matrix as JSON")
+    matrix.add_argument("file", help="tracks_enriched JSON file")
+    commands.add_parser("schema", help="print the JSON Schema of the tracks_enriched format")
+    return parser
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "options"
+        return f"option {field}: {first['msg']}"
+    if isinstance(error, OSError):
+        return f"{error.filename or ''}: {error.strerror or error}".lstrip(": ")
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "schema":
+            from .models import json_schema
+
+            print(json.dumps(json_schema(), indent=2))
+            return 0
+        tracks = load_tracks(args.file)
+        if args.command == "matrix":
+            matrix = cost_matrix(tracks)
+            print(json.dumps({"ids": [t.id for t in tracks], "matrix": matrix.tolist()}))
+            return 0
+        options = set_options_from(args)
+        plan = plan_order(tracks, options)
+        result = justify(
+            tracks,
+            plan.order,
+            options.scoring,
+            solver=options.solver,
+            notes=plan.notes,
+            pinned_start=options.start is not None,
+            pinned_end=options.end is not None,
+        )
+    except (TrackFormatError, SequencingError, ValidationError, OSError) as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        payload = result.model_dump(mode="json")
+        payload["cost"] = result.summary.cost
+        payload["mean_score"] = result.summary.mean_score
+        print(json.dumps(payload, indent=2))
+    else:
+        sys.stdout.write(render_text(result))
+    return 0
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,227 @@
+"""Why this order: per-transition explanations and a summary of the set.
+
+`justify` is a pure function of the tracks, the order and the scoring config; the
+summary compares the order's cost with the naive (input) order and the greedy order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import BaseModel
+
+from .models import Track
+from .scoring import ScoringConfig, TransitionScore, cost_matrix, score_transition
+from .sequencing import SolverRequest, greedy, naive, path_cost
+
+COMPATIBLE_MOVES = frozenset(
+    {"same key", "relative", "+1", "-1", "diagonal", "boost +2", "boost +7"}
+)
+
+_MOVE_PHRASES = {
+    "same key": "stays in {a}",
+    "relative": "switches to the relative {mode} ({a} -> {b})",
+    "+1": "steps up the wheel ({a} -> {b})",
+    "-1": "steps down the wheel ({a} -> {b})",
+    "diagonal": "takes the diagonal move ({a} -> {b})",
+    "boost +2": "lifts a whole tone as an energy boost ({a} -> {b})",
+    "boost +7": "lifts a semitone as an energy boost ({a} -> {b})",
+    "clash": "clashes harmonically ({a} -> {b}, {step})",
+}
+
+
+class Transition(BaseModel):
+    position: int  # 1-based position of the outgoing track
+    from_id: str
+    to_id: str
+    from_label: str
+    to_label: str
+    from_key: str | None
+    to_key: str | None
+    move: str
+    key_move: str  # "8A -> 9A, +1"
+    from_bpm: float | None
+    to_bpm: float | None
+    bpm_change_pct: float | None
+    half_double: bool
+    from_energy: float | None
+    to_energy: float | None
+    energy_change: float | None
+    harmonic: float
+    tempo: float
+    energy: float
+    score: float
+    compatible: bool
+    missing: list[str]
+    sentence: str
+
+
+class SetSummary(BaseModel):
+    track_count: int
+    total_duration: float  # seconds (tracks without a duration count as 0)
+    mean_score: float
+    compatible_share: float  # fraction of transitions with a compatible key move
+    largest_bpm_jump_pct: float | None
+    cost: float
+    naive_cost: float
+    greedy_cost: float
+    improvement_over_naive_pct: float
+    improvement_over_greedy_pct: float
+    missing_data: int  # transitions with at least one neutral part
+
+
+class SetResult(BaseModel):
+    order: list[str]
+    tracks: list[Track]  # in set order
+    transitions: list[Transition]
+    summary: SetSummary
+    solver: str = ""
+    notes: list[str] = []  # e.g. limits the order could not respect
+
+
+def _fmt_bpm(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _fmt_energy(value: float) -> str:
+    return f"{value:g}"
+
+
+def key_move_text(a: Track, b: Track, s: TransitionScore) -> str:
+    if "key" in s.missing:
+        return f"{a.key or '?'} -> {b.key or '?'}, key unknown"
+    return f"{a.key} -> {b.key}, {s.move if s.move in ('same key', 'relative') else s.key_step}"
+
+
+def sentence(a: Track, b: Track, s: TransitionScore) -> str:
+    """One plain sentence a DJ would write beside the transition."""
+    parts = []
+    if "key" in s.missing:
+        parts.append("Key unknown on one side, so the blend must be checked by ear")
+    else:
+        mode = "major" if b.key and b.key.endswith("B") else "minor"
+        phrase = _MOVE_PHRASES[s.move].format(a=a.key, b=b.key, step=s.key_step, mode=mode)
+        parts.append(f"Harmony {phrase}")
+    if "bpm" in s.missing:
+        parts.append("tempo unknown")
+    elif s.half_double:
+        parts.append(
+            f"tempo mixes at half/double time ({_fmt_bpm(a.bpm)} -> "
+            f"{_fmt_bpm(b.bpm)} BPM, {s.bpm_change_pct:+.1f}%)"
+        )
+    elif abs(s.bpm_change_pct) < 0.05:
+        parts.append(f"tempo holds at {_fmt_bpm(a.bpm)} BPM")
+    else:
+        parts.append(
+            f"tempo {'rises' if s.bpm_change_pct > 0 else 'drops'} "
+            f"{abs(s.bpm_change_pct):.1f}% ({_fmt_bpm(a.bpm)} -> {_fmt_bpm(b.bpm)} BPM)"
+        )
+    if s.energy_change is None:
+        parts.append("energy unknown")
+    elif s.energy_change == 0:
+        parts.append(f"energy stays at {_fmt_energy(a.energy)}")
+    else:
+        verb = "lifts" if s.energy_change > 0 else "drops"
+        parts.append(f"energy {verb} {_fmt_energy(a.energy)} -> {_fmt_energy(b.energy)}")
+    return "; ".join(parts) + "."
+
+
+def transition(position: int, a: Track, b: Track, config: ScoringConfig) -> Transition:
+    s = score_transition(a, b, config)
+    return Transition(
+        position=position,
+        from_id=a.id,
+        to_id=b.id,
+        from_label=a.label,
+        to_label=b.label,
+        from_key=a.key,
+        to_key=b.key,
+        move=s.move,
+        key_move=key_move_text(a, b, s),
+        from_bpm=a.bpm,
+        to_bpm=b.bpm,
+        bpm_change_pct=s.bpm_change_pct,
+        half_double=s.half_double,
+        from_energy=a.energy,
+        to_energy=b.energy,
+        energy_change=s.energy_change,
+        harmonic=s.harmonic,
+        tempo=s.tempo,
+        energy=s.energy,
+        score=s.total,
+        compatible=s.move in COMPATIBLE_MOVES,
+        missing=list(s.missing),
+        sentence=sentence(a, b, s),
+    )
+
+
+def _improvement(baseline: float, cost: float) -> float:
+    return 0.0 if baseline <= 0 else (baseline - cost) / baseline * 100
+
+
+def justify(
+    tracks: Sequence[Track],
+    order: Sequence[int],
+    config: ScoringConfig | None = None,
+    solver: str = "",
+    notes: Sequence[str] = (),
+    pinned_start: bool = False,
+    pinned_end: bool = False,
+) -> SetResult:
+    """Explain `order` (indices into `tracks`) and compare it with the naive and greedy
+    orders of the same tracks (with the same ends pinned when the order was pinned)."""
+    config = config or ScoringConfig()
+    ordered = [tracks[i] for i in order]
+    transitions = [
+        transition(i + 1, a, b, config)
+        for i, (a, b) in enumerate(zip(ordered, ordered[1:], strict=False))
+    ]
+    cost = sum(1.0 - t.score for t in transitions)
+    naive_cost, greedy_cost = baseline_costs(tracks, order, config, pinned_start, pinned_end)
+    scores = [t.score for t in transitions]
+    jumps = [abs(t.bpm_change_pct) for t in transitions if t.bpm_change_pct is not None]
+    summary = SetSummary(
+        track_count=len(ordered),
+        total_duration=sum(t.duration or 0 for t in ordered),
+        mean_score=sum(scores) / len(scores) if scores else 1.0,
+        compatible_share=(
+            sum(t.compatible for t in transitions) / len(transitions) if transitions else 1.0
+        ),
+        largest_bpm_jump_pct=max(jumps) if jumps else None,
+        cost=cost,
+        naive_cost=naive_cost,
+        greedy_cost=greedy_cost,
+        improvement_over_naive_pct=_improvement(naive_cost, cost),
+        improvement_over_greedy_pct=_improvement(greedy_cost, cost),
+        missing_data=sum(bool(t.missing) for t in transitions),
+    )
+    return SetResult(
+        order=[t.id for t in ordered],
+        tracks=ordered,
+        transitions=transitions,
+        summary=summary,
+        solver=solver,
+        notes=list(notes),
+    )
+
+
+def baseline_costs(
+    tracks: Sequence[Track],
+    order: Sequence[int],
+    config: ScoringConfig,
+    pinned_start: bool,
+    pinned_end: bool,
+) -> tuple[float, float]:
+    """Costs of the naive and greedy orders of the tracks in `order`, in input order."""
+    chosen = sorted(order)  # the set's tracks in input order
+    if len(chosen) < 2:
+        return 0.0, 0.0
+    position = {index: p for p, index in enumerate(chosen)}
+    request = SolverRequest(
+        start=position[order[0]] if pinned_start else None,
+        end=position[order[-1]] if pinned_end else None,
+    )
+    dtype = np.float32 if len(chosen) > 3000 else np.float64  # 10,000 tracks: 400 MB
+    matrix = cost_matrix([tracks[i] for i in chosen], config, dtype=dtype)
+    return (path_cost(matrix, naive(matrix, request)), path_cost(matrix, greedy(matrix, request)))

@@ -1,0 +1,257 @@
+"""Transition scores between two tracks: harmonic, tempo and energy parts, and the cost matrix.
+
+Every part is a score in [0, 1] (1 = seamless). The total is the weighted mean of the
+parts; the cost every solver minimises is 1 - total. A part whose data is missing on
+either side (no key, no BPM, no energy) scores `neutral` and is flagged.
+
+The part functions work on numpy arrays so that `score_transition` (one pair, for
+justifications) and `cost_matrix` (all pairs, for solvers) share one definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from .keys import ALL_KEYS, Key, wheel_distance
+from .models import Track
+
+# Move names, best first. Values are the defaults of `HarmonicValues`.
+MOVES = ("same key", "relative", "+1", "-1", "diagonal", "boost +2", "boost +7", "clash")
+
+
+class HarmonicValues(BaseModel):
+    """Score of each named key move (see README "Scoring")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    same_key: float = Field(1.0, ge=0, le=1)
+    relative: float = Field(0.9, ge=0, le=1)
+    plus_one: float = Field(0.9, ge=0, le=1)
+    minus_one: float = Field(0.85, ge=0, le=1)
+    diagonal: float = Field(0.7, ge=0, le=1)
+    boost_two: float = Field(0.55, ge=0, le=1)
+    boost_seven: float = Field(0.5, ge=0, le=1)
+    clash: float = Field(0.35, ge=0, le=1, description="a clash one step away; falls to 0 at 7")
+
+
+class ScoringConfig(BaseModel):
+    """Weights of the three parts and the parameters of each."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    harmonic_weight: float = Field(0.5, ge=0)
+    tempo_weight: float = Field(0.3, ge=0)
+    energy_weight: float = Field(0.2, ge=0)
+    max_bpm_jump: float = Field(6.0, gt=0, description="largest comfortable BPM change, percent")
+    half_double_time: bool = True
+    half_double_penalty: float = Field(0.1, ge=0, le=1)
+    energy_step: float = Field(0.2, ge=0, le=1, description="score lost per energy level")
+    neutral: float = Field(0.5, ge=0, le=1, description="score of a part with missing data")
+    moves: HarmonicValues = HarmonicValues()
+
+    def weights(self) -> tuple[float, float, float]:
+        total = self.harmonic_weight + self.tempo_weight + self.energy_weight
+        if total <= 0:
+            raise ValueError("at least one scoring weight must be positive")
+        return (self.harmonic_weight / total, self.tempo_weight / total, self.energy_weight / total)
+
+
+# --- harmonic -----------------------------------------------------------------------
+
+
+def key_move(a: Key, b: Key) -> tuple[str, str]:
+    """Name the move from key a to key b: (category, signed step such as "+1")."""
+    step = (b.number - a.number) % 12
+    signed = step if step <= 6 else step - 12
+    step_text = f"{signed:+d}" if signed else "0"
+    if a.letter == b.letter:
+        category = {0: "same key", 1: "+1", 11: "-1", 2: "boost +2", 7: "boost +7"}.get(step)
+    elif step == 0:
+        category = "relative"
+    elif (a.letter == "B" and step == 1) or (a.letter == "A" and step == 11):
+        category = "diagonal"
+    else:
+        category = None
+    return category or "clash", step_text
+
+
+def move_value(a: Key, b: Key, moves: HarmonicValues) -> float:
+    category, _ = key_move(a, b)
+    if category != "clash":
+        return {
+            "same key": moves.same_key,
+            "relative": moves.relative,
+            "+1": moves.plus_one,
+            "-1": moves.minus_one,
+            "diagonal": moves.diagonal,
+            "boost +2": moves.boost_two,
+            "boost +7": moves.boost_seven,
+        }[category]
+    distance = wheel_distance(a, b) + (a.letter != b.letter)
+    return moves.clash * max(0.0, (7 - distance) / 6)
+
+
+def harmonic_table(config: ScoringConfig) -> np.ndarray:
+    """25 x 25 move scores: index 0-23 is ALL_KEYS, 24 is 'unknown key' (neutral)."""
+    table = np.full((25, 25), config.neutral)
+    for i, a in enumerate(ALL_KEYS):
+        for j, b in enumerate(ALL_KEYS):
+            table[i, j] = move_value(a, b, config.moves)
+    return table
+
+
+_KEY_INDEX = {k.camelot: i for i, k in enumerate(ALL_KEYS)}
+
+
+def key_indices(tracks: Sequence[Track]) -> np.ndarray:
+    return np.array([_KEY_INDEX.get(t.key or "", 24) for t in tracks], dtype=np.intp)
+
+
+# --- tempo --------------------------------------------------------------------------
+
+
+def tempo_change(bpm_a: np.ndarray, bpm_b: np.ndarray, half_double: bool = True):
+    """Percent BPM change and whether it is best read as half/double time.
+
+    Inputs may be NaN for missing BPM; the results are then NaN / False.
+    """
+    ratio = np.asarray(bpm_b, dtype=float) / np.asarray(bpm_a, dtype=float)
+    straight = np.abs(ratio - 1.0) * 100
+    if not half_double:
+        return straight, np.zeros_like(straight, dtype=bool)
+    halved = np.abs(ratio / 2 - 1.0) * 100
+    doubled = np.abs(ratio * 2 - 1.0) * 100
+    other = np.minimum(halved, doubled)
+    use_other = other < straight
+    return np.where(use_other, other, straight), use_other
+
+
+def tempo_score(bpm_a, bpm_b, config: ScoringConfig) -> np.ndarray:
+    """1 at no change, 0.5 at `max_bpm_jump` percent, 0 at twice that; neutral if missing."""
+    pct, half_double = tempo_change(bpm_a, bpm_b, config.half_double_time)
+    with np.errstate(invalid="ignore"):
+        score = np.clip(1.0 - pct / (2 * config.max_bpm_jump), 0.0, 1.0)
+        score = np.where(half_double, np.maximum(score - config.half_double_penalty, 0.0), score)
+    return np.where(np.isnan(pct), config.neutral, score)
+
+
+# --- energy -------------------------------------------------------------------------
+
+
+def energy_score(energy_a, energy_b, config: ScoringConfig) -> np.ndarray:
+    """Holding or lifting by one level is ideal; bigger lifts and any drop cost `energy_step`
+    per level. Neutral if missing."""
+    step = np.asarray(energy_b, dtype=float) - np.asarray(energy_a, dtype=float)
+    with np.errstate(invalid="ignore"):
+        excess = np.where(step > 0, np.maximum(step - 1.0, 0.0), -step)
+        score = np.clip(1.0 - config.energy_step * excess, 0.0, 1.0)
+    return np.where(np.isnan(step), config.neutral, score)
+
+
+# --- one transition -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransitionScore:
+    harmonic: float
+    tempo: float
+    energy: float
+    total: float
+    move: str  # category name, or "unknown key"
+    key_step: str  # "+1", "0", ... or "" when a key is missing
+    bpm_change_pct: float | None  # signed, relative to the half/double reading when used
+    half_double: bool
+    energy_change: float | None
+    missing: tuple[str, ...]  # parts scored neutral: "key", "bpm", "energy"
+
+    @property
+    def cost(self) -> float:
+        return 1.0 - self.total
+
+
+def _nan(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def score_transition(a: Track, b: Track, config: ScoringConfig | None = None) -> TransitionScore:
+    config = config or ScoringConfig()
+    wh, wt, we = config.weights()
+    ka, kb = a.parsed_key, b.parsed_key
+    missing = []
+    if ka and kb:
+        harmonic = move_value(ka, kb, config.moves)
+        move, key_step = key_move(ka, kb)
+    else:
+        harmonic, move, key_step = config.neutral, "unknown key", ""
+        missing.append("key")
+    tempo = float(tempo_score(_nan(a.bpm), _nan(b.bpm), config))
+    bpm_change = None
+    half_double = False
+    if a.bpm and b.bpm:
+        pct, hd = tempo_change(a.bpm, b.bpm, config.half_double_time)
+        half_double = bool(hd)
+        # Signed against the reading that was scored: b at half/double time if closer.
+        target = (b.bpm / 2 if b.bpm > a.bpm else b.bpm * 2) if half_double else b.bpm
+        bpm_change = float(np.sign(target - a.bpm) * pct)
+    else:
+        missing.append("bpm")
+    energy = float(energy_score(_nan(a.energy), _nan(b.energy), config))
+    if a.energy is not None and b.energy is not None:
+        energy_change = b.energy - a.energy
+    else:
+        energy_change = None
+        missing.append("energy")
+    total = wh * harmonic + wt * tempo + we * energy
+    return TransitionScore(
+        harmonic,
+        tempo,
+        energy,
+        total,
+        move,
+        key_step,
+        bpm_change,
+        half_double,
+        energy_change,
+        tuple(missing),
+    )
+
+
+# --- all transitions ------------------------------------------------------------------
+
+
+def _column(tracks: Sequence[Track], name: str) -> np.ndarray:
+    return np.array(
+        [np.nan if getattr(t, name) is None else getattr(t, name) for t in tracks], dtype=float
+    )
+
+
+def cost_matrix(
+    tracks: Sequence[Track],
+    config: ScoringConfig | None = None,
+    dtype=np.float64,
+    block: int = 1024,
+) -> np.ndarray:
+    """n x n matrix of transition costs (1 - total score); the diagonal is 0.
+
+    Computed in row blocks so that 10,000 tracks need no n x n temporaries beyond the result.
+    """
+    config = config or ScoringConfig()
+    wh, wt, we = config.weights()
+    n = len(tracks)
+    table = harmonic_table(config)
+    keys = key_indices(tracks)
+    bpm = _column(tracks, "bpm")
+    energy = _column(tracks, "energy")
+    out = np.empty((n, n), dtype=dtype)
+    for start in range(0, n, block):
+        rows = slice(start, min(start + block, n))
+        score = wh * table[keys[rows, None], keys[None, :]]
+        score += wt * tempo_score(bpm[rows, None], bpm[None, :], config)
+        score += we * energy_score(energy[rows, None], energy[None, :], config)
+        out[rows] = 1.0 - score
+    np.fill_diagonal(out, 0.0)
+    return out
