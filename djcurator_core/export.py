@@ -1,0 +1,182 @@
+"""Library items -> tracks_enriched tracks, choosing the best source for BPM, key and energy.
+
+Items are duck-typed (a beets `Item` or any object with the same attributes): `id`, `path`
+(bytes or str), `title`, `artist`, `album`, `genre`, `length`, `bpm`, `initial_key` and
+an optional flexible field `energy` (read through `item.get` when the item has one).
+No beets imports.
+
+Precedence (see NOTES.md 2-3):
+
+- BPM: the file's own tag when beets has none or when the tag refines beets' integer
+  (beets stores "127.60" as 127; a tag less than 1 BPM away is the precise form of the
+  same value). A tag further away than that lost to an edit in the library: beets wins.
+- Key: the file's raw key tag (beets rewrites "F# minor" as "Fm"), else beets'
+  `initial_key`, else the key of a Mixed In Key comment; always through `parse_key`.
+- Energy: the beets field `energy`, else the file's energy tag or comment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from .keys import KeyParseError, parse_key
+from .models import Track
+from .tags import DJTags, TagReadError, parse_number, read_dj_tags
+
+TagReader = Callable[[Any], DJTags]
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    """An item left out of the set, and why."""
+
+    item_id: str
+    label: str
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.path}): {self.reason}"
+
+
+@dataclass(frozen=True)
+class Export:
+    tracks: list[Track]
+    skipped: list[SkippedItem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # values ignored on kept tracks
+    incomplete: int = 0  # kept tracks without BPM or key (keep_incomplete)
+
+
+def _field(item: Any, name: str) -> Any:
+    getter = getattr(item, "get", None)
+    if callable(getter):
+        return getter(name, None)
+    return getattr(item, name, None)
+
+
+def _text(item: Any, name: str) -> str:
+    value = _field(item, name)
+    return "" if value is None else str(value).strip()
+
+
+def item_path(item: Any) -> str:
+    path = _field(item, "path")
+    return os.fsdecode(path) if path else ""
+
+
+def item_label(item: Any) -> str:
+    artist, title = _text(item, "artist"), _text(item, "title")
+    if artist and title:
+        return f"{artist} - {title}"
+    return title or artist or os.path.basename(item_path(item)) or f"item {_field(item, 'id')}"
+
+
+def choose_bpm(tag_bpm: float | None, library_bpm: Any) -> float | None:
+    library = parse_number(library_bpm)
+    if tag_bpm is None:
+        return library
+    if library is None or abs(tag_bpm - library) < 1:
+        return tag_bpm
+    return library
+
+
+def _parse(text: str | None, source: str, problems: list[str]) -> str | None:
+    """Camelot text of a key, or None (recording why when the text is not a key)."""
+    if not text:
+        return None
+    try:
+        key = parse_key(text)
+    except KeyParseError:
+        problems.append(f"{source} {text!r} is not a key")
+        return None
+    return key.camelot if key else None
+
+
+def choose_key(tags: DJTags, library_key: Any, problems: list[str]) -> str | None:
+    library = None if library_key in (None, "") else str(library_key)
+    for text, source in (
+        (tags.key, "key tag"),
+        (library, "beets initial_key"),
+        (tags.comment_key, "comment key"),
+    ):
+        camelot = _parse(text, source, problems)
+        if camelot:
+            return camelot
+    return None
+
+
+def choose_energy(tags: DJTags, library_energy: Any, problems: list[str]) -> float | None:
+    for value, source in ((library_energy, "beets energy"), (tags.energy, "energy tag")):
+        if value is None or value == "":
+            continue
+        number = parse_number(value)
+        if number is not None and 1 <= number <= 10:
+            return number
+        problems.append(f"{source} {value!r} is not an energy level 1-10")
+    return None
+
+
+def item_to_track(item: Any, tags: DJTags) -> tuple[Track, list[str]]:
+    """The track for one item and the values ignored on the way (one line each).
+
+    Raises ValidationError when a chosen value is out of the format's range."""
+    problems: list[str] = []
+    track = Track(
+        id=str(_field(item, "id")),
+        path=item_path(item) or None,
+        title=_text(item, "title"),
+        artist=_text(item, "artist"),
+        album=_text(item, "album"),
+        genre=_text(item, "genre"),
+        duration=parse_number(_field(item, "length")),
+        bpm=choose_bpm(tags.bpm, _field(item, "bpm")),
+        key=choose_key(tags, _field(item, "initial_key"), problems),
+        energy=choose_energy(tags, _field(item, "energy"), problems),
+    )
+    return track, problems
+
+
+def _missing(track: Track) -> str | None:
+    gaps = [name for name, value in (("BPM", track.bpm), ("key", track.key)) if value is None]
+    return f"no {' and no '.join(gaps)}" if gaps else None
+
+
+def export_items(
+    items: Iterable[Any],
+    keep_incomplete: bool = False,
+    read_tags: TagReader = read_dj_tags,
+) -> Export:
+    """Tracks for the items, in item order; items without BPM or key are skipped
+    unless `keep_incomplete` (the scorer then gives their transitions neutral parts)."""
+    tracks: list[Track] = []
+    skipped: list[SkippedItem] = []
+    warnings: list[str] = []
+    incomplete = 0
+    for item in items:
+        label, path, item_id = item_label(item), item_path(item), str(_field(item, "id"))
+        try:
+            tags = read_tags(path) if path else DJTags()
+        except TagReadError as exc:
+            warnings.append(f"{label}: {exc}; using the library's values")
+            tags = DJTags()
+        try:
+            track, problems = item_to_track(item, tags)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            reason = f"field '{where}': {error['msg'].removeprefix('Value error, ')}"
+            skipped.append(SkippedItem(item_id, label, path, reason))
+            continue
+        warnings.extend(f"{label}: {problem}" for problem in problems)
+        gap = _missing(track)
+        if gap and not keep_incomplete:
+            skipped.append(SkippedItem(item_id, label, path, gap))
+            continue
+        incomplete += gap is not None
+        tracks.append(track)
+    return Export(tracks, skipped, warnings, incomplete)

@@ -1,0 +1,186 @@
+"""Raw DJ tags read straight from audio files with mutagen: BPM, key, energy.
+
+beets keeps BPM as an integer and rewrites some key spellings ("F# minor" becomes "Fm"),
+so the exporter reads the file's own tags as DJ tools wrote them (see NOTES.md 2):
+
+- ID3 (MP3, AIFF, WAV): TBPM, TKEY, TXXX:EnergyLevel, COMM "8A - Energy 6" / "9A - 5".
+- Vorbis comments (FLAC, Ogg, Opus): BPM, INITIALKEY or KEY, ENERGYLEVEL, COMMENT.
+- MP4 (M4A, MP4): tmpo, freeform ----:com.apple.iTunes:initialkey / KEY / BPM /
+  EnergyLevel, ©cmt.
+
+Values come back as they are in the file (key text unparsed) apart from BPM and energy,
+which are numbers; unreadable numbers count as absent. No beets imports.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import mutagen
+from mutagen.id3 import ID3
+from mutagen.mp4 import MP4Tags
+
+_VORBIS_KEY_FIELDS = ("initialkey", "key")
+_MP4_FREEFORM = "----:com.apple.iTunes:"
+
+# "8A - Energy 6", "9A - 5", "Energy 7", "F#m - Energy 6": Mixed In Key's comment styles.
+_COMMENT_RE = re.compile(
+    r"^\s*(?:(?P<key>[0-9A-Ga-gm#\u266f\u266d]{1,4}(?:\s*(?:minor|major|min|maj))?)\s*[-/|]\s*)?"
+    r"(?:energy\s*(?:level)?\s*:?\s*(?P<energy>\d{1,2}(?:\.\d+)?)"
+    r"|(?P<bare>\d{1,2}(?:\.\d+)?))\b",
+    re.IGNORECASE,
+)
+
+
+class TagReadError(Exception):
+    """The file could not be opened or parsed; the message is one line naming the file."""
+
+
+@dataclass(frozen=True)
+class DJTags:
+    """DJ tags of one file; None where the file has no (usable) value."""
+
+    bpm: float | None = None
+    key: str | None = None  # raw text, e.g. "F# minor", "8A", "1m"
+    energy: float | None = None  # 1-10 scale as written by Mixed In Key
+    comment_key: str | None = None  # key text found in a "8A - Energy 6" comment
+
+
+def parse_number(text: object) -> float | None:
+    """A positive number from tag text ("127.60", "124,5", " 126 "), else None."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        value = float(text)
+    elif isinstance(text, str):
+        try:
+            value = float(text.strip().replace(",", "."))
+        except ValueError:
+            return None
+    else:
+        return None
+    return value if value > 0 and value == value and value != float("inf") else None
+
+
+def parse_energy_comment(text: str) -> tuple[float | None, str | None]:
+    """Energy and key text from a Mixed In Key style comment, or (None, None).
+
+    "8A - Energy 6" -> (6.0, "8A"); "9A - 5" -> (5.0, "9A"); "Energy 7" -> (7.0, None).
+    A bare number is energy only when a key precedes it, so "2019 remaster" is not.
+    """
+    match = _COMMENT_RE.match(text or "")
+    if not match:
+        return None, None
+    key = match.group("key")
+    raw = match.group("energy") or (match.group("bare") if key else None)
+    energy = parse_number(raw)
+    if energy is None or not 1 <= energy <= 10:
+        return None, None
+    return energy, key
+
+
+def _first_text(values: Iterable[object]) -> str | None:
+    for value in values:
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        text = str(value).strip()
+        if text:
+            return text
+    return None
+
+
+def _from_comments(comments: Iterable[str]) -> tuple[float | None, str | None]:
+    for comment in comments:
+        energy, key = parse_energy_comment(comment)
+        if energy is not None:
+            return energy, key
+    return None, None
+
+
+def _id3_tags(tags: ID3) -> DJTags:
+    bpm = parse_number(_first_text(tags["TBPM"].text)) if "TBPM" in tags else None
+    key = _first_text(tags["TKEY"].text) if "TKEY" in tags else None
+    energy = None
+    for frame in tags.getall("TXXX"):
+        if frame.desc.replace(" ", "").lower() == "energylevel":
+            energy = parse_number(_first_text(frame.text))
+            break
+    comments = [text for frame in tags.getall("COMM") for text in frame.text]
+    comment_energy, comment_key = _from_comments(comments)
+    return DJTags(bpm, key, energy if energy is not None else comment_energy, comment_key)
+
+
+def _vorbis_tags(tags) -> DJTags:
+    def first(name: str) -> str | None:
+        return _first_text(tags.get(name, []))
+
+    key = next((k for k in (first(name) for name in _VORBIS_KEY_FIELDS) if k), None)
+    energy = parse_number(first("energylevel"))
+    comments = [*tags.get("comment", []), *tags.get("description", [])]
+    comment_energy, comment_key = _from_comments(comments)
+    return DJTags(
+        parse_number(first("bpm")),
+        key,
+        energy if energy is not None else comment_energy,
+        comment_key,
+    )
+
+
+def _mp4_tags(tags: MP4Tags) -> DJTags:
+    freeform = {
+        name[len(_MP4_FREEFORM) :].lower(): _first_text(values)
+        for name, values in tags.items()
+        if name.startswith(_MP4_FREEFORM)
+    }
+    bpm = parse_number(freeform.get("bpm"))
+    if bpm is None and tags.get("tmpo"):
+        bpm = parse_number(tags["tmpo"][0])
+    key = freeform.get("initialkey") or freeform.get("key")
+    energy = parse_number(freeform.get("energylevel"))
+    comment_energy, comment_key = _from_comments(tags.get("\xa9cmt", []))
+    return DJTags(bpm, key, energy if energy is not None else comment_energy, comment_key)
+
+
+def read_dj_tags(path: str | bytes | os.PathLike[str]) -> DJTags:
+    """Read BPM, key and energy from the file's own tags.
+
+    Raises TagReadError when the file is missing or not an audio file mutagen knows.
+    A file without tags gives an empty DJTags.
+    """
+    shown = os.fsdecode(path)
+    try:
+        audio = mutagen.File(shown)
+    except (mutagen.MutagenError, OSError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0] or type(exc).__name__
+        raise TagReadError(f"{shown}: cannot read tags ({reason})") from None
+    if audio is None:
+        raise TagReadError(f"{shown}: not an audio file with tags mutagen knows")
+    tags = audio.tags
+    if tags is None:
+        return DJTags()
+    if isinstance(tags, ID3):
+        return _id3_tags(tags)
+    if isinstance(tags, MP4Tags):
+        return _mp4_tags(tags)
+    if hasattr(tags, "get") and hasattr(tags, "keys"):  # VCommentDict, APEv2: by name
+        return _vorbis_tags(_CaseInsensitive(tags))
+    return DJTags()
+
+
+class _CaseInsensitive:
+    """Name lookup ignoring case, for Vorbis comments and APEv2 tags alike."""
+
+    def __init__(self, tags) -> None:
+        self._values: dict[str, list[str]] = {}
+        names = list(tags.keys())  # VCommentDict iterates (name, value) pairs
+        for name in names:
+            values = tags[name]
+            if not isinstance(values, list):  # APEv2 values
+                values = [str(values)]
+            self._values.setdefault(name.lower(), []).extend(str(v) for v in values)
+
+    def get(self, name: str, default: list[str]) -> list[str]:
+        return self._values.get(name.lower(), default)

@@ -1,0 +1,158 @@
+"""Real audio files for tests and the demo: encoded with PyAV, tagged with mutagen.
+
+Each file is silence (duration is metadata; a second or two is enough for tests) in
+MP3, FLAC or M4A, tagged the way DJ tools tag files:
+
+- MP3 (ID3v2.4): TBPM (decimals such as "127.60"), TKEY, energy in TXXX:EnergyLevel or
+  in a comment "8A - Energy 6" / "9A - 5".
+- FLAC (Vorbis comments): BPM, INITIALKEY or KEY, ENERGYLEVEL, COMMENT.
+- M4A (MP4 atoms): tmpo (integer BPM only), freeform ----:com.apple.iTunes:initialkey
+  and ----:com.apple.iTunes:EnergyLevel, ©cmt.
+
+Only the values given are written, so a test can leave a tag out on purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from mutagen.flac import FLAC
+from mutagen.id3 import COMM, ID3, TALB, TBPM, TCON, TIT2, TKEY, TPE1, TXXX
+from mutagen.mp4 import MP4, MP4FreeForm
+
+FORMATS = ("mp3", "flac", "m4a")
+
+# extension -> (PyAV container format, codec, sample format, samples per frame)
+_ENCODINGS = {
+    "mp3": ("mp3", "libmp3lame", "s32p", 1152, np.int32),
+    "flac": ("flac", "flac", "s16", 4096, np.int16),
+    "m4a": ("ipod", "aac", "fltp", 1024, np.float32),
+}
+SAMPLE_RATE = 8000
+
+
+def encode_silence(path: Path, seconds: float = 1.0, sample_rate: int = SAMPLE_RATE) -> Path:
+    """Encode `seconds` of mono silence into `path`; the format follows the extension."""
+    path = Path(path)
+    container_format, codec, sample_format, frame_size, dtype = _ENCODINGS[
+        path.suffix.lstrip(".").lower()
+    ]
+    total = max(1, int(seconds * sample_rate))
+    with av.open(str(path), "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=sample_rate)
+        stream.layout = "mono"
+        if codec == "libmp3lame":
+            stream.bit_rate = 8000
+        pts = 0
+        while pts < total:
+            size = min(frame_size, total - pts)
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, size), dtype=dtype), format=sample_format, layout="mono"
+            )
+            frame.sample_rate = sample_rate
+            frame.pts = pts
+            for packet in stream.encode(frame):
+                container.mux(packet)
+            pts += size
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+@dataclass(frozen=True)
+class DJTagSpec:
+    """What to write into a file, as raw text exactly as a DJ tool would write it."""
+
+    title: str = ""
+    artist: str = ""
+    album: str = ""
+    genre: str = ""
+    bpm: str | None = None  # "127.60"; MP4 stores int(float(bpm))
+    key: str | None = None  # "F# minor", "8A", "1m", ...
+    energy: str | None = None  # the dedicated energy tag
+    comment: str | None = None  # e.g. "8A - Energy 6"
+    vorbis_key_field: str = "INITIALKEY"  # or "KEY"
+
+
+def write_tags(path: Path, spec: DJTagSpec) -> None:
+    """Tag `path` in the convention of its format."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".mp3":
+        _write_id3(path, spec)
+    elif suffix == ".flac":
+        _write_vorbis(path, spec)
+    elif suffix == ".m4a":
+        _write_mp4(path, spec)
+    else:
+        raise ValueError(f"no tag convention for {suffix}")
+
+
+def _write_id3(path: Path, spec: DJTagSpec) -> None:
+    tags = ID3()
+    for frame, value in ((TIT2, spec.title), (TPE1, spec.artist), (TALB, spec.album)):
+        if value:
+            tags.add(frame(encoding=3, text=[value]))
+    if spec.genre:
+        tags.add(TCON(encoding=3, text=[spec.genre]))
+    if spec.bpm is not None:
+        tags.add(TBPM(encoding=3, text=[spec.bpm]))
+    if spec.key is not None:
+        tags.add(TKEY(encoding=3, text=[spec.key]))
+    if spec.energy is not None:
+        tags.add(TXXX(encoding=3, desc="EnergyLevel", text=[spec.energy]))
+    if spec.comment is not None:
+        tags.add(COMM(encoding=3, lang="eng", desc="", text=[spec.comment]))
+    tags.save(str(path))
+
+
+def _write_vorbis(path: Path, spec: DJTagSpec) -> None:
+    audio = FLAC(str(path))
+    if audio.tags is None:
+        audio.add_tags()
+    values = {
+        "TITLE": spec.title,
+        "ARTIST": spec.artist,
+        "ALBUM": spec.album,
+        "GENRE": spec.genre,
+        "BPM": spec.bpm,
+        spec.vorbis_key_field: spec.key,
+        "ENERGYLEVEL": spec.energy,
+        "COMMENT": spec.comment,
+    }
+    for name, value in values.items():
+        if value:
+            audio[name] = [value]
+    audio.save()
+
+
+def _write_mp4(path: Path, spec: DJTagSpec) -> None:
+    audio = MP4(str(path))
+    if audio.tags is None:
+        audio.add_tags()
+    for atom, value in (
+        ("\xa9nam", spec.title),
+        ("\xa9ART", spec.artist),
+        ("\xa9alb", spec.album),
+        ("\xa9gen", spec.genre),
+        ("\xa9cmt", spec.comment),
+    ):
+        if value:
+            audio[atom] = [value]
+    if spec.bpm is not None:
+        audio["tmpo"] = [int(float(spec.bpm))]
+    for name, value in (("initialkey", spec.key), ("EnergyLevel", spec.energy)):
+        if value is not None:
+            audio[f"----:com.apple.iTunes:{name}"] = [MP4FreeForm(value.encode("utf-8"))]
+    audio.save()
+
+
+def make_audio_file(path: Path, spec: DJTagSpec, seconds: float = 1.0) -> Path:
+    """Encode and tag one file; returns its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    encode_silence(path, seconds)
+    write_tags(path, spec)
+    return path
