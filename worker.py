@@ -1,0 +1,87 @@
+"""Run a DJSetWorkflow worker: `python worker.py [--task-queue djset] [--address HOST:PORT]`.
+
+The connection comes from Temporal's standard configuration (TEMPORAL_ADDRESS,
+TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and temporal.toml
+profiles); flags override it; localhost:7233 when nothing is set. Stops cleanly on
+SIGINT/SIGTERM. Run as many as you like on the same queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from datetime import timedelta
+
+from djcurator_core.client import ClientError, ConnectionSettings, connect
+from djcurator_core.runtime import MAX_CONCURRENT_ACTIVITIES, STICKY_TIMEOUT, run_worker
+from djcurator_core.workflows import DEFAULT_TASK_QUEUE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python worker.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--task-queue", default=DEFAULT_TASK_QUEUE, help="default: %(default)s")
+    parser.add_argument("--address", help="server HOST:PORT (default: config, else localhost:7233)")
+    parser.add_argument("--namespace", help="namespace (default: config, else default)")
+    parser.add_argument("--api-key", help="API key (Temporal Cloud); implies TLS")
+    parser.add_argument("--tls", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--profile", help="profile in temporal.toml (default: TEMPORAL_PROFILE)")
+    parser.add_argument("--config-file", help="temporal.toml to read profiles from")
+    parser.add_argument("--max-concurrent-activities", type=int, default=MAX_CONCURRENT_ACTIVITIES)
+    parser.add_argument(
+        "--sticky-timeout",
+        type=float,
+        default=STICKY_TIMEOUT.total_seconds(),
+        help="seconds a workflow task waits for this worker before any worker may take it",
+    )
+    return parser
+
+
+async def serve(args: argparse.Namespace) -> int:
+    settings = ConnectionSettings(
+        address=args.address,
+        namespace=args.namespace,
+        api_key=args.api_key,
+        tls=args.tls,
+        profile=args.profile,
+        config_file=args.config_file,
+    )
+    try:
+        client = await connect(settings)
+    except ClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with run_worker(
+        client,
+        args.task_queue,
+        max_concurrent_activities=args.max_concurrent_activities,
+        sticky_timeout=timedelta(seconds=args.sticky_timeout),
+    ):
+        target = client.service_client.config.target_host
+        print(
+            f"worker {os.getpid()} polling task queue {args.task_queue!r} on {target} "
+            f"(namespace {client.namespace}); Ctrl-C stops it",
+            flush=True,
+        )
+        await stop.wait()
+        print(f"worker {os.getpid()} stopping", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    status = asyncio.run(serve(args))
+    # The SDK can crash at interpreter exit (sdk-python #300): flush and leave deliberately.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+if __name__ == "__main__":
+    main()

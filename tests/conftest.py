@@ -1,1 +1,78 @@
-"""Shared pytest set-up."""
+"""Shared pytest set-up.
+
+Temporal fixtures (reuse them; one real dev server per test session):
+- `temporal_server`: the session's EmbeddedServer (loopback, in-memory, headless).
+- `temporal_client`: a session client with the project's data converter (pydantic + gzip).
+- `task_queue`: a fresh task queue name per test (so tests never share workers).
+- `djset_worker`: an in-process worker on `task_queue` for the duration of the test.
+- `run_worker(client, task_queue, **kwargs)`: the same as an async context manager, for
+  tests that need their own worker settings.
+- `fixture_tracks_path`: the 20-track fixture file.
+
+Exit status: the Temporal SDK can crash at interpreter exit after a client was used
+(sdk-python #300: PyGILState_Release / segfault, exit 134/139 after every test passed).
+`pytest_unconfigure` below flushes and leaves with os._exit(<pytest's own status>) so
+the status reflects the results. Set DJSET_PYTEST_NO_FORCE_EXIT=1 to turn that off.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from djcurator_core.client import ConnectionSettings, connect
+from djcurator_core.runtime import run_worker  # noqa: F401  (re-exported for tests)
+from djcurator_core.server import EmbeddedServer
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_TRACKS = ROOT / "fixtures" / "tracks_enriched.json"
+
+_session_status: dict[str, int] = {}
+
+
+@pytest.fixture(scope="session")
+def temporal_server():
+    with EmbeddedServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+async def temporal_client(temporal_server):
+    return await connect(ConnectionSettings(address=temporal_server.address))
+
+
+@pytest.fixture
+def task_queue(request) -> str:
+    name = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[:40].strip("-")
+    return f"test-{name}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def djset_worker(temporal_client, task_queue):
+    async with run_worker(temporal_client, task_queue) as worker:
+        yield worker
+
+
+@pytest.fixture
+def fixture_tracks_path() -> Path:
+    return FIXTURE_TRACKS
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_sessionfinish(session, exitstatus):
+    yield
+    _session_status["status"] = int(session.exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    if os.environ.get("DJSET_PYTEST_NO_FORCE_EXIT") or "status" not in _session_status:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_session_status["status"])

@@ -1,0 +1,213 @@
+"""The workflow's three activities: thin wrappers over the pure core functions.
+
+Each turns bad input into a non-retryable `ApplicationError` whose type names the kind of
+problem (TrackFormatError, TrackFileError, SequencingError, JustificationError) and whose
+message is the core's one-line message; anything else (a transient OS error, a crash)
+is retried by Temporal. Long steps heartbeat from a background thread, so that a killed
+worker is noticed within the heartbeat timeout, and the solver's progress messages go
+into the heartbeat details.
+
+Two environment variables serve diagnostics and the crash-recovery test:
+DJSET_ACTIVITY_LOG (a file each activity execution appends one line to) and
+DJSET_TEST_SEQUENCE_DELAY (seconds the sequencing step waits, heartbeating, before it
+solves: makes "kill the worker mid-step" reproducible).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+
+from .justify import SetResult, justify
+from .models import Track, TrackFormatError, load_tracks, parse_tracks
+from .planning import SetOptions, plan_order
+from .sequencing import SequencingError
+
+ACTIVITY_LOG_ENV = "DJSET_ACTIVITY_LOG"
+SEQUENCE_DELAY_ENV = "DJSET_TEST_SEQUENCE_DELAY"
+HEARTBEAT_INTERVAL = 0.5  # seconds between background heartbeats (the SDK throttles sends)
+
+# Errors whose retry cannot help: the file is not there or not a readable file.
+_PERMANENT_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+# --- activity inputs and outputs ---------------------------------------------------------
+
+
+class LoadRequest(BaseModel):
+    path: str | None = None  # a tracks_enriched file, read by the worker
+    tracks: list[Track] | None = None  # or the tracks themselves
+
+
+class LoadedTracks(BaseModel):
+    tracks: list[Track]
+    attempt: int = 1
+
+
+class SequenceRequest(BaseModel):
+    tracks: list[Track]
+    options: SetOptions = SetOptions()
+
+
+class SequencedOrder(BaseModel):
+    order: list[int]  # indices into the request's tracks, in set order
+    notes: list[str] = []
+    attempt: int = 1
+
+
+class JustifyRequest(BaseModel):
+    tracks: list[Track]
+    order: list[int]
+    options: SetOptions = SetOptions()
+    notes: list[str] = []
+
+
+class JustifiedSet(BaseModel):
+    result: SetResult
+    attempt: int = 1
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def bad_input(error_type: str, message: str) -> ApplicationError:
+    """A failure that retrying cannot fix: the activity runs once and the workflow fails.
+
+    BENIGN: an expected user error, logged by the SDK at DEBUG level (no traceback in the
+    output of a command that runs an in-process worker)."""
+    return ApplicationError(
+        message, type=error_type, non_retryable=True, category=ApplicationErrorCategory.BENIGN
+    )
+
+
+def _log_execution(name: str) -> None:
+    """Append "<unix time> <activity> attempt=N pid=P workflow=ID" to $DJSET_ACTIVITY_LOG."""
+    path = os.environ.get(ACTIVITY_LOG_ENV)
+    if not path:
+        return
+    info = activity.info()
+    line = (
+        f"{time.time():.3f} {name} attempt={info.attempt} pid={os.getpid()} "
+        f"workflow={info.workflow_id}\n"
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def heartbeating(interval: float = HEARTBEAT_INTERVAL) -> Iterator[Callable[[str], None]]:
+    """Heartbeat every `interval` seconds from a background thread while the body runs.
+
+    Yields the progress callback for the solver: it records the message (sent as the
+    heartbeat details) and heartbeats at once. Outside an activity this does nothing.
+    """
+    if not activity.in_activity():
+        yield lambda message: None
+        return
+    latest = ["started"]
+    stop = threading.Event()
+    context = contextvars.copy_context()  # the activity context, for the other thread
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            with contextlib.suppress(Exception):
+                context.run(activity.heartbeat, latest[0])
+
+    def progress(message: str) -> None:
+        latest[0] = message
+        activity.heartbeat(message)
+
+    thread = threading.Thread(target=beat, name="djset-heartbeat", daemon=True)
+    activity.heartbeat(latest[0])
+    thread.start()
+    try:
+        yield progress
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _test_delay() -> None:
+    delay = float(os.environ.get(SEQUENCE_DELAY_ENV) or 0)
+    if delay > 0:
+        time.sleep(delay)
+
+
+# --- the activities ----------------------------------------------------------------------
+
+
+@activity.defn
+def load_tracks_activity(request: LoadRequest) -> LoadedTracks:
+    """Read and validate the tracks (a tracks_enriched file, or tracks given inline)."""
+    _log_execution("load_tracks_activity")
+    try:
+        if request.path is not None:
+            tracks = load_tracks(request.path)
+        elif request.tracks is not None:
+            data = [track.model_dump() for track in request.tracks]
+            tracks = parse_tracks(data, "inline tracks")
+        else:
+            raise bad_input("TrackFormatError", "no tracks: give a tracks file or the tracks")
+    except TrackFormatError as exc:
+        raise bad_input("TrackFormatError", str(exc)) from None
+    except _PERMANENT_OS_ERRORS as exc:
+        raise bad_input("TrackFileError", f"{request.path}: {exc.strerror or exc}") from None
+    except OSError as exc:  # e.g. EIO on a network share: worth another attempt
+        raise ApplicationError(
+            f"{request.path}: {exc.strerror or exc}", type="TrackFileUnavailable"
+        ) from None
+    return LoadedTracks(tracks=tracks, attempt=activity.info().attempt)
+
+
+@activity.defn
+def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
+    """Order the tracks with `planning.plan_order` (which also picks the set's tracks)."""
+    _log_execution("sequence_tracks_activity")
+    with heartbeating() as progress:
+        _test_delay()
+        try:
+            plan = plan_order(request.tracks, request.options, progress=progress)
+        except SequencingError as exc:
+            raise bad_input("SequencingError", str(exc)) from None
+    return SequencedOrder(
+        order=list(plan.order), notes=list(plan.notes), attempt=activity.info().attempt
+    )
+
+
+@activity.defn
+def generate_justifications_activity(request: JustifyRequest) -> JustifiedSet:
+    """Explain every transition and summarise the set with `justify.justify`."""
+    _log_execution("generate_justifications_activity")
+    n = len(request.tracks)
+    bad = [i for i in request.order if not 0 <= i < n]
+    if bad or len(set(request.order)) != len(request.order):
+        raise bad_input(
+            "JustificationError",
+            f"order is not a selection of the {n} tracks (index {bad[0] if bad else 'repeated'})",
+        )
+    options = request.options
+    with heartbeating():
+        result = justify(
+            request.tracks,
+            request.order,
+            options.scoring,
+            solver=options.solver,
+            notes=request.notes,
+            pinned_start=options.start is not None,
+            pinned_end=options.end is not None,
+        )
+    return JustifiedSet(result=result, attempt=activity.info().attempt)
+
+
+ALL_ACTIVITIES = [load_tracks_activity, sequence_tracks_activity, generate_justifications_activity]

@@ -1,0 +1,330 @@
+"""Client side of the pipeline: connect, start a set, follow its progress, get the result.
+
+Every error is a `ClientError` whose str() is one line a command line can print as is.
+Connection settings left as None come from Temporal's standard configuration
+(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, profiles in
+temporal.toml, read by temporalio.envconfig), then default to localhost:7233.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.envconfig import ClientConfig
+from temporalio.exceptions import (
+    ApplicationError,
+    CancelledError,
+    TerminatedError,
+    WorkflowAlreadyStartedError,
+)
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
+from temporalio.service import RPCError, RPCStatusCode
+
+from .codec import data_converter
+from .justify import SetResult
+from .models import TrackFormatError, parse_tracks
+from .workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow, Progress, SetRequest
+
+DEFAULT_ADDRESS = "localhost:7233"
+DEFAULT_NAMESPACE = "default"
+WORKER_HINT = "start one with `python worker.py --task-queue {queue}`"
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class ClientError(Exception):
+    """A problem talking to Temporal or running the set; str() is one clear line."""
+
+
+class ServerUnreachable(ClientError):
+    pass
+
+
+class NoWorkerPolling(ClientError):
+    pass
+
+
+class WorkflowAlreadyRunning(ClientError):
+    def __init__(self, workflow_id: str) -> None:
+        self.workflow_id = workflow_id
+        super().__init__(
+            f"a set with workflow id {workflow_id!r} is already running; wait for it "
+            "(fetch its result) or choose another set name"
+        )
+
+
+class InvalidSetRequest(ClientError):
+    """The request was refused before anything was started."""
+
+
+class SetWorkflowFailed(ClientError):
+    def __init__(
+        self, workflow_id: str, error_type: str, message: str, step: str | None = None
+    ) -> None:
+        self.workflow_id = workflow_id
+        self.error_type = error_type
+        self.message = message
+        self.step = step
+        where = f" in {step}" if step else ""
+        super().__init__(f"set workflow {workflow_id} failed{where}: {error_type}: {message}")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+# --- connecting --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Explicit settings; None means "from Temporal's configuration, else the default"."""
+
+    address: str | None = None
+    namespace: str | None = None
+    api_key: str | None = None
+    tls: bool | None = None
+    profile: str | None = None
+    config_file: str | None = None
+
+    def connect_config(self) -> dict[str, Any]:
+        """Keyword arguments for `Client.connect` (without the data converter)."""
+        try:
+            config: dict[str, Any] = dict(
+                ClientConfig.load_client_connect_config(
+                    profile=self.profile, config_file=self.config_file
+                )
+            )
+        except Exception as exc:  # the Rust loader raises plain errors for bad files
+            raise ClientError(f"Temporal configuration: {_first_line(exc)}") from None
+        if self.address:
+            config["target_host"] = self.address
+        if self.namespace:
+            config["namespace"] = self.namespace
+        if self.api_key:
+            config["api_key"] = self.api_key
+            config.setdefault("tls", True)
+        if self.tls is not None:
+            config["tls"] = self.tls
+        config.setdefault("target_host", DEFAULT_ADDRESS)
+        config.setdefault("namespace", DEFAULT_NAMESPACE)
+        return config
+
+
+async def connect(settings: ConnectionSettings | None = None, timeout: float = 10.0) -> Client:
+    """A client with the pydantic data converter and the gzip codec (see codec.py)."""
+    config = (settings or ConnectionSettings()).connect_config()
+    address = config["target_host"]
+    try:
+        return await asyncio.wait_for(
+            Client.connect(**config, data_converter=data_converter()), timeout
+        )
+    except (RuntimeError, RPCError, OSError, TimeoutError) as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else _first_line(exc)
+        raise ServerUnreachable(
+            f"cannot reach the Temporal server at {address} ({reason}); start one with "
+            "`temporal server start-dev` or set TEMPORAL_ADDRESS"
+        ) from None
+
+
+# --- starting a set ----------------------------------------------------------------------
+
+
+def workflow_id_for(name: str) -> str:
+    """A stable workflow id for a set name: "djset-" + a slug (+ a hash if lossy)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    lossless = slug == name and len(slug) <= 60
+    if not lossless:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+        slug = f"{slug[:60]}-{digest}" if slug else digest
+    return f"djset-{slug}"
+
+
+def validate_request(request: SetRequest | dict) -> SetRequest:
+    """Check a request before it reaches Temporal: a value that fails validation while the
+    workflow decodes its input would make its task retry forever."""
+    try:
+        data = request.model_dump(mode="json") if isinstance(request, SetRequest) else request
+        checked = SetRequest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "request"
+        message = first["msg"].removeprefix("Value error, ")
+        raise InvalidSetRequest(f"set request field '{field}': {message}") from None
+    if checked.tracks is not None:
+        try:
+            tracks = parse_tracks([t.model_dump() for t in checked.tracks], "inline tracks")
+        except TrackFormatError as exc:
+            raise InvalidSetRequest(str(exc)) from None
+        ids = {track.id for track in tracks}
+        for which in ("start", "end"):
+            pinned = getattr(checked.options, which)
+            if pinned is not None and pinned not in ids:
+                raise InvalidSetRequest(f"{which} track id {pinned!r} is not among the tracks")
+    if checked.tracks_path is not None:
+        # The worker reads the file: give it a path that does not depend on its cwd.
+        checked = checked.model_copy(
+            update={"tracks_path": str(Path(checked.tracks_path).expanduser().absolute())}
+        )
+    return checked
+
+
+async def pollers(client: Client, task_queue: str) -> list[str]:
+    """Identities of the workers the server has seen polling the queue for workflow tasks
+    (the server forgets a dead worker only after a few minutes)."""
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        ),
+        timeout=timedelta(seconds=5),
+    )
+    return [poller.identity for poller in response.pollers]
+
+
+async def wait_for_worker(client: Client, task_queue: str, wait: float = 5.0) -> None:
+    """Return once a worker polls `task_queue`; NoWorkerPolling after `wait` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        try:
+            if await pollers(client, task_queue):
+                return
+        except RPCError as exc:
+            raise _rpc_error(client, exc) from None
+        if loop.time() >= deadline:
+            address = client.service_client.config.target_host
+            raise NoWorkerPolling(
+                f"no worker polls task queue {task_queue!r} on {address}"
+                f" (waited {wait:g} s); {WORKER_HINT.format(queue=task_queue)}"
+            )
+        await asyncio.sleep(0.2)
+
+
+def _rpc_error(client: Client, exc: RPCError) -> ClientError:
+    address = client.service_client.config.target_host
+    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return ServerUnreachable(f"cannot reach the Temporal server at {address} ({exc.message})")
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        return ClientError(f"not found on {address}: {exc.message}")
+    return ClientError(f"Temporal server at {address}: {exc.message}")
+
+
+async def start_set(
+    client: Client,
+    request: SetRequest,
+    workflow_id: str | None = None,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    *,
+    worker_wait: float = 5.0,
+    if_running: Literal["fail", "attach"] = "fail",
+) -> WorkflowHandle[Any, SetResult]:
+    """Validate the request, check that a worker polls the queue, start DJSetWorkflow.
+
+    Workflow id: `workflow_id_for(request.name)` unless given. A finished run with the same
+    id is no obstacle (a new run starts); a running one raises WorkflowAlreadyRunning, or
+    with if_running="attach" returns a handle to that run (its own request, not this one).
+    """
+    request = validate_request(request)
+    workflow_id = workflow_id or workflow_id_for(request.name)
+    await wait_for_worker(client, task_queue, worker_wait)
+    try:
+        return await client.start_workflow(
+            DJSetWorkflow.run,
+            request,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=(
+                WorkflowIDConflictPolicy.USE_EXISTING
+                if if_running == "attach"
+                else WorkflowIDConflictPolicy.FAIL
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        raise WorkflowAlreadyRunning(workflow_id) from None
+    except RPCError as exc:
+        raise _rpc_error(client, exc) from None
+
+
+# --- following it ------------------------------------------------------------------------
+
+
+async def query_progress(handle: WorkflowHandle, timeout: float = 5.0) -> Progress | None:
+    """The workflow's progress, or None when it cannot be asked right now."""
+    try:
+        return await handle.query(
+            DJSetWorkflow.get_progress, rpc_timeout=timedelta(seconds=timeout)
+        )
+    except Exception:  # no worker, busy, gone... (RPCError, TimeoutError, query errors)
+        return None
+
+
+def _failure(workflow_id: str, error: WorkflowFailureError) -> SetWorkflowFailed:
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        step = cause.details[0] if cause.details and isinstance(cause.details[0], str) else None
+        return SetWorkflowFailed(workflow_id, cause.type or "ApplicationError", cause.message, step)
+    if isinstance(cause, TerminatedError):
+        return SetWorkflowFailed(workflow_id, "Terminated", cause.message or "terminated")
+    if isinstance(cause, CancelledError):
+        return SetWorkflowFailed(workflow_id, "Cancelled", cause.message or "cancelled")
+    if isinstance(cause, TemporalTimeoutError):
+        return SetWorkflowFailed(workflow_id, "WorkflowTimeout", cause.message or "timed out")
+    return SetWorkflowFailed(workflow_id, type(cause).__name__, _first_line(cause or error))
+
+
+async def wait_for_result(
+    handle: WorkflowHandle,
+    on_progress: Callable[[Progress], None] | None = None,
+    poll_interval: float = 0.5,
+) -> SetResult:
+    """Wait for the set; call `on_progress` with each new progress seen (and the last)."""
+    result = asyncio.ensure_future(handle.result())
+    last: Progress | None = None
+    try:
+        while True:
+            done, _ = await asyncio.wait({result}, timeout=poll_interval)
+            if on_progress is not None:
+                progress = await query_progress(handle)
+                if progress is not None and progress != last:
+                    last = progress
+                    on_progress(progress)
+            if done:
+                return result.result()
+    except WorkflowFailureError as exc:
+        raise _failure(handle.id, exc) from None
+    except RPCError as exc:
+        raise _rpc_error(handle._client, exc) from None
+    finally:
+        if not result.done():
+            result.cancel()
+
+
+async def fetch_result(client: Client, workflow_id: str) -> SetResult:
+    """The result of the latest run with this id (waits if it is still running)."""
+    handle = client.get_workflow_handle_for(DJSetWorkflow.run, workflow_id)
+    try:
+        return await handle.result()
+    except WorkflowFailureError as exc:
+        raise _failure(workflow_id, exc) from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ClientError(f"no set workflow with id {workflow_id!r}") from None
+        raise _rpc_error(client, exc) from None

@@ -1,0 +1,87 @@
+"""Running the pipeline: a worker with everything registered, and an all-in-one runtime
+(embedded dev server + client + in-process worker) for tests, the demo and the plugin."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from .activities import ALL_ACTIVITIES
+from .client import ConnectionSettings, connect
+from .server import EmbeddedServer
+from .workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow
+
+# A workflow task waits this long on a (possibly dead) worker's sticky queue before any
+# worker may take it: short, so a crashed worker's workflows move on within seconds.
+STICKY_TIMEOUT = timedelta(seconds=1)
+MAX_CONCURRENT_ACTIVITIES = 4
+
+
+def build_worker(
+    client: Client,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    *,
+    max_concurrent_activities: int = MAX_CONCURRENT_ACTIVITIES,
+    sticky_timeout: timedelta = STICKY_TIMEOUT,
+    activities: list | None = None,
+    **worker_kwargs,
+) -> Worker:
+    """A worker for DJSetWorkflow and its activities (sync activities on a thread pool).
+
+    The thread pool is shut down by `run_worker`, or call `worker.djset_executor.shutdown()`.
+    `activities` replaces the registered activities (tests inject faults this way).
+    """
+    executor = concurrent.futures.ThreadPoolExecutor(
+        max_workers=max_concurrent_activities, thread_name_prefix="djset-activity"
+    )
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[DJSetWorkflow],
+        activities=list(activities or ALL_ACTIVITIES),
+        activity_executor=executor,
+        max_concurrent_activities=max_concurrent_activities,
+        sticky_queue_schedule_to_start_timeout=sticky_timeout,
+        **worker_kwargs,
+    )
+    worker.djset_executor = executor  # type: ignore[attr-defined]
+    return worker
+
+
+@asynccontextmanager
+async def run_worker(client: Client, task_queue: str = DEFAULT_TASK_QUEUE, **kwargs):
+    """Run a worker in this process for the duration of the block."""
+    worker = build_worker(client, task_queue, **kwargs)
+    try:
+        async with worker:
+            yield worker
+    finally:
+        worker.djset_executor.shutdown(wait=True, cancel_futures=True)
+
+
+@asynccontextmanager
+async def embedded_runtime(
+    task_queue: str = DEFAULT_TASK_QUEUE, **server_kwargs
+) -> AsyncIterator[Client]:
+    """Start an embedded dev server, connect, run an in-process worker; yield the client.
+
+    Everything is shut down when the block ends. The server object is available as
+    `client.djset_server` (its address, Web UI url...).
+    """
+    server = EmbeddedServer(**server_kwargs)
+    await asyncio.to_thread(server.start)
+    try:
+        client = await connect(
+            ConnectionSettings(address=server.address, namespace=server.namespace)
+        )
+        client.djset_server = server  # type: ignore[attr-defined]
+        async with run_worker(client, task_queue):
+            yield client
+    finally:
+        server.stop()

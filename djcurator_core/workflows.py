@@ -1,0 +1,197 @@
+"""DJSetWorkflow: load -> sequence -> justify, as three retried activities, with queries.
+
+States (query `get_status`): initializing -> loading_tracks -> sequencing_tracks ->
+generating_justifications -> completed, or failed. `get_progress` adds the step number,
+tracks loaded, per-step timings (workflow clock) and the attempt each step succeeded on.
+
+Workflow code must stay deterministic: all work happens in the activities; a failed step
+fails the workflow with an ApplicationError carrying the activity's error type (a plain
+exception here would only make Temporal retry the workflow task forever).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from .activities import (
+        JustifiedSet,
+        JustifyRequest,
+        LoadedTracks,
+        LoadRequest,
+        SequencedOrder,
+        SequenceRequest,
+        generate_justifications_activity,
+        load_tracks_activity,
+        sequence_tracks_activity,
+    )
+    from .justify import SetResult
+    from .models import Track
+    from .planning import SetOptions
+
+DEFAULT_TASK_QUEUE = "djset"
+WORKFLOW_NAME = "DJSetWorkflow"
+
+Status = Literal[
+    "initializing",
+    "loading_tracks",
+    "sequencing_tracks",
+    "generating_justifications",
+    "completed",
+    "failed",
+]
+
+# (status while the step runs, activity name)
+STEPS: tuple[tuple[str, str], ...] = (
+    ("loading_tracks", "load_tracks_activity"),
+    ("sequencing_tracks", "sequence_tracks_activity"),
+    ("generating_justifications", "generate_justifications_activity"),
+)
+
+RETRY_POLICY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3
+)
+LOAD_TIMEOUT = timedelta(seconds=30)
+SEQUENCE_TIMEOUT = timedelta(seconds=60)
+JUSTIFY_TIMEOUT = timedelta(seconds=60)
+HEARTBEAT_TIMEOUT = timedelta(seconds=4)  # a killed worker is noticed within this
+
+
+class SetRequest(BaseModel):
+    """What to make a set of: a tracks_enriched file the worker reads, or the tracks."""
+
+    name: str = Field(min_length=1)
+    tracks_path: str | None = None
+    tracks: list[Track] | None = None
+    options: SetOptions = SetOptions()
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SetRequest:
+        if (self.tracks_path is None) == (self.tracks is None):
+            raise ValueError("give exactly one of tracks_path and tracks")
+        return self
+
+
+class Progress(BaseModel):
+    status: Status = "initializing"
+    step: str | None = None  # activity of the current (or failed) step
+    step_number: int = 0  # 1..total_steps once a step started
+    total_steps: int = len(STEPS)
+    tracks_loaded: int | None = None
+    timings: dict[str, float] = {}  # seconds per finished step, by activity name
+    attempts: dict[str, int] = {}  # attempt each finished step succeeded on
+    error_type: str | None = None
+    error: str | None = None
+
+    def line(self) -> str:
+        """A one-line rendering for command lines."""
+        if self.status in ("initializing", "completed", "failed"):
+            text = self.status
+        else:
+            text = f"step {self.step_number}/{self.total_steps}: {self.status}"
+        if self.tracks_loaded is not None:
+            text += f" ({self.tracks_loaded} tracks)"
+        if self.error:
+            text += f": {self.error_type}: {self.error}"
+        return text
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class DJSetWorkflow:
+    def __init__(self) -> None:
+        self._progress = Progress()
+
+    @workflow.query
+    def get_progress(self) -> Progress:
+        return self._progress
+
+    @workflow.query
+    def get_status(self) -> str:
+        return self._progress.status
+
+    def _begin(self, number: int) -> None:
+        status, activity_name = STEPS[number - 1]
+        self._progress = self._progress.model_copy(
+            update={"status": status, "step": activity_name, "step_number": number}
+        )
+
+    def _finish(self, activity_name: str, started, attempt: int, **update) -> None:
+        seconds = (workflow.now() - started).total_seconds()
+        self._progress = self._progress.model_copy(
+            update={
+                "timings": {**self._progress.timings, activity_name: round(seconds, 3)},
+                "attempts": {**self._progress.attempts, activity_name: attempt},
+                **update,
+            }
+        )
+
+    @workflow.run
+    async def run(self, request: SetRequest) -> SetResult:
+        try:
+            return await self._run(request)
+        except ActivityError as error:
+            raise self._failed(error) from error
+
+    async def _run(self, request: SetRequest) -> SetResult:
+        self._begin(1)
+        started = workflow.now()
+        loaded: LoadedTracks = await workflow.execute_activity(
+            load_tracks_activity,
+            LoadRequest(path=request.tracks_path, tracks=request.tracks),
+            start_to_close_timeout=LOAD_TIMEOUT,
+            retry_policy=RETRY_POLICY,
+        )
+        tracks = loaded.tracks
+        self._finish("load_tracks_activity", started, loaded.attempt, tracks_loaded=len(tracks))
+
+        self._begin(2)
+        started = workflow.now()
+        sequenced: SequencedOrder = await workflow.execute_activity(
+            sequence_tracks_activity,
+            SequenceRequest(tracks=tracks, options=request.options),
+            start_to_close_timeout=SEQUENCE_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=RETRY_POLICY,
+        )
+        self._finish("sequence_tracks_activity", started, sequenced.attempt)
+
+        self._begin(3)
+        started = workflow.now()
+        justified: JustifiedSet = await workflow.execute_activity(
+            generate_justifications_activity,
+            JustifyRequest(
+                tracks=tracks,
+                order=sequenced.order,
+                options=request.options,
+                notes=sequenced.notes,
+            ),
+            start_to_close_timeout=JUSTIFY_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=RETRY_POLICY,
+        )
+        self._finish("generate_justifications_activity", started, justified.attempt)
+        self._progress = self._progress.model_copy(update={"status": "completed"})
+        return justified.result
+
+    def _failed(self, error: ActivityError) -> ApplicationError:
+        """Record the failure for the queries; the error the workflow fails with."""
+        cause = error.cause
+        if isinstance(cause, ApplicationError):
+            error_type, message = cause.type or "ApplicationError", cause.message
+        elif isinstance(cause, ActivityTimeoutError):
+            error_type = "ActivityTimeout"
+            kind = cause.type.name.lower().replace("_", "-") if cause.type else "a"
+            message = f"{error.activity_type} timed out ({kind} timeout)"
+        else:
+            error_type, message = type(cause).__name__, str(cause or error)
+        self._progress = self._progress.model_copy(
+            update={"status": "failed", "error_type": error_type, "error": message}
+        )
+        return ApplicationError(message, error.activity_type, type=error_type, non_retryable=True)
