@@ -1,24 +1,77 @@
-"""DJSetWorkflow end to end on the session's real Temporal dev server."""
+"""DJSetWorkflow end to end on the session's real Temporal dev server (in-process workers)."""
 
 from __future__ import annotations
 
+import errno
+import json
+import time
 import uuid
+from datetime import timedelta
 
-from djcurator_core.client import start_set, wait_for_result
+import pytest
+from temporal_helpers import activity_records, read_log
+from temporalio import activity
+from temporalio.api.enums.v1 import EventType
+from temporalio.service import RPCError, RPCStatusCode
+
+import djcurator_core.activities as activities_module
+from djcurator_core.activities import ALL_ACTIVITIES
+from djcurator_core.client import (
+    ClientError,
+    InvalidSetRequest,
+    NoWorkerPolling,
+    SetWorkflowFailed,
+    WorkflowAlreadyRunning,
+    fetch_result,
+    query_progress,
+    start_set,
+    wait_for_result,
+    workflow_id_for,
+)
 from djcurator_core.justify import justify
 from djcurator_core.models import load_tracks
 from djcurator_core.planning import SetOptions, plan_order
-from djcurator_core.workflows import SetRequest
+from djcurator_core.runtime import run_worker
+from djcurator_core.workflows import STEPS, DJSetWorkflow, SetRequest
+
+ORDERED_STATES = ["initializing"] + [status for status, _ in STEPS] + ["completed"]
 
 
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+async def _exists(client, workflow_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        assert exc.status == RPCStatusCode.NOT_FOUND
+        return False
+    return True
+
+
+def slowed(activity_fn, seconds: float):
+    """The same activity (same name) that first sleeps: makes every step observable."""
+    name = activity_fn.__temporal_activity_definition.name
+
+    def wrapper(request):
+        time.sleep(seconds)
+        return activity_fn(request)
+
+    # Same signature and type hints (resolved in the activities module) as the original.
+    wrapper.__wrapped__ = activity_fn
+    wrapper.__annotations__ = dict(activity_fn.__annotations__)
+    return activity.defn(name=name)(wrapper)
+
+
+def slow_activities(seconds: float) -> list:
+    return [slowed(fn, seconds) for fn in ALL_ACTIVITIES]
+
+
 async def test_fixture_set_equals_core_functions(
     temporal_client, task_queue, djset_worker, fixture_tracks_path
 ):
-    options = SetOptions(solver="greedy", energy_arc="rise")
+    options = SetOptions(solver="greedy", energy_arc="rise", start="t05")
     request = SetRequest(name=_name("happy"), tracks_path=str(fixture_tracks_path), options=options)
     handle = await start_set(temporal_client, request, task_queue=task_queue)
     seen = []
@@ -26,9 +79,280 @@ async def test_fixture_set_equals_core_functions(
 
     tracks = load_tracks(fixture_tracks_path)
     plan = plan_order(tracks, options)
-    expected = justify(tracks, plan.order, options.scoring, solver="greedy", notes=plan.notes)
+    expected = justify(
+        tracks, plan.order, options.scoring, solver="greedy", notes=plan.notes, pinned_start=True
+    )
     assert result == expected
+    assert result.order[0] == "t05" and sorted(result.order) == sorted(t.id for t in tracks)
+
+    final = seen[-1]
+    assert final.status == "completed" and final.step_number == 3 and final.total_steps == 3
+    assert final.tracks_loaded == 20
+    assert final.attempts == {name: 1 for _, name in STEPS}
+    assert set(final.timings) == {name for _, name in STEPS}
+    assert await handle.query(DJSetWorkflow.get_status) == "completed"
+
+    records = await activity_records(handle)
+    assert {name: (r.scheduled, r.last_attempt) for name, r in records.items()} == {
+        name: (1, 1) for _, name in STEPS
+    }
+    assert await fetch_result(temporal_client, handle.id) == result
+
+
+async def test_inline_tracks_give_the_same_set(
+    temporal_client, task_queue, djset_worker, fixture_tracks_path
+):
+    tracks = load_tracks(fixture_tracks_path)
+    options = SetOptions(solver="greedy")
+    by_file = await wait_for_result(
+        await start_set(
+            temporal_client,
+            SetRequest(name=_name("file"), tracks_path=str(fixture_tracks_path), options=options),
+            task_queue=task_queue,
+        )
+    )
+    inline = await wait_for_result(
+        await start_set(
+            temporal_client,
+            SetRequest(name=_name("inline"), tracks=tracks, options=options),
+            task_queue=task_queue,
+        )
+    )
+    assert inline == by_file
+
+
+async def test_activity_options_are_the_designs(
+    temporal_client, task_queue, djset_worker, fixture_tracks_path
+):
+    request = SetRequest(name=_name("options"), tracks_path=str(fixture_tracks_path))
+    handle = await start_set(temporal_client, request, task_queue=task_queue)
+    await wait_for_result(handle)
+    history = await handle.fetch_history()
+    seen = {}
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = event.activity_task_scheduled_event_attributes
+            policy = attrs.retry_policy
+            seen[attrs.activity_type.name] = (
+                attrs.start_to_close_timeout.ToTimedelta(),
+                attrs.heartbeat_timeout.ToTimedelta(),
+                policy.initial_interval.ToTimedelta(),
+                policy.backoff_coefficient,
+                policy.maximum_attempts,
+            )
+    second = timedelta(seconds=1)
+    assert seen == {
+        "load_tracks_activity": (30 * second, timedelta(0), second, 2.0, 3),
+        "sequence_tracks_activity": (60 * second, 4 * second, second, 2.0, 3),
+        "generate_justifications_activity": (60 * second, 4 * second, second, 2.0, 3),
+    }
+
+
+async def test_progress_passes_through_the_states_in_order(
+    temporal_client, task_queue, fixture_tracks_path
+):
+    async with run_worker(temporal_client, task_queue, activities=slow_activities(0.8)):
+        request = SetRequest(name=_name("progress"), tracks_path=str(fixture_tracks_path))
+        handle = await start_set(temporal_client, request, task_queue=task_queue)
+        seen = []
+        await wait_for_result(handle, on_progress=seen.append, poll_interval=0.1)
+    statuses = [p.status for p in seen]
+    distinct = [s for i, s in enumerate(statuses) if i == 0 or s != statuses[i - 1]]
+    # Every step was observed while it ran, in the design's order, ending completed.
+    assert distinct[-4:] == ORDERED_STATES[1:]
+    assert distinct == ORDERED_STATES[-len(distinct) :]
+    mid = next(p for p in seen if p.status == "sequencing_tracks")
+    assert (mid.step, mid.step_number, mid.tracks_loaded) == ("sequence_tracks_activity", 2, 20)
+    assert set(mid.timings) == {"load_tracks_activity"}
+    assert seen[-1].timings["sequence_tracks_activity"] >= 0.8
+
+
+async def test_transient_fault_is_retried_after_about_a_second(
+    temporal_client, task_queue, djset_worker, fixture_tracks_path, monkeypatch
+):
+    calls: list[float] = []
+    real_load = activities_module.load_tracks
+
+    def flaky_load(path):
+        calls.append(time.monotonic())
+        if len(calls) == 1:  # e.g. a network share that hiccups once
+            raise OSError(errno.EIO, "Input/output error", str(path))
+        return real_load(path)
+
+    monkeypatch.setattr(activities_module, "load_tracks", flaky_load)
+    request = SetRequest(name=_name("transient"), tracks_path=str(fixture_tracks_path))
+    handle = await start_set(temporal_client, request, task_queue=task_queue)
+    progress = []
+    result = await wait_for_result(handle, on_progress=progress.append)
+
     assert len(result.order) == 20
-    assert seen[-1].status == "completed"
-    assert seen[-1].tracks_loaded == 20
-    assert set(seen[-1].attempts.values()) == {1}
+    assert len(calls) == 2
+    assert calls[1] - calls[0] >= 0.9  # the retry policy's first interval: 1 s
+    assert calls[1] - calls[0] < 10
+    records = await activity_records(handle)
+    assert records["load_tracks_activity"].last_attempt == 2
+    assert records["load_tracks_activity"].scheduled == 1
+    assert records["sequence_tracks_activity"].last_attempt == 1
+    assert progress[-1].attempts["load_tracks_activity"] == 2
+
+
+async def test_persistent_fault_gives_up_after_three_attempts_with_backoff(
+    temporal_client, task_queue, djset_worker, fixture_tracks_path, monkeypatch
+):
+    calls: list[float] = []
+
+    def broken_load(path):
+        calls.append(time.monotonic())
+        raise OSError(errno.EIO, "Input/output error", str(path))
+
+    monkeypatch.setattr(activities_module, "load_tracks", broken_load)
+    request = SetRequest(name=_name("persistent"), tracks_path=str(fixture_tracks_path))
+    handle = await start_set(temporal_client, request, task_queue=task_queue)
+    with pytest.raises(SetWorkflowFailed) as failure:
+        await wait_for_result(handle)
+    assert len(calls) == 3
+    assert calls[1] - calls[0] >= 0.9 and calls[2] - calls[1] >= 1.9  # 1 s, then x2.0
+    assert failure.value.error_type == "TrackFileUnavailable"
+    assert "Input/output error" in failure.value.message
+    assert (await activity_records(handle))["load_tracks_activity"].last_attempt == 3
+
+
+def _write(path, content) -> str:
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return str(path)
+
+
+BAD_INPUTS = {
+    "missing file": (None, "TrackFileError", "No such file or directory"),
+    "a directory": ("DIR", "TrackFileError", "Is a directory"),
+    "invalid JSON": ('{"tracks": [', "TrackFormatError", "invalid JSON at line 1"),
+    "schema error": (
+        [{"id": "a1", "bpm": 128, "key": "8A"}, {"id": "a2", "bpm": -5}],
+        "TrackFormatError",
+        "track 1 (id 'a2'): field 'bpm'",
+    ),
+    "unknown key": ([{"id": "k1", "key": "H#"}], "TrackFormatError", "field 'key'"),
+    "no tracks": (
+        {"format": "tracks_enriched", "version": 1, "tracks": []},
+        "TrackFormatError",
+        "empty",
+    ),
+    "duplicate ids": ([{"id": "x"}, {"id": "x"}], "TrackFormatError", "duplicate"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+async def test_bad_input_fails_after_one_attempt(
+    case, temporal_client, task_queue, djset_worker, tmp_path, monkeypatch
+):
+    content, error_type, text = BAD_INPUTS[case]
+    log = tmp_path / "activity.log"
+    monkeypatch.setenv("DJSET_ACTIVITY_LOG", str(log))
+    if content is None:
+        path = str(tmp_path / "nowhere.json")
+    elif content == "DIR":
+        path = str(tmp_path)
+    else:
+        path = _write(tmp_path / "tracks.json", content)
+    handle = await start_set(
+        temporal_client, SetRequest(name=_name("bad"), tracks_path=path), task_queue=task_queue
+    )
+    with pytest.raises(SetWorkflowFailed) as failure:
+        await wait_for_result(handle)
+    error = failure.value
+    assert (error.error_type, error.step) == (error_type, "load_tracks_activity")
+    assert text in error.message
+    assert "\n" not in str(error) and error_type in str(error)
+    assert [r["activity"] for r in read_log(log)] == ["load_tracks_activity"]
+    assert (await activity_records(handle))["load_tracks_activity"].last_attempt == 1
+    progress = await query_progress(handle)
+    assert (progress.status, progress.error_type) == ("failed", error_type)
+    assert await handle.query(DJSetWorkflow.get_status) == "failed"
+
+
+@pytest.mark.parametrize(
+    ("options", "text"),
+    [
+        (SetOptions(solver="no-such-solver"), "unknown solver 'no-such-solver'"),
+        (SetOptions(start="t99"), "start track id 't99' is not among the tracks"),
+    ],
+)
+async def test_bad_options_fail_in_sequencing_after_one_attempt(
+    options, text, temporal_client, task_queue, djset_worker, fixture_tracks_path
+):
+    request = SetRequest(name=_name("opts"), tracks_path=str(fixture_tracks_path), options=options)
+    handle = await start_set(temporal_client, request, task_queue=task_queue)
+    with pytest.raises(SetWorkflowFailed) as failure:
+        await wait_for_result(handle)
+    assert failure.value.error_type == "SequencingError"
+    assert failure.value.step == "sequence_tracks_activity"
+    assert text in failure.value.message
+    assert (await activity_records(handle))["sequence_tracks_activity"].last_attempt == 1
+
+
+async def test_invalid_requests_are_refused_before_starting(
+    temporal_client, task_queue, djset_worker, fixture_tracks_path
+):
+    tracks = load_tracks(fixture_tracks_path)
+    duplicate = [tracks[0], tracks[1], tracks[0]]
+    cases = [
+        (SetRequest.model_construct(name="x", tracks_path=None, tracks=None), "exactly one"),
+        (SetRequest(name="dup", tracks=duplicate), "duplicate of track 0"),
+        (SetRequest(name="pin", tracks=tracks, options=SetOptions(end="nope")), "'nope'"),
+        ({"name": "", "tracks_path": "x.json"}, "field 'name'"),
+    ]
+    for request, text in cases:
+        with pytest.raises(InvalidSetRequest, match=text):
+            await start_set(temporal_client, request, task_queue=task_queue)
+    # Nothing was started for any of them.
+    for name in ("x", "dup", "pin"):
+        assert not await _exists(temporal_client, workflow_id_for(name))
+
+
+async def test_second_start_while_running_is_refused_or_attached(
+    temporal_client, task_queue, fixture_tracks_path
+):
+    name = _name("twice")
+    request = SetRequest(name=name, tracks_path=str(fixture_tracks_path))
+    async with run_worker(temporal_client, task_queue, activities=slow_activities(0.7)):
+        first = await start_set(temporal_client, request, task_queue=task_queue)
+        assert first.id == workflow_id_for(name)
+        with pytest.raises(WorkflowAlreadyRunning) as refused:
+            await start_set(temporal_client, request, task_queue=task_queue)
+        assert first.id in str(refused.value) and "\n" not in str(refused.value)
+        attached = await start_set(
+            temporal_client, request, task_queue=task_queue, if_running="attach"
+        )
+        assert attached.result_run_id == first.result_run_id
+        result = await wait_for_result(attached)
+        # Once the run is closed, the same name starts a new run.
+        again = await start_set(temporal_client, request, task_queue=task_queue)
+        assert again.result_run_id != first.result_run_id
+        assert await wait_for_result(again) == result
+
+
+async def test_no_worker_polling_says_how_to_start_one(
+    temporal_client, task_queue, fixture_tracks_path
+):
+    request = SetRequest(name=_name("lonely"), tracks_path=str(fixture_tracks_path))
+    began = time.monotonic()
+    with pytest.raises(NoWorkerPolling) as error:
+        await start_set(temporal_client, request, task_queue=task_queue, worker_wait=1.0)
+    assert time.monotonic() - began >= 1.0
+    message = str(error.value)
+    assert task_queue in message and "python worker.py" in message and "\n" not in message
+    assert not await _exists(temporal_client, workflow_id_for(request.name))
+
+
+async def test_fetch_result_of_unknown_workflow_is_one_line(temporal_client):
+    with pytest.raises(ClientError, match="no set workflow with id 'djset-never-started'"):
+        await fetch_result(temporal_client, "djset-never-started")
+
+
+def test_workflow_ids_are_stable_and_distinct():
+    assert workflow_id_for("friday-warmup") == "djset-friday-warmup"
+    assert workflow_id_for("Friday Warmup!") == workflow_id_for("Friday Warmup!")
+    assert workflow_id_for("Friday Warmup!") != workflow_id_for("friday warmup")
+    assert workflow_id_for("Friday Warmup!").startswith("djset-friday-warmup-")
+    assert workflow_id_for("日本").startswith("djset-") and len(workflow_id_for("日本")) > 8
+    assert len(workflow_id_for("x" * 500)) < 80

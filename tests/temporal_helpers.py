@@ -1,0 +1,180 @@
+"""Helpers for tests that run the pipeline: worker processes, history, synthetic tracks."""
+
+from __future__ import annotations
+
+import os
+import queue
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
+
+from djcurator_core.keys import ALL_KEYS
+from djcurator_core.models import Track
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class WorkerProcess:
+    """`python worker.py` in a subprocess, against the given server and queue."""
+
+    def __init__(
+        self,
+        address: str,
+        task_queue: str,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+    ) -> None:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+        full_env.update({"TEMPORAL_ADDRESS": address, "PYTHONUNBUFFERED": "1"})
+        full_env.update(env or {})
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "worker.py"), "--task-queue", task_queue, *(args or [])],
+            cwd=ROOT,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_for_line(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                if self.process.poll() is not None and self.lines.empty():
+                    break
+                continue
+            if text in line:
+                return line
+        raise AssertionError(f"worker never printed {text!r}; output: {''.join(self.output)}")
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        self.wait_for_line("polling task queue", timeout)
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float = 20.0) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+    def __enter__(self) -> WorkerProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class ActivityRecord:
+    activity: str
+    scheduled: int  # how many times the workflow scheduled it
+    last_attempt: int  # attempt of the recorded Started event (only the last is recorded)
+
+
+async def activity_records(handle: WorkflowHandle) -> dict[str, ActivityRecord]:
+    """Per activity type: times scheduled and the attempt of its (last) Started event."""
+    history = await handle.fetch_history()
+    names: dict[int, str] = {}
+    scheduled: Counter[str] = Counter()
+    attempts: dict[str, int] = {}
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            name = event.activity_task_scheduled_event_attributes.activity_type.name
+            names[event.event_id] = name
+            scheduled[name] += 1
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attrs = event.activity_task_started_event_attributes
+            attempts[names[attrs.scheduled_event_id]] = attrs.attempt
+    return {
+        name: ActivityRecord(name, scheduled[name], attempts.get(name, 0)) for name in scheduled
+    }
+
+
+async def largest_payload(handle: WorkflowHandle) -> tuple[int, str]:
+    """Size in bytes of the largest encoded payload set in the history, and its event type."""
+    history = await handle.fetch_history()
+    best = (0, "")
+    for event in history.events:
+        which = event.WhichOneof("attributes")
+        attrs = getattr(event, which)
+        for field in ("input", "result", "details"):
+            if attrs.DESCRIPTOR.fields_by_name.get(field) is None or not attrs.HasField(field):
+                continue
+            size = getattr(attrs, field).ByteSize()
+            if size > best[0]:
+                best = (size, EventType.Name(event.event_type))
+    return best
+
+
+def read_log(path: Path) -> list[dict[str, str]]:
+    """Lines of $DJSET_ACTIVITY_LOG as dicts: time, activity, attempt, pid, workflow."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        stamp, activity, *pairs = line.split()
+        record = {"time": stamp, "activity": activity}
+        record.update(pair.split("=", 1) for pair in pairs)
+        records.append(record)
+    return records
+
+
+def synthetic_tracks(n: int, seed: int = 0) -> list[Track]:
+    """n plausible tracks (house/techno tempos, every key, energy 1-10) with long text fields,
+    so that payload sizes resemble a real library export."""
+    rng = random.Random(seed)
+    keys = [key.camelot for key in ALL_KEYS]
+    genres = ["Techno", "Deep House", "Tech House", "Trance", "Progressive House", "Minimal"]
+    tracks = []
+    for i in range(n):
+        artist = f"Artist {rng.randrange(n // 3 + 1)}"
+        album = f"Album {rng.randrange(n // 8 + 1)}"
+        title = f"Track Title {i} ({rng.choice(['Original Mix', 'Extended Mix', 'Dub'])})"
+        tracks.append(
+            Track(
+                id=f"t{i:05d}",
+                path=f"/music/{artist}/{album}/{i:05d} {title}.flac",
+                title=title,
+                artist=artist,
+                album=album,
+                genre=rng.choice(genres),
+                duration=round(rng.uniform(180, 480), 1),
+                bpm=round(rng.uniform(118, 132), 2),
+                key=rng.choice(keys),
+                energy=rng.randint(1, 10),
+            )
+        )
+    return tracks
