@@ -1,0 +1,412 @@
+"""`beet djset` end to end: the real `beet` command line (a subprocess of .venv/bin/beet), a
+real beets library in a temp dir with generated MP3/FLAC/M4A files imported by
+`beet import`, and the session's real Temporal dev server with an in-process worker.
+
+Every run also checks that the library database and the audio files are byte-for-byte
+unchanged (and keep their mtimes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from audiofiles import DJTagSpec, make_audio_file
+
+from djcurator_core.client import fetch_result
+from djcurator_core.models import load_tracks
+from djcurator_core.server import free_port
+
+BEET = str(Path(sys.executable).parent / "beet")
+
+# file name -> tags, as DJ tools write them; "usable" tracks have BPM and key.
+LIBRARY = {
+    "01 Sodium.mp3": DJTagSpec(
+        title="Sodium", artist="Nightdrive", album="Set", genre="House",
+        bpm="127.60", key="F# minor", energy="6",
+    ),
+    "02 Glass.flac": DJTagSpec(
+        title="Glass", artist="Okabe", album="Set", genre="House",
+        bpm="124.5", key="8A", energy="7", vorbis_key_field="KEY",
+    ),
+    "03 Tide.m4a": DJTagSpec(
+        title="Tide", artist="Kessel", album="Set", genre="House",
+        bpm="126", key="1m", comment="9A - 5",
+    ),
+    "04 Lattice.mp3": DJTagSpec(
+        title="Lattice", artist="Tessellate", album="Set", genre="Techno",
+        bpm="126", key="Db minor", comment="12A - Energy 6",
+    ),
+    "05 Ünïcode Dub.flac": DJTagSpec(
+        title="Ünïcode Dub", artist="Kaiho", album="Set", genre="Techno",
+        bpm="122", key="Am", comment="8A - Energy 4",
+    ),
+    "06 Red Channel.m4a": DJTagSpec(
+        title="Red Channel", artist="Varga", album="Set", genre="Techno",
+        bpm="128", key="Em", energy="8",
+    ),
+    "07 Drift.mp3": DJTagSpec(
+        title="Drift", artist="Halden", album="Set", genre="House",
+        bpm="125", key="G", energy="3",
+    ),
+    "08 No Tempo.mp3": DJTagSpec(
+        title="No Tempo", artist="Halden", album="Set", genre="Ambient", key="C",
+    ),
+    "09 No Key.flac": DJTagSpec(
+        title="No Key", artist="Halden", album="Set", genre="Ambient", bpm="120",
+    ),
+}  # fmt: skip
+USABLE = [name for name in LIBRARY if "No " not in name]
+
+
+@dataclass
+class Library:
+    root: Path  # BEETSDIR and HOME of the runs
+    music: Path
+
+    @property
+    def db(self) -> Path:
+        return self.root / "library.db"
+
+    def path_of(self, name: str) -> str:
+        return str(self.music / name)
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def errors(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("error:")]
+
+
+def snapshot(library: Library) -> dict[str, tuple[str, int]]:
+    files = [library.db, *sorted(library.music.iterdir())]
+    return {
+        str(path): (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+        for path in files
+    }
+
+
+def clean_env(library: Library) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "BEETS"))}
+    env.update(BEETSDIR=str(library.root), HOME=str(library.root), PYTHONUNBUFFERED="1")
+    return env
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Library:
+    """Files generated and tagged in each convention, imported with `beet import -A -C`."""
+    root = tmp_path_factory.mktemp("beets")
+    music = root / "music"
+    for name, spec in LIBRARY.items():
+        make_audio_file(music / name, spec)
+    (root / "config.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            directory: {music}
+            library: {root / "library.db"}
+            plugins: [djset]
+            import:
+              write: no
+              copy: no
+              move: no
+              autotag: no
+              quiet: yes
+            """
+        ),
+        encoding="utf-8",
+    )
+    lib = Library(root, music)
+    env = clean_env(lib)
+    subprocess.run([BEET, "import", "-A", "-C", "-q", str(music)], env=env, check=True)
+    # A value set in the library only (-W: not written to the file) beats the file's tag.
+    subprocess.run(
+        [BEET, "modify", "-y", "-W", "title:Drift", "energy=9.5"], env=env, check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return lib
+
+
+async def beet(library: Library, *args: str, config: str = "", env: dict | None = None) -> Run:
+    """Run `beet [-c overlay] ARGS` and check that the library and files stayed the same."""
+    before = snapshot(library)
+    command = [BEET]
+    if config:
+        overlay = library.root / f"overlay-{uuid.uuid4().hex[:8]}.yaml"
+        overlay.write_text(textwrap.dedent(config), encoding="utf-8")
+        command += ["-c", str(overlay)]
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        *args,
+        env={**clean_env(library), **(env or {})},
+        cwd=library.root,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
+    assert snapshot(library) == before, "the library or an audio file changed"
+    return Run(process.returncode, stdout.decode(), stderr.decode())
+
+
+def server_config(server, task_queue: str, playlists: Path, extra: str = "") -> str:
+    return (
+        "djset:\n"
+        f"  playlist_dir: {playlists}\n"
+        "  temporal:\n"
+        f"    address: {server.address}\n"
+        f"    task_queue: {task_queue}\n"
+        "    worker_wait: 2\n" + textwrap.indent(textwrap.dedent(extra), "  ")
+    )
+
+
+def entries(text: str) -> list[str]:
+    """A plain M3U reader, as DJ software reads: every non-comment line is a track."""
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def assert_one_line_error(run: Run, expected: str) -> None:
+    assert run.code == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert len(run.errors) == 1, run.stderr
+    assert expected in run.errors[0], run.errors[0]
+
+
+# --- the happy paths ---------------------------------------------------------------------
+
+
+async def test_playlist_from_configured_server(
+    library, temporal_server, temporal_client, task_queue, djset_worker, tmp_path
+):
+    config = server_config(temporal_server, task_queue, tmp_path)
+    run = await beet(library, "djset", "-n", "Friday Set", "album:Set", config=config)
+    assert run.code == 0, run.stderr
+    playlist = tmp_path / "Friday Set.m3u8"
+    assert run.stdout.strip() == f"wrote {playlist} ({len(USABLE)} tracks)"
+    assert "left out 2 of 9 tracks without BPM or key" in run.stderr
+    assert "completed" in run.stderr  # progress from the workflow's query
+
+    text = playlist.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert lines[:3] == ["#EXTM3U", "#PLAYLIST:Friday Set", "# query: album:Set"]
+    workflow_id = next(line for line in lines if line.startswith("# workflow: ")).split()[-1]
+    result = await fetch_result(temporal_client, workflow_id)
+
+    # one entry per usable track, in the workflow's order, absolute paths that exist
+    assert entries(text) == [track.path for track in result.tracks]
+    assert sorted(entries(text)) == sorted(library.path_of(name) for name in USABLE)
+    assert all(os.path.isabs(path) and os.path.exists(path) for path in entries(text))
+    assert f"# {len(USABLE)} tracks, " in text
+    assert f"{result.summary.improvement_over_greedy_pct:.1f}% better than greedy" in text
+    for t in result.transitions:
+        assert f"# {t.sentence}" in lines
+        assert any(line.startswith(f"# {t.position} -> {t.position + 1}: key ") for line in lines)
+    assert not [line for line in lines if line.startswith("#EXT") and
+                not line.startswith(("#EXTM3U", "#EXTINF:"))]  # fmt: skip
+
+    # the raw tags won over what beets made of them
+    by_title = {track.title: track for track in result.tracks}
+    assert (by_title["Sodium"].bpm, by_title["Sodium"].key) == (127.6, "11A")  # beets: 127, Fm
+    assert (by_title["Glass"].bpm, by_title["Glass"].key) == (124.5, "8A")  # KEY field only
+    assert (by_title["Tide"].key, by_title["Tide"].energy) == ("8A", 5.0)  # Open Key, comment
+    assert (by_title["Lattice"].key, by_title["Lattice"].energy) == ("12A", 6.0)
+    assert by_title["Drift"].energy == 9.5  # the library's flexible field beats the tag
+    extinf = lines[lines.index(by_title["Ünïcode Dub"].path) - 1]
+    assert extinf == "#EXTINF:1,Kaiho - Ünïcode Dub"
+
+
+async def test_relative_paths_with_forward_slashes(
+    library, temporal_server, task_queue, djset_worker, tmp_path
+):
+    playlists = tmp_path / "lists"
+    config = server_config(
+        temporal_server, task_queue, playlists, "relative_to: playlist\nforward_slash: yes\n"
+    )
+    run = await beet(library, "djset", "genre:Techno", config=config)
+    assert run.code == 0, run.stderr
+    text = (playlists / "genre-Techno.m3u8").read_text(encoding="utf-8")
+    paths = entries(text)
+    assert len(paths) == 3
+    for path in paths:
+        assert path.startswith("../") and "\\" not in path
+        assert (playlists / path).resolve().exists()  # as Mixxx resolves it
+
+    run = await beet(
+        library, "djset", "genre:Techno", "--relative-to", "library", "--format", "m3u8",
+        config=config,
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    paths = entries((playlists / "genre-Techno.m3u8").read_text(encoding="utf-8"))
+    assert sorted(paths) == ["04 Lattice.mp3", "05 Ünïcode Dub.flac", "06 Red Channel.m4a"]
+
+
+async def test_json_output_and_print(library, temporal_server, task_queue, djset_worker, tmp_path):
+    config = server_config(temporal_server, task_queue, tmp_path)
+    run = await beet(library, "djset", "--format", "json", "genre:House", config=config)
+    assert run.code == 0, run.stderr
+    document = json.loads((tmp_path / "genre-House.json").read_text(encoding="utf-8"))
+    assert (document["name"], document["query"]) == ("genre-House", "genre:House")
+    assert len(document["order"]) == 4 and len(document["transitions"]) == 3
+
+    run = await beet(library, "djset", "--print", "genre:House", config=config)
+    assert run.code == 0, run.stderr
+    assert run.stdout.startswith("4 tracks, ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["genre-House.json"]  # nothing new
+
+
+async def test_pinned_ends_and_set_options(
+    library, temporal_server, task_queue, djset_worker, tmp_path
+):
+    config = server_config(temporal_server, task_queue, tmp_path)
+    run = await beet(
+        library, "djset", "--start", "title:Tide", "--end", "artist:Varga", "--seed", "3",
+        "--energy-arc", "rise", "album:Set", config=config,
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    paths = entries((tmp_path / "album-Set.m3u8").read_text(encoding="utf-8"))
+    assert paths[0] == library.path_of("03 Tide.m4a")
+    assert paths[-1] == library.path_of("06 Red Channel.m4a")
+
+
+async def test_no_wait_then_collect(library, temporal_server, task_queue, djset_worker, tmp_path):
+    config = server_config(temporal_server, task_queue, tmp_path)
+    run = await beet(library, "djset", "--no-wait", "-n", "later", "genre:Techno", config=config)
+    assert run.code == 0, run.stderr
+    workflow_id = run.stdout.strip()
+    assert workflow_id.startswith("djset-later")
+    run = await beet(library, "djset", "--collect", workflow_id, "-n", "later", config=config)
+    assert run.code == 0, run.stderr
+    text = (tmp_path / "later.m3u8").read_text(encoding="utf-8")
+    assert len(entries(text)) == 3 and f"# workflow: {workflow_id}" in text
+
+
+async def test_embedded_server_when_nothing_is_configured(library, tmp_path):
+    """No beets or Temporal configuration: the plugin runs its own server and worker, and
+    the process leaves with status 0 (the deliberate exit after Temporal work)."""
+    run = await beet(
+        library, "djset", "genre:Techno", config=f"djset:\n  playlist_dir: {tmp_path}\n"
+    )
+    assert run.code == 0, run.stderr
+    assert "starting an embedded one" in run.stderr
+    assert len(entries((tmp_path / "genre-Techno.m3u8").read_text(encoding="utf-8"))) == 3
+
+
+async def test_export_writes_tracks_enriched(library, tmp_path):
+    target = tmp_path / "tracks.json"
+    run = await beet(library, "djset", "--export", str(target), "album:Set")
+    assert run.code == 0, run.stderr
+    tracks = load_tracks(target)
+    assert sorted(t.path for t in tracks) == sorted(library.path_of(n) for n in USABLE)
+    assert {t.title: t.key for t in tracks}["Sodium"] == "11A"
+    run = await beet(library, "djset", "--export", "-", "--keep-incomplete", "album:Set")
+    assert len(json.loads(run.stdout)["tracks"]) == len(LIBRARY)
+
+
+async def test_verbose_lists_each_left_out_track(library, tmp_path):
+    run = await beet(library, "-v", "djset", "--export", str(tmp_path / "t.json"), "album:Set")
+    assert run.code == 0, run.stderr
+    assert f"left out Halden - No Tempo ({library.path_of('08 No Tempo.mp3')}): no BPM" in (
+        run.stderr
+    )
+    assert "left out Halden - No Key" in run.stderr
+
+
+async def test_energy_is_a_numeric_field(library):
+    run = await beet(library, "ls", "-f", "$title $energy", "energy:9..10")
+    assert run.stdout.splitlines() == ["Drift 9.5"]  # a range query, not a substring one
+
+
+# --- bad input: one line, exit 1, nothing written ----------------------------------------
+
+
+async def test_query_matching_nothing(library, tmp_path):
+    run = await beet(library, "djset", "title:nothing-like-this")
+    assert_one_line_error(run, "error: no tracks match the query title:nothing-like-this")
+
+
+async def test_no_usable_tracks(library):
+    run = await beet(library, "djset", "genre:Ambient")
+    assert_one_line_error(run, "none of the 2 tracks matching genre:Ambient has both BPM and key")
+
+
+async def test_pin_query_must_match_one_track(library):
+    run = await beet(library, "djset", "--start", "genre:Ambient", "album:Set")
+    assert_one_line_error(run, "--start 'genre:Ambient' matches none of the set's tracks")
+    run = await beet(library, "djset", "--end", "genre:House", "album:Set")
+    assert_one_line_error(run, "--end 'genre:House' matches 4 of the set's tracks")
+
+
+@contextlib.contextmanager
+def read_only(folder: Path):
+    """Make `folder` unwritable, for root too (chattr +i) where possible."""
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+            pytest.skip("running as root without chattr +i: cannot make a folder read-only")
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+
+
+async def test_unwritable_playlist_folder_keeps_the_old_playlist(library, tmp_path):
+    old = tmp_path / "genre-Techno.m3u8"
+    old.write_text("#EXTM3U\n/old/entry.mp3\n", encoding="utf-8")
+    with read_only(tmp_path):
+        run = await beet(
+            library, "djset", "genre:Techno", config=f"djset:\n  playlist_dir: {tmp_path}\n"
+        )
+    assert_one_line_error(run, f"cannot write playlists in {tmp_path}")
+    assert old.read_text(encoding="utf-8") == "#EXTM3U\n/old/entry.mp3\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["genre-Techno.m3u8"]
+
+
+async def test_server_address_where_nothing_listens(library, tmp_path):
+    address = f"127.0.0.1:{free_port()}"
+    config = f"djset:\n  playlist_dir: {tmp_path}\n  temporal:\n    address: {address}\n"
+    run = await beet(library, "djset", "genre:Techno", config=config)
+    assert_one_line_error(run, f"cannot reach the Temporal server at {address}")
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_no_worker_polling(library, temporal_server, tmp_path):
+    config = server_config(temporal_server, f"nobody-{uuid.uuid4().hex[:8]}", tmp_path)
+    run = await beet(library, "djset", "genre:Techno", config=config)
+    assert_one_line_error(run, "no worker polls task queue 'nobody-")
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_failing_workflow(library, temporal_server, task_queue, djset_worker, tmp_path):
+    old = tmp_path / "genre-Techno.m3u8"
+    old.write_text("#EXTM3U\n", encoding="utf-8")
+    config = server_config(temporal_server, task_queue, tmp_path)
+    run = await beet(library, "djset", "--solver", "no-such-solver", "genre:Techno", config=config)
+    assert_one_line_error(
+        run, "failed in sequence_tracks_activity: SequencingError: unknown solver"
+    )
+    assert old.read_text(encoding="utf-8") == "#EXTM3U\n"
+
+
+async def test_conflicting_options(library):
+    run = await beet(library, "djset", "--collect", "djset-x", "genre:Techno")
+    assert_one_line_error(run, "--collect takes a workflow id and no query")
+    run = await beet(library, "djset", "--no-wait", "genre:Techno")
+    assert_one_line_error(run, "--no-wait needs a configured Temporal server")
