@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m djcurator_core sequence fixtures/tracks_enriched.json
+	$(PY) scripts/demo.py
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
