@@ -36,6 +36,7 @@ from djcurator_core.playlist import (
 )
 from djcurator_core.report import render_text
 from djcurator_core.scoring import ScoringConfig
+from djcurator_core.sequencing import SOLVERS
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -120,12 +121,15 @@ class DJSetPlugin(BeetsPlugin):
         cmd = ui.Subcommand(
             "djset", help="order matching tracks into a DJ set and write an M3U8 playlist"
         )
-        cmd.parser.usage += "\nQUERY is a beets query; --start/--end take queries too."
+        cmd.parser.usage = (
+            "%prog [options] QUERY\n       %prog --collect WORKFLOW_ID [options]\n"
+            "QUERY is a beets query; --start and --end take queries that match one track."
+        )
         add = cmd.parser.add_option
         add("-n", "--name", help="set name: playlist title and file name (default: the query)")
         add("--export", metavar="FILE", help="write the tracks_enriched JSON (- for stdout), stop")
         add("--print", dest="print_set", action="store_true", help="show the set, write nothing")
-        add("--format", type="choice", choices=FORMATS, help="playlist file format (m3u8)")
+        add("--format", type="choice", choices=FORMATS, help="m3u8 (default) or json")
         add("--no-wait", action="store_true", help="start the workflow, print its id, return")
         add("--collect", metavar="WORKFLOW_ID", help="write the playlist of a finished run")
         add(
@@ -139,13 +143,13 @@ class DJSetPlugin(BeetsPlugin):
         add("--forward-slash", action="store_true", default=None, help="'/' in paths")
         add("--address", metavar="HOST:PORT", help="Temporal server (default: config)")
         add("--task-queue", metavar="QUEUE", help="Temporal task queue of the workers")
-        add("--solver", help="ordering algorithm")
+        add("--solver", help=f"ordering algorithm: {', '.join(sorted(SOLVERS))}")
         add("--start", metavar="QUERY", help="the track to open with (must match one track)")
         add("--end", metavar="QUERY", help="the track to close with (must match one track)")
         add("--seed", type="int", help="random seed of the search")
         add("--time-budget", type="float", metavar="SECONDS", help="search time at most")
         add("--max-bpm-jump", type="float", metavar="PERCENT", help="largest BPM change")
-        add("--energy-arc", type="choice", choices=ENERGY_ARCS, help="energy shape of the set")
+        add("--energy-arc", type="choice", choices=ENERGY_ARCS, help="none, rise, peak or wave")
         add("--arc-weight", type="float", help="how strongly to follow the energy arc")
         add("--count", type="int", help="number of tracks in the set")
         add("--duration", help="set length, e.g. 90m or 1h30m")
@@ -328,7 +332,16 @@ class DJSetPlugin(BeetsPlugin):
             self._log.info("started workflow {} with {} tracks", handle.id, len(request.tracks))
             if no_wait:
                 return None, handle.id
-            result = await temporal.wait_for_result(handle, self._show_progress)
+            try:
+                result = await temporal.wait_for_result(handle, self._show_progress)
+            except asyncio.CancelledError:  # Ctrl-C
+                if settings is not None:
+                    self._log.warning(
+                        "interrupted: workflow {0} goes on on the server; "
+                        "`beet djset --collect {0}` writes its playlist later",
+                        handle.id,
+                    )
+                raise
             return result, handle.id
 
         if settings is None:
@@ -374,6 +387,10 @@ class DJSetPlugin(BeetsPlugin):
                 raise
             ui.log.error("error: {}", exc.args[0] if exc.args else exc)
             code = 1
+        except KeyboardInterrupt:
+            if not _exit_after_temporal():
+                raise
+            code = 130
         if _exit_after_temporal():
             plugins.send("cli_exit", lib=lib)
             lib._close()
