@@ -88,6 +88,24 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+_CONNECT_REASONS = (
+    ("Connection refused", "connection refused"),
+    ("dns error", "host name not found"),
+    ("certificate", "TLS certificate problem"),
+    ("Unauthenticated", "not authorised: check the API key or client certificate"),
+    ("timed out", "timed out"),
+)
+
+
+def _connect_reason(error: BaseException) -> str:
+    """The SDK's connect errors are nested Rust debug strings: name the likely cause."""
+    text = str(error)
+    for needle, reason in _CONNECT_REASONS:
+        if needle.lower() in text.lower():
+            return reason
+    return _first_line(error)[:200]
+
+
 # --- connecting --------------------------------------------------------------------------
 
 
@@ -135,7 +153,7 @@ async def connect(settings: ConnectionSettings | None = None, timeout: float = 1
             Client.connect(**config, data_converter=data_converter()), timeout
         )
     except (RuntimeError, RPCError, OSError, TimeoutError) as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else _first_line(exc)
+        reason = "timed out" if isinstance(exc, TimeoutError) else _connect_reason(exc)
         raise ServerUnreachable(
             f"cannot reach the Temporal server at {address} ({reason}); start one with "
             "`temporal server start-dev` or set TEMPORAL_ADDRESS"
