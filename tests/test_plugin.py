@@ -22,6 +22,10 @@ from pathlib import Path
 
 import pytest
 from audiofiles import DJTagSpec, make_audio_file
+from beets.exceptions import UserError
+from beets.library import Item
+from beets.test.helper import PluginMixin, TestHelper
+from beets.util import cached_classproperty
 
 from djcurator_core.client import fetch_result
 from djcurator_core.models import load_tracks
@@ -410,3 +414,42 @@ async def test_conflicting_options(library):
     assert_one_line_error(run, "--collect takes a workflow id and no query")
     run = await beet(library, "djset", "--no-wait", "genre:Techno")
     assert_one_line_error(run, "--no-wait needs a configured Temporal server")
+
+
+# --- in-process, as another program embedding beets would run it -------------------------
+
+
+class TestInProcess(PluginMixin, TestHelper):
+    """beets' own test helpers (in-memory library, temp BEETSDIR/HOME): the command runs
+    inside this process, so errors come back as exceptions and nothing calls os._exit."""
+
+    plugin = "djset"
+
+    @pytest.fixture(autouse=True)
+    def _fresh_item_types(self, monkeypatch):
+        # Item._types is cached per class: without this the plugin's `energy` type is
+        # silently ignored when an earlier test already looked the types up.
+        for name in [k for k in os.environ if k.startswith("TEMPORAL_")]:
+            monkeypatch.delenv(name)
+        cached_classproperty.cache.clear()
+        yield
+        cached_classproperty.cache.clear()
+
+    def test_print_energy_range_and_errors(self, capsys):
+        for name in ("04 Lattice.mp3", "05 Ünïcode Dub.flac", "06 Red Channel.m4a"):
+            path = make_audio_file(self.temp_path / "music" / name, LIBRARY[name])
+            item = Item.from_path(str(path))
+            if name.startswith("06"):
+                item["energy"] = 7.5
+            self.lib.add(item)
+        assert [i.title for i in self.lib.items("energy:7..8")] == ["Red Channel"]
+
+        self.run_command("djset", "--print", "genre:Techno")
+        out = capsys.readouterr().out
+        assert out.startswith("3 tracks, ")
+        assert "Varga - Red Channel  [9A | 128 BPM | energy 7.5]" in out
+
+        with pytest.raises(UserError, match="no tracks match the query title:nothing"):
+            self.run_command("djset", "title:nothing")
+        with pytest.raises(UserError, match="failed in sequence_tracks_activity"):
+            self.run_command("djset", "--print", "--solver", "nope", "genre:Techno")
