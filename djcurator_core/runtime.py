@@ -13,8 +13,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from .activities import ALL_ACTIVITIES
-from .client import ConnectionSettings, connect
-from .server import EmbeddedServer
+from .client import ClientError, ConnectionSettings, connect
+from .server import EmbeddedServer, EmbeddedServerError
 from .workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow
 
 # A workflow task waits this long on a (possibly dead) worker's sticky queue before any
@@ -72,10 +72,14 @@ async def embedded_runtime(
     """Start an embedded dev server, connect, run an in-process worker; yield the client.
 
     Everything is shut down when the block ends. The server object is available as
-    `client.djset_server` (its address, Web UI url...).
+    `client.djset_server` (its address, Web UI url...). A server that cannot start raises
+    ClientError (one line), like every other connection problem.
     """
     server = EmbeddedServer(**server_kwargs)
-    await asyncio.to_thread(server.start)
+    try:
+        await asyncio.to_thread(server.start)
+    except EmbeddedServerError as exc:
+        raise ClientError(f"embedded Temporal server: {exc}") from None
     try:
         client = await connect(
             ConnectionSettings(address=server.address, namespace=server.namespace)

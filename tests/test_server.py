@@ -13,7 +13,13 @@ import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import WorkflowExecutionStatus
 
-from djcurator_core.client import ConnectionSettings, connect, start_set, wait_for_result
+from djcurator_core.client import (
+    ClientError,
+    ConnectionSettings,
+    connect,
+    start_set,
+    wait_for_result,
+)
 from djcurator_core.runtime import embedded_runtime
 from djcurator_core.server import EmbeddedServer, EmbeddedServerError, free_port, temporal_binary
 from djcurator_core.workflows import SetRequest
@@ -150,3 +156,13 @@ async def test_embedded_runtime_runs_a_set_and_shuts_everything_down(fixture_tra
         pid, port = server.pid, server.port
     assert len(result.order) == 20
     assert _gone(pid) and not _port_open(port)
+
+
+async def test_embedded_runtime_that_cannot_start_is_a_client_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ClientError, match=f"embedded Temporal server: .*port {port}"):
+            async with embedded_runtime(task_queue="never", port=port):
+                pass

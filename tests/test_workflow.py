@@ -356,3 +356,17 @@ def test_workflow_ids_are_stable_and_distinct():
     assert workflow_id_for("Friday Warmup!").startswith("djset-friday-warmup-")
     assert workflow_id_for("日本").startswith("djset-") and len(workflow_id_for("日本")) > 8
     assert len(workflow_id_for("x" * 500)) < 80
+
+
+async def test_relative_tracks_path_is_the_clients(
+    temporal_client, task_queue, djset_worker, fixture_tracks_path, monkeypatch
+):
+    monkeypatch.chdir(fixture_tracks_path.parent.parent)
+    request = SetRequest(name=_name("relative"), tracks_path="fixtures/tracks_enriched.json")
+    handle = await start_set(temporal_client, request, task_queue=task_queue)
+    assert len((await wait_for_result(handle)).order) == 20
+    # The worker (maybe elsewhere, with another cwd) was given an absolute path.
+    history = await handle.fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    [stored] = await temporal_client.data_converter.decode(started.input.payloads, [SetRequest])
+    assert stored.tracks_path == str(fixture_tracks_path)
