@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -27,6 +28,7 @@ from beets.library import Item
 from beets.test.helper import PluginMixin, TestHelper
 from beets.util import cached_classproperty
 
+from djcurator_core.activities import SEQUENCE_DELAY_ENV
 from djcurator_core.client import fetch_result
 from djcurator_core.models import load_tracks
 from djcurator_core.server import free_port
@@ -268,6 +270,9 @@ async def test_json_output_and_print(library, temporal_server, task_queue, djset
     run = await beet(library, "djset", "--print", "genre:House", config=config)
     assert run.code == 0, run.stderr
     assert run.stdout.startswith("4 tracks, ")
+    run = await beet(library, "djset", "--print", "--format", "json", "genre:House", config=config)
+    assert run.code == 0, run.stderr
+    assert json.loads(run.stdout)["summary"]["track_count"] == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["genre-House.json"]  # nothing new
 
 
@@ -301,11 +306,47 @@ async def test_embedded_server_when_nothing_is_configured(library, tmp_path):
     """No beets or Temporal configuration: the plugin runs its own server and worker, and
     the process leaves with status 0 (the deliberate exit after Temporal work)."""
     run = await beet(
-        library, "djset", "genre:Techno", config=f"djset:\n  playlist_dir: {tmp_path}\n"
+        library,
+        "djset",
+        "genre:Techno",
+        config=f"djset:\n  playlist_dir: {tmp_path}\n",
+        env={SEQUENCE_DELAY_ENV: "1.5"},  # slow the in-process worker down a little
     )
     assert run.code == 0, run.stderr
     assert "starting an embedded one" in run.stderr
+    assert "djset: step 2/3: sequencing_tracks (3 tracks)" in run.stderr  # progress shown
     assert len(entries((tmp_path / "genre-Techno.m3u8").read_text(encoding="utf-8"))) == 3
+
+
+async def test_interrupted_wait_can_be_collected_later(
+    library, temporal_server, task_queue, djset_worker, tmp_path, monkeypatch
+):
+    """Ctrl-C while waiting: exit 130, no playlist, the id to collect; the workflow goes
+    on on the server and --collect writes its playlist afterwards."""
+    monkeypatch.setenv(SEQUENCE_DELAY_ENV, "2")  # read by the activity in this process
+    overlay = library.root / f"overlay-{uuid.uuid4().hex[:8]}.yaml"
+    overlay.write_text(server_config(temporal_server, task_queue, tmp_path), encoding="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        BEET, "-c", str(overlay), "djset", "-n", "interrupted", "genre:Techno",
+        env=clean_env(library), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    seen = b""
+    while b"started workflow" not in seen:
+        line = await asyncio.wait_for(process.stderr.readline(), 60)
+        assert line, seen.decode()
+        seen += line
+    process.send_signal(signal.SIGINT)
+    _, rest = await asyncio.wait_for(process.communicate(), 60)
+    stderr = (seen + rest).decode()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "`beet djset --collect djset-interrupted` writes its playlist later" in stderr
+    assert list(tmp_path.iterdir()) == []
+
+    run = await beet(library, "djset", "--collect", "djset-interrupted", "-n", "interrupted",
+                     config=overlay.read_text(encoding="utf-8"))  # fmt: skip
+    assert run.code == 0, run.stderr
+    assert len(entries((tmp_path / "interrupted.m3u8").read_text(encoding="utf-8"))) == 3
 
 
 async def test_export_writes_tracks_enriched(library, tmp_path):
