@@ -1,7 +1,16 @@
 """From tracks and set options to an order: the one entry point every shell calls.
 
 `SetOptions` is what a user can ask for (solver, pinned ends, tempo limit, energy arc,
-set length); `plan_order` turns it into a cost matrix and a solver call.
+set length); `plan_order` turns it into a cost matrix, picks the set's tracks when a
+count or duration is asked for (`selection`), and runs the solver.
+
+- max_bpm_jump: a transition above the limit (half/double time aware, as scored) costs
+  `2 * optimizer.penalty_scale` extra, more than any whole order's ordinary cost, so the
+  solver takes one only when it finds no order without it; what remains is reported in
+  Plan.notes.
+  Exact up to `optimizer.EXACT_MAX` tracks, best effort (local search) beyond.
+- energy_arc: a position-dependent penalty (`energy_arc.arc_penalty`) that the "ils"
+  solver adds to the transition costs; the baseline solvers ignore it (noted).
 """
 
 from __future__ import annotations
@@ -10,13 +19,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import optimizer
+from .energy_arc import arc_penalty
 from .models import Track
-from .scoring import ScoringConfig, cost_matrix
-from .sequencing import SequencingError, SolverRequest, solve
+from .scoring import ScoringConfig, cost_matrix, tempo_change
+from .selection import select
+from .sequencing import SOLVERS, SequencingError, SolverRequest, solve
 
-DEFAULT_SOLVER = "greedy"
+DEFAULT_SOLVER = "ils"
 
 
 class SetOptions(BaseModel):
@@ -50,6 +63,13 @@ class Plan:
     notes: list[str] = field(default_factory=list)  # limits that could not be respected
 
 
+def bpm_jumps(tracks: Sequence[Track], scoring: ScoringConfig) -> np.ndarray:
+    """n x n percent tempo change between tracks (half/double time aware); NaN if unknown."""
+    bpm = np.array([np.nan if t.bpm is None else t.bpm for t in tracks], dtype=float)
+    pct, _ = tempo_change(bpm[:, None], bpm[None, :], scoring.half_double_time)
+    return pct
+
+
 def plan_order(
     tracks: Sequence[Track],
     options: SetOptions | None = None,
@@ -59,12 +79,82 @@ def plan_order(
     options = options or SetOptions()
     if not tracks:
         raise SequencingError("no tracks to order")
+    if options.solver not in SOLVERS:
+        raise SequencingError(
+            f"unknown solver {options.solver!r} (choose from {', '.join(sorted(SOLVERS))})"
+        )
+    start = pin_index(tracks, options.start, "start")
+    end = pin_index(tracks, options.end, "end")
+    if start is not None and start == end and len(tracks) > 1:
+        raise SequencingError(f"track {options.start!r} cannot be pinned both first and last")
+    notes: list[str] = []
     matrix = cost_matrix(tracks, options.scoring)
+    jumps = None
+    if options.max_bpm_jump is not None:
+        jumps = bpm_jumps(tracks, options.scoring)
+        with np.errstate(invalid="ignore"):
+            forbidden = jumps > options.max_bpm_jump
+        np.fill_diagonal(forbidden, False)
+        # larger than any order's ordinary cost, arc included (arc costs are < 1 per track)
+        matrix = matrix + forbidden * (2.0 * optimizer.penalty_scale(len(tracks)))
+    chosen = list(range(len(tracks)))
+    if options.count is not None or options.duration is not None:
+        picked = select(
+            matrix,
+            count=options.count,
+            duration=options.duration,
+            durations=[t.duration for t in tracks],
+            ids=[t.id for t in tracks],
+            request=SolverRequest(
+                start=start, end=end, seed=options.seed, time_budget=options.time_budget
+            ),
+            progress=progress,
+        )
+        chosen = picked.order
+        notes.extend(picked.notes)
+    subset = [tracks[i] for i in chosen]
+    sub = np.asarray(chosen)
     request = SolverRequest(
-        start=pin_index(tracks, options.start, "start"),
-        end=pin_index(tracks, options.end, "end"),
+        start=chosen.index(start) if start is not None else None,
+        end=chosen.index(end) if end is not None else None,
         seed=options.seed,
         time_budget=options.time_budget,
         progress=progress,
     )
-    return Plan(solve(matrix, options.solver, request))
+    sub_matrix = matrix[np.ix_(sub, sub)]
+    penalty = arc_penalty(subset, options.energy_arc, options.arc_weight)
+    if options.energy_arc != "none" and penalty is None and options.arc_weight > 0:
+        notes.append(
+            f"energy arc {options.energy_arc!r} ignored: the tracks have fewer than two "
+            "distinct energy values"
+        )
+    if penalty is not None and options.solver != "ils":
+        notes.append(
+            f"energy arc {options.energy_arc!r} ignored: only the ils solver follows an arc "
+            f"(solver {options.solver!r})"
+        )
+        penalty = None
+    if penalty is not None:
+        local = optimizer.optimise(sub_matrix, request, penalty=penalty)
+    else:
+        local = solve(sub_matrix, options.solver, request)
+    order = [chosen[i] for i in local]
+    if jumps is not None:
+        notes.extend(_jump_notes(tracks, order, jumps, options.max_bpm_jump))
+    return Plan(order, notes)
+
+
+def _jump_notes(tracks, order, jumps, limit) -> list[str]:
+    over = [
+        (float(jumps[a, b]), a, b)
+        for a, b in zip(order[:-1], order[1:], strict=True)
+        if np.isfinite(jumps[a, b]) and jumps[a, b] > limit
+    ]
+    if not over:
+        return []
+    worst, a, b = max(over)
+    return [
+        f"max BPM jump {limit:g}%: {len(over)} transition(s) exceed it, the largest "
+        f"{worst:.1f}% ({tracks[a].id} -> {tracks[b].id}); the solver found no order "
+        "that avoids them"
+    ]

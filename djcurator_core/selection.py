@@ -1,0 +1,276 @@
+"""Set length: choose WHICH tracks of a larger pool make the set (--count / --duration).
+
+A prize-collecting path problem: pick tracks (always including the pinned ones) so that
+the set has `count` tracks, or fills at most `duration` seconds, and its transitions are
+as cheap as possible.
+
+1. Order the whole pool with the optimiser (a short search): neighbours in that order
+   mix well.
+2. Take the best window of consecutive tracks of that order (pins attached at the ends).
+3. Improve the subset by exchange moves against the pool (replace a track in place,
+   drop one and insert an outside track elsewhere; with a duration also add or drop a
+   track), re-order the subset with the optimiser, and repeat while it gets better.
+
+For a duration the objective also charges the unused time: FILL_COST per average track
+length left empty, so the set fills the slot with well-mixing tracks rather than stopping
+at the three best transitions. The set never runs longer than the duration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .optimizer import Effort, neighbour_lists, optimise
+from .sequencing import SequencingError, SolverRequest, path_cost
+
+FILL_COST = 1.0  # cost of leaving one average track length of the slot empty
+POOL_EFFORT = Effort(kicks_per_node=30, min_kicks=2_000, stall_per_node=10, min_stall=1_000)
+SUBSET_EFFORT = Effort(kicks_per_node=100, min_kicks=5_000, stall_per_node=40, min_stall=2_000)
+ROUNDS = 4
+CANDIDATES = 12
+
+
+@dataclass(frozen=True)
+class Selection:
+    order: list[int]  # pool indices in set order
+    cost: float  # transition cost of the order (penalised matrix)
+    notes: list[str]
+
+
+def _objective(matrix, order, durations, duration, mean_dur) -> float:
+    cost = path_cost(matrix, order)
+    if duration is not None:
+        cost += FILL_COST * (duration - float(durations[order].sum())) / mean_dur
+    return cost
+
+
+def select(
+    matrix: np.ndarray,
+    *,
+    count: int | None = None,
+    duration: float | None = None,
+    durations: Sequence[float | None] | None = None,
+    ids: Sequence[str] | None = None,
+    request: SolverRequest | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Selection:
+    """Choose and order the set's tracks. `matrix` may carry penalties (BPM limit)."""
+    request = request or SolverRequest()
+    n = len(matrix)
+    ids = list(ids) if ids is not None else [str(i) for i in range(n)]
+    pins = [p for p in (request.start, request.end) if p is not None]
+    if count is not None:
+        if count > n:
+            raise SequencingError(f"count {count} is larger than the {n} tracks available")
+        if count < len(pins):
+            raise SequencingError(f"count {count} leaves no room for the {len(pins)} pinned tracks")
+    dur = np.zeros(n)
+    mean_dur = 1.0
+    if duration is not None:
+        if durations is None:
+            raise SequencingError("a set duration needs the tracks' durations")
+        for i, d in enumerate(durations):
+            if d is None or d <= 0:
+                raise SequencingError(
+                    f"track {ids[i]!r} has no duration: --duration needs every track's length"
+                )
+        dur = np.asarray(durations, dtype=float)
+        mean_dur = float(dur.mean())
+        pinned = float(dur[pins].sum()) if pins else 0.0
+        if pinned > duration:
+            raise SequencingError(
+                f"the pinned tracks last {pinned / 60:.1f} min, longer than the set's "
+                f"{duration / 60:.1f} min"
+            )
+    if count is not None and count >= n:
+        order = optimise(matrix, request, effort=SUBSET_EFFORT)
+        return Selection(order, path_cost(matrix, order), [])
+    if duration is not None and dur.sum() <= duration:
+        order = optimise(matrix, request, effort=SUBSET_EFFORT)
+        notes = [
+            f"the whole pool lasts {dur.sum() / 60:.1f} min, not the {duration / 60:.1f} min "
+            "asked for: every track is in the set"
+        ]
+        return Selection(order, path_cost(matrix, order), notes)
+
+    # 1. the pool in a good order
+    pool_request = SolverRequest(
+        start=request.start, end=request.end, seed=request.seed, time_budget=request.time_budget
+    )
+    pool_order = optimise(matrix, pool_request, effort=POOL_EFFORT)
+    if progress:
+        progress("selection: pool ordered")
+    # 2. best window
+    order = _best_window(matrix, pool_order, request, count, duration, dur, mean_dur)
+    # 3. exchanges against the pool, then re-order, while it improves
+    out_nb, in_nb = neighbour_lists(matrix, min(CANDIDATES, n - 1))
+    best = _objective(matrix, order, dur, duration, mean_dur)
+    for round_no in range(ROUNDS):
+        order = _exchange_search(matrix, order, request, out_nb, in_nb, duration, dur, mean_dur)
+        sub = np.asarray(order)
+        sub_request = SolverRequest(
+            start=0 if request.start is not None else None,
+            end=len(order) - 1 if request.end is not None else None,
+            seed=request.seed + round_no,
+        )
+        local = optimise(matrix[np.ix_(sub, sub)], sub_request, effort=SUBSET_EFFORT)
+        order = [int(sub[i]) for i in local]
+        value = _objective(matrix, order, dur, duration, mean_dur)
+        if progress:
+            progress(f"selection: round {round_no + 1}, cost {value:.4f}")
+        if value >= best - 1e-9:
+            best = min(best, value)
+            break
+        best = value
+    return Selection(order, path_cost(matrix, order), [])
+
+
+def _best_window(matrix, pool_order, request, count, duration, dur, mean_dur) -> list[int]:
+    """Cheapest run of consecutive tracks of the pool order, with the pins at its ends."""
+    free = [i for i in pool_order if i not in (request.start, request.end)]
+    head = [request.start] if request.start is not None else []
+    tail = [request.end] if request.end is not None else []
+    f = np.asarray(free)
+    if len(f) == 0:
+        return head + tail
+    steps = matrix[f[:-1], f[1:]] if len(f) > 1 else np.zeros(0)
+    prefix = np.concatenate([[0.0], np.cumsum(steps)])
+    budget = None
+    if duration is not None:
+        budget = duration - float(dur[head + tail].sum())
+        cum = np.concatenate([[0.0], np.cumsum(dur[f])])
+    best, best_range = np.inf, (0, 0)
+    for i in range(len(f)):
+        if count is not None:
+            j = i + count - len(head) - len(tail)  # exclusive end
+            if j > len(f):
+                break
+        else:
+            j = int(np.searchsorted(cum, cum[i] + budget, side="right")) - 1
+            if j <= i:
+                continue
+        value = prefix[j - 1] - prefix[i] if j > i else 0.0
+        if head and j > i:
+            value += matrix[head[0], f[i]]
+        if tail and j > i:
+            value += matrix[f[j - 1], tail[0]]
+        if duration is not None:
+            value += FILL_COST * (budget - (cum[j] - cum[i])) / mean_dur
+        if value < best:
+            best, best_range = value, (i, j)
+    i, j = best_range
+    return head + [int(v) for v in f[i:j]] + tail
+
+
+def _exchange_search(matrix, order, request, out_nb, in_nb, duration, dur, mean_dur) -> list[int]:
+    """First-improvement exchanges of set tracks against pool tracks."""
+    order = list(order)
+    chosen = set(order)
+    pinned = {p for p in (request.start, request.end) if p is not None}
+    total = float(dur[order].sum())
+
+    def c(a, b):
+        return 0.0 if a is None or b is None else float(matrix[a, b])
+
+    def fill(seconds):
+        return 0.0 if duration is None else FILL_COST * seconds / mean_dur
+
+    for _ in range(50 * len(order) + 100):
+        improved = False
+        k = len(order)
+        # removal gain of each set track (transition saving)
+        removal = []
+        for i, v in enumerate(order):
+            prev = order[i - 1] if i > 0 else None
+            nxt = order[i + 1] if i + 1 < k else None
+            removal.append(c(prev, v) + c(v, nxt) - c(prev, nxt))
+        # replace in place
+        for i, v in enumerate(order):
+            if v in pinned:
+                continue
+            prev = order[i - 1] if i > 0 else None
+            nxt = order[i + 1] if i + 1 < k else None
+            cands = set()
+            if prev is not None:
+                cands.update(out_nb[prev].tolist())
+            if nxt is not None:
+                cands.update(in_nb[nxt].tolist())
+            for u in sorted(cands - chosen):
+                if duration is not None and total - dur[v] + dur[u] > duration:
+                    continue
+                delta = c(prev, u) + c(u, nxt) - c(prev, v) - c(v, nxt)
+                delta += fill(dur[v] - dur[u])
+                if delta < -1e-9:
+                    order[i] = u
+                    chosen.discard(v)
+                    chosen.add(u)
+                    total += dur[u] - dur[v]
+                    improved = True
+                    break
+            if improved:
+                break
+        if improved:
+            continue
+        # insert an outside track between neighbours x, y (and drop the worst set track)
+        free_removal = sorted(
+            ((removal[i], i) for i, v in enumerate(order) if v not in pinned), reverse=True
+        )
+        for pos in range(k + 1):
+            x = order[pos - 1] if pos > 0 else None
+            y = order[pos] if pos < k else None
+            if (pos == 0 and request.start is not None) or (pos == k and request.end is not None):
+                continue
+            cands = set()
+            if x is not None:
+                cands.update(out_nb[x].tolist())
+            if y is not None:
+                cands.update(in_nb[y].tolist())
+            for u in sorted(cands - chosen):
+                insert = c(x, u) + c(u, y) - c(x, y)
+                # add without dropping (duration only)
+                fits = duration is not None and total + dur[u] <= duration
+                if fits and insert - fill(dur[u]) < -1e-9:
+                    order.insert(pos, u)
+                    chosen.add(u)
+                    total += dur[u]
+                    improved = True
+                    break
+                for gain, i in free_removal[:3]:
+                    if i in (pos - 1, pos):
+                        continue
+                    v = order[i]
+                    if duration is not None and total - dur[v] + dur[u] > duration:
+                        continue
+                    delta = insert - gain + fill(dur[v] - dur[u])
+                    if delta < -1e-9:
+                        order.insert(pos, u)
+                        order.remove(v)
+                        chosen.add(u)
+                        chosen.discard(v)
+                        total += dur[u] - dur[v]
+                        improved = True
+                        break
+                if improved:
+                    break
+            if improved:
+                break
+        if improved:
+            continue
+        # duration: drop a track when the saving beats the emptied time
+        if duration is not None:
+            for gain, i in free_removal:
+                if len(order) <= len(pinned) + 1:
+                    break
+                v = order[i]
+                if -gain + fill(dur[v]) < -1e-9:
+                    order.pop(i)
+                    chosen.discard(v)
+                    total -= dur[v]
+                    improved = True
+                    break
+        if not improved:
+            break
+    return order
