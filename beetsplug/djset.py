@@ -167,7 +167,7 @@ class DJSetPlugin(BeetsPlugin):
             self._write_export(opts.export, export)
             return
         options = self._set_options(lib, opts, export)
-        target = None if opts.print_set else self._playlist_path(opts, name)
+        target = None if opts.print_set or opts.no_wait else self._playlist_path(opts, name)
         if target is not None:
             _user_errors(check_writable, target.parent)
         self._finish(lib, opts, (name, args), lambda: self._run(opts, name, export, options))
@@ -193,7 +193,7 @@ class DJSetPlugin(BeetsPlugin):
             self._log.warning("{}", warning)
         if export.skipped:
             self._log.info(
-                "left out {} of {} tracks without BPM or key{}",
+                "left out {} of {} tracks without BPM, key or file{}",
                 len(export.skipped),
                 len(items),
                 "" if self._verbose() else " (-v lists them)",
@@ -206,8 +206,8 @@ class DJSetPlugin(BeetsPlugin):
             )
         if not export.tracks:
             raise ui.UserError(
-                f"none of the {len(items)} tracks matching {shown} has both BPM and key "
-                "(-v lists them; --keep-incomplete keeps them)"
+                f"none of the {len(items)} tracks matching {shown} has a file, BPM and key "
+                "(-v lists them; --keep-incomplete keeps tracks without BPM or key)"
             )
         return export
 

@@ -151,8 +151,10 @@ def export_items(
     keep_incomplete: bool = False,
     read_tags: TagReader = read_dj_tags,
 ) -> Export:
-    """Tracks for the items, in item order; items without BPM or key are skipped
-    unless `keep_incomplete` (the scorer then gives their transitions neutral parts)."""
+    """Tracks for the items, in item order. Items whose file is missing are skipped, and
+    so are items without BPM or key unless `keep_incomplete` (the scorer then gives their
+    transitions neutral parts). A file whose tags cannot be read keeps the library's
+    values, with a warning."""
     tracks: list[Track] = []
     skipped: list[SkippedItem] = []
     warnings: list[str] = []
@@ -162,6 +164,9 @@ def export_items(
         try:
             tags = read_tags(path) if path else DJTags()
         except TagReadError as exc:
+            if not os.path.exists(path):  # a DJ set must not count on a missing file
+                skipped.append(SkippedItem(item_id, label, path, "file not found"))
+                continue
             warnings.append(f"{label}: {exc}; using the library's values")
             tags = DJTags()
         try:

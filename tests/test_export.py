@@ -9,7 +9,7 @@ from audiofiles import DJTagSpec, make_audio_file
 from beets.library import Item
 
 from djcurator_core.export import choose_bpm, export_items, item_to_track
-from djcurator_core.tags import DJTags, TagReadError
+from djcurator_core.tags import DJTags
 
 
 def fake_item(**values):
@@ -125,15 +125,22 @@ def test_items_without_bpm_or_key_are_skipped_or_kept():
     assert (kept.incomplete, kept.skipped) == (2, [])
 
 
-def test_unreadable_file_uses_library_values():
-    def broken(path):
-        raise TagReadError(f"{path}: cannot read tags (no such file)")
-
-    result = export_items([fake_item(bpm=128, initial_key="C")], read_tags=broken)
+def test_unreadable_file_uses_library_values(tmp_path):
+    damaged = tmp_path / "damaged.mp3"
+    damaged.write_bytes(b"not really audio")
+    item = fake_item(path=bytes(damaged), bpm=128, initial_key="C")
+    result = export_items([item])
     assert [(t.bpm, t.key) for t in result.tracks] == [(128.0, "8B")]
-    assert result.warnings == [
-        "Artist - Title: /music/a.mp3: cannot read tags (no such file); using the library's values"
-    ]
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith(f"Artist - Title: {damaged}: ")
+    assert result.warnings[0].endswith("; using the library's values")
+
+
+def test_missing_file_is_left_out(tmp_path):
+    gone = tmp_path / "gone.flac"
+    result = export_items([fake_item(path=str(gone), bpm=128, initial_key="C")])
+    assert result.tracks == [] and result.warnings == []
+    assert [str(s) for s in result.skipped] == [f"Artist - Title ({gone}): file not found"]
 
 
 def test_out_of_range_value_skips_the_item_with_the_field_named():

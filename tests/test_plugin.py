@@ -202,7 +202,7 @@ async def test_playlist_from_configured_server(
     assert run.code == 0, run.stderr
     playlist = tmp_path / "Friday Set.m3u8"
     assert run.stdout.strip() == f"wrote {playlist} ({len(USABLE)} tracks)"
-    assert "left out 2 of 9 tracks without BPM or key" in run.stderr
+    assert "left out 2 of 9 tracks without BPM, key or file" in run.stderr
     assert "completed" in run.stderr  # progress from the workflow's query
 
     text = playlist.read_text(encoding="utf-8")
@@ -384,7 +384,9 @@ async def test_query_matching_nothing(library, tmp_path):
 
 async def test_no_usable_tracks(library):
     run = await beet(library, "djset", "genre:Ambient")
-    assert_one_line_error(run, "none of the 2 tracks matching genre:Ambient has both BPM and key")
+    assert_one_line_error(
+        run, "none of the 2 tracks matching genre:Ambient has a file, BPM and key"
+    )
 
 
 async def test_pin_query_must_match_one_track(library):
@@ -494,3 +496,13 @@ class TestInProcess(PluginMixin, TestHelper):
             self.run_command("djset", "title:nothing")
         with pytest.raises(UserError, match="failed in sequence_tracks_activity"):
             self.run_command("djset", "--print", "--solver", "nope", "genre:Techno")
+
+    def test_missing_file_is_left_out(self):
+        kept = make_audio_file(self.temp_path / "music" / "kept.mp3", LIBRARY["04 Lattice.mp3"])
+        gone = make_audio_file(self.temp_path / "music" / "gone.mp3", LIBRARY["07 Drift.mp3"])
+        for path in (kept, gone):
+            self.lib.add(Item.from_path(str(path)))
+        gone.unlink()
+        target = self.temp_path / "tracks.json"
+        self.run_command("djset", "--export", str(target))
+        assert [t.path for t in load_tracks(target)] == [str(kept)]
