@@ -34,6 +34,9 @@ from .sequencing import SequencingError
 ACTIVITY_LOG_ENV = "DJSET_ACTIVITY_LOG"
 SEQUENCE_DELAY_ENV = "DJSET_TEST_SEQUENCE_DELAY"
 HEARTBEAT_INTERVAL = 0.5  # seconds between background heartbeats (the SDK throttles sends)
+# Without a time budget of its own, the solver may search this share of the step's
+# start-to-close timeout: the rest is for the cost matrix and the result.
+SEARCH_SHARE_OF_TIMEOUT = 0.6
 
 # Errors whose retry cannot help: the file is not there or not a readable file.
 _PERMANENT_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
@@ -138,6 +141,18 @@ def heartbeating(interval: float = HEARTBEAT_INTERVAL) -> Iterator[Callable[[str
         thread.join()
 
 
+def with_search_budget(options: SetOptions) -> SetOptions:
+    """Give the solver a time budget that fits the activity's timeout when none is set,
+    so that a large set ends with the best order found instead of a timeout and retries."""
+    if options.time_budget is not None or not activity.in_activity():
+        return options
+    timeout = activity.info().start_to_close_timeout
+    if not timeout:
+        return options
+    budget = max(1.0, timeout.total_seconds() * SEARCH_SHARE_OF_TIMEOUT)
+    return options.model_copy(update={"time_budget": budget})
+
+
 def _test_delay() -> None:
     delay = float(os.environ.get(SEQUENCE_DELAY_ENV) or 0)
     if delay > 0:
@@ -172,12 +187,16 @@ def load_tracks_activity(request: LoadRequest) -> LoadedTracks:
 
 @activity.defn
 def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
-    """Order the tracks with `planning.plan_order` (which also picks the set's tracks)."""
+    """Order the tracks with `planning.plan_order` (which also picks the set's tracks).
+
+    The solver's progress messages become heartbeat details; without a time budget in
+    the options it gets 60 % of this step's timeout (`with_search_budget`)."""
     _log_execution("sequence_tracks_activity")
     with heartbeating() as progress:
         _test_delay()
         try:
-            plan = plan_order(request.tracks, request.options, progress=progress)
+            options = with_search_budget(request.options)
+            plan = plan_order(request.tracks, options, progress=progress)
         except SequencingError as exc:
             raise bad_input("SequencingError", str(exc)) from None
     return SequencedOrder(

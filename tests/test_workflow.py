@@ -32,6 +32,7 @@ from djcurator_core.justify import justify
 from djcurator_core.models import load_tracks
 from djcurator_core.planning import SetOptions, plan_order
 from djcurator_core.runtime import run_worker
+from djcurator_core.sequencing import SOLVERS
 from djcurator_core.workflows import STEPS, DJSetWorkflow, SetRequest
 
 ORDERED_STATES = ["initializing"] + [status for status, _ in STEPS] + ["completed"]
@@ -370,3 +371,30 @@ async def test_relative_tracks_path_is_the_clients(
     started = history.events[0].workflow_execution_started_event_attributes
     [stored] = await temporal_client.data_converter.decode(started.input.payloads, [SetRequest])
     assert stored.tracks_path == str(fixture_tracks_path)
+
+
+async def test_a_long_step_lives_on_heartbeats_and_gets_a_search_budget(
+    temporal_client, task_queue, djset_worker, fixture_tracks_path, monkeypatch
+):
+    budgets: list[float | None] = []
+
+    def probe(matrix, request):
+        budgets.append(request.time_budget)
+        if request.time_budget and request.time_budget > 10:
+            time.sleep(5.5)  # longer than the 4 s heartbeat timeout, reporting nothing
+        return list(range(len(matrix)))
+
+    monkeypatch.setitem(SOLVERS, "test-probe", probe)
+    for options in (
+        SetOptions(solver="test-probe"),
+        SetOptions(solver="test-probe", time_budget=2.5),
+    ):
+        request = SetRequest(
+            name=_name("probe"), tracks_path=str(fixture_tracks_path), options=options
+        )
+        handle = await start_set(temporal_client, request, task_queue=task_queue)
+        result = await wait_for_result(handle)
+        assert result.order == [t.id for t in load_tracks(fixture_tracks_path)]
+        assert (await activity_records(handle))["sequence_tracks_activity"].last_attempt == 1
+    # No budget given: 60 % of the step's 60 s timeout; a given budget is kept.
+    assert budgets == [36.0, 2.5]
