@@ -3,7 +3,10 @@
 The connection comes from Temporal's standard configuration (TEMPORAL_ADDRESS,
 TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and temporal.toml
 profiles); flags override it; localhost:7233 when nothing is set. Stops cleanly on
-SIGINT/SIGTERM. Run as many as you like on the same queue.
+SIGINT/SIGTERM: no new tasks, the running steps get --graceful-timeout seconds to finish
+and report (then they are cancelled and retried elsewhere), exit 0; a second signal exits
+at once (status 1) and the server retries the interrupted step on another worker.
+Run as many as you like on the same queue.
 """
 
 from __future__ import annotations
@@ -31,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-file", help="temporal.toml to read profiles from")
     parser.add_argument("--max-concurrent-activities", type=int, default=MAX_CONCURRENT_ACTIVITIES)
     parser.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=30.0,
+        help="seconds running steps may take to finish after SIGINT/SIGTERM before they are "
+        "cancelled and retried elsewhere (default: %(default)s)",
+    )
+    parser.add_argument(
         "--sticky-timeout",
         type=float,
         default=STICKY_TIMEOUT.total_seconds(),
@@ -55,13 +65,21 @@ async def serve(args: argparse.Namespace) -> int:
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():  # a second signal: leave now; Temporal retries the step elsewhere
+            print(f"worker {os.getpid()} killed by a second signal", file=sys.stderr, flush=True)
+            os._exit(1)
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal)
     async with run_worker(
         client,
         args.task_queue,
         max_concurrent_activities=args.max_concurrent_activities,
         sticky_timeout=timedelta(seconds=args.sticky_timeout),
+        graceful_shutdown_timeout=timedelta(seconds=args.graceful_timeout),
     ):
         target = client.service_client.config.target_host
         print(
@@ -70,7 +88,7 @@ async def serve(args: argparse.Namespace) -> int:
             flush=True,
         )
         await stop.wait()
-        print(f"worker {os.getpid()} stopping", flush=True)
+        print(f"worker {os.getpid()} stopping (after the running steps)", flush=True)
     return 0
 
 

@@ -180,3 +180,36 @@ def test_worker_without_a_server_says_so_in_one_line(task_queue):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error: cannot reach the Temporal server at 127.0.0.1:1")
+
+
+async def test_sigterm_lets_the_running_step_finish_a_second_signal_does_not(
+    temporal_server, temporal_client, task_queue, fixture_tracks_path, tmp_path
+):
+    log = tmp_path / "activity.log"
+    for delay, signals, exit_status, attempt in (("2", 1, 0, 1), ("60", 2, 1, 2)):
+        env = {"DJSET_ACTIVITY_LOG": str(log), "DJSET_TEST_SEQUENCE_DELAY": delay}
+        with WorkerProcess(temporal_server.address, task_queue, env=env) as first:
+            first.wait_ready()
+            request = SetRequest(
+                name=_name("sigterm"),
+                tracks_path=str(fixture_tracks_path),
+                options=SetOptions(solver="greedy"),
+            )
+            handle = await start_set(temporal_client, request, task_queue=task_queue)
+            await _wait_for_log(
+                log,
+                lambda r, h=handle: (
+                    r["activity"] == "sequence_tracks_activity" and r["workflow"] == h.id
+                ),
+            )
+            for _ in range(signals):
+                first.signal(signal.SIGTERM)
+                await asyncio.sleep(0.3)
+            assert await asyncio.to_thread(first.wait, 30) == exit_status
+        with WorkerProcess(temporal_server.address, task_queue) as second:
+            second.wait_ready()
+            result = await wait_for_result(handle)
+        assert len(result.order) == 20
+        records = await activity_records(handle)
+        assert records["sequence_tracks_activity"].last_attempt == attempt
+        assert records["load_tracks_activity"].last_attempt == 1
