@@ -19,43 +19,32 @@ from typing import TYPE_CHECKING, Any, Protocol
 from beets import plugins, ui
 from beets.dbcore import types
 from beets.plugins import BeetsPlugin
-from pydantic import ValidationError
-
-from djcurator_core.export import Export, export_items
-from djcurator_core.models import dump_tracks
-from djcurator_core.planning import SetOptions
-from djcurator_core.playlist import (
-    FORMATS,
-    PlaylistError,
-    check_writable,
-    name_from_query,
-    render_json,
-    render_m3u8,
-    suffix_for,
-    write_atomically,
-)
-from djcurator_core.report import render_text
-from djcurator_core.scoring import ScoringConfig
-from djcurator_core.sequencing import SOLVERS
 
 if TYPE_CHECKING:
     from beets.library import Library
 
+    from djcurator_core.export import Export
     from djcurator_core.justify import SetResult
+    from djcurator_core.planning import SetOptions
 
+# The core (numpy, pydantic, numba) is imported inside the methods that use it: beets
+# loads every enabled plugin for every command, and `beet ls` should not pay for it.
+# These copies of core constants are checked against the core by tests/test_plugin.py.
+OUTPUT_FORMATS = ("m3u8", "json")
 ENERGY_ARCS = ("none", "rise", "peak", "wave")
-# Set options a run may take from the `djset.set` config section (start/end are per run).
-SET_OPTION_NAMES = (
-    "solver",
-    "seed",
-    "time_budget",
-    "max_bpm_jump",
-    "energy_arc",
-    "arc_weight",
-    "count",
-    "duration",
-)
-_SET_DEFAULTS = SetOptions().model_dump(include=set(SET_OPTION_NAMES))
+SOLVER_NAMES = ("ils", "greedy", "naive")
+# Defaults of the set options a run may take from the `djset.set` config section: the
+# core's `SetOptions` defaults (start/end are per run, never configured).
+SET_DEFAULTS = {
+    "solver": "ils",
+    "seed": 0,
+    "time_budget": None,
+    "max_bpm_jump": None,
+    "energy_arc": "none",
+    "arc_weight": 0.5,
+    "count": None,
+    "duration": None,
+}
 
 # Exit with os._exit once Temporal work is done: the SDK can crash at interpreter exit
 # (sdk-python #300, NOTES.md 5). None = only when this process is beets' command line,
@@ -110,7 +99,7 @@ class DJSetPlugin(BeetsPlugin):
                     "worker_wait": 5.0,  # seconds to wait for a worker to poll the queue
                 },
                 "scoring": {},  # fields of ScoringConfig, e.g. harmonic_weight: 0.6
-                "set": dict(_SET_DEFAULTS),
+                "set": dict(SET_DEFAULTS),
             }
         )
         self.config["temporal"]["api_key"].redact = True
@@ -129,7 +118,7 @@ class DJSetPlugin(BeetsPlugin):
         add("-n", "--name", help="set name: playlist title and file name (default: the query)")
         add("--export", metavar="FILE", help="write the tracks_enriched JSON (- for stdout), stop")
         add("--print", dest="print_set", action="store_true", help="show the set, write nothing")
-        add("--format", type="choice", choices=FORMATS, help="m3u8 (default) or json")
+        add("--format", type="choice", choices=OUTPUT_FORMATS, help="m3u8 (default) or json")
         add("--no-wait", action="store_true", help="start the workflow, print its id, return")
         add("--collect", metavar="WORKFLOW_ID", help="write the playlist of a finished run")
         add(
@@ -143,7 +132,7 @@ class DJSetPlugin(BeetsPlugin):
         add("--forward-slash", action="store_true", default=None, help="'/' in paths")
         add("--address", metavar="HOST:PORT", help="Temporal server (default: config)")
         add("--task-queue", metavar="QUEUE", help="Temporal task queue of the workers")
-        add("--solver", help=f"ordering algorithm: {', '.join(sorted(SOLVERS))}")
+        add("--solver", help=f"ordering algorithm: {', '.join(SOLVER_NAMES)}")
         add("--start", metavar="QUERY", help="the track to open with (must match one track)")
         add("--end", metavar="QUERY", help="the track to close with (must match one track)")
         add("--seed", type="int", help="random seed of the search")
@@ -157,6 +146,8 @@ class DJSetPlugin(BeetsPlugin):
         return [cmd]
 
     def command(self, lib: Library, opts: DJSetOptions, args: list[str]) -> None:
+        from djcurator_core.playlist import check_writable, name_from_query
+
         self._check_option_combinations(opts, args)
         if opts.collect:
             self._finish(lib, opts, None, lambda: self._collect(opts))
@@ -183,6 +174,8 @@ class DJSetPlugin(BeetsPlugin):
     # --- export --------------------------------------------------------------------------
 
     def _export(self, lib: Library, args: list[str], opts: DJSetOptions) -> Export:
+        from djcurator_core.export import export_items
+
         items = list(lib.items(args))
         shown = " ".join(args) or "(whole library)"
         if not items:
@@ -212,6 +205,9 @@ class DJSetPlugin(BeetsPlugin):
         return export
 
     def _write_export(self, destination: str, export: Export) -> None:
+        from djcurator_core.models import dump_tracks
+        from djcurator_core.playlist import write_atomically
+
         text = dump_tracks(export.tracks)
         if destination == "-":
             sys.stdout.write(text)
@@ -222,9 +218,14 @@ class DJSetPlugin(BeetsPlugin):
     # --- options -------------------------------------------------------------------------
 
     def _set_options(self, lib: Library, opts: DJSetOptions, export: Export) -> SetOptions:
+        from pydantic import ValidationError
+
+        from djcurator_core.planning import SetOptions
+        from djcurator_core.scoring import ScoringConfig
+
         values: dict[str, Any] = {}
         configured = self.config["set"].get(dict) or {}
-        for option in SET_OPTION_NAMES:
+        for option in SET_DEFAULTS:
             given = getattr(opts, option)
             value = given if given is not None else configured.get(option)
             if value is not None:
@@ -258,6 +259,8 @@ class DJSetPlugin(BeetsPlugin):
         )
 
     def _playlist_path(self, opts: DJSetOptions, name: str) -> Path:
+        from djcurator_core.playlist import name_from_query, suffix_for
+
         folder = _pick(opts.playlist_dir, self.config["playlist_dir"].as_str())
         output_format = _pick(opts.format, self.config["format"].as_str())
         suffix = _user_errors(suffix_for, output_format)
@@ -407,6 +410,9 @@ class DJSetPlugin(BeetsPlugin):
         result: SetResult | None,
         workflow_id: str,
     ) -> None:
+        from djcurator_core.playlist import render_json, render_m3u8, write_atomically
+        from djcurator_core.report import render_text
+
         if result is None:  # --no-wait
             ui.print_(workflow_id)
             return
@@ -456,6 +462,8 @@ def _name_of(workflow_id: str) -> str:
 
 def _user_errors(function, *args, **kwargs):
     """Call `function`; a PlaylistError becomes beets' one-line user error."""
+    from djcurator_core.playlist import PlaylistError
+
     try:
         return function(*args, **kwargs)
     except PlaylistError as exc:

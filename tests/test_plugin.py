@@ -20,6 +20,7 @@ import textwrap
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from audiofiles import DJTagSpec, make_audio_file
@@ -506,3 +507,33 @@ class TestInProcess(PluginMixin, TestHelper):
         target = self.temp_path / "tracks.json"
         self.run_command("djset", "--export", str(target))
         assert [t.path for t in load_tracks(target)] == [str(kept)]
+
+
+# --- the plugin module itself --------------------------------------------------------------
+
+
+def test_plugin_constants_match_the_core():
+    """The plugin keeps copies of core constants so that loading it stays light."""
+    from beetsplug import djset
+    from djcurator_core.planning import SetOptions
+    from djcurator_core.playlist import FORMATS
+    from djcurator_core.sequencing import SOLVERS
+
+    configurable = set(SetOptions.model_fields) - {"start", "end", "scoring"}
+    assert set(djset.SET_DEFAULTS) == configurable
+    assert SetOptions().model_dump(include=configurable) == djset.SET_DEFAULTS
+    assert djset.OUTPUT_FORMATS == FORMATS
+    assert get_args(SetOptions.model_fields["energy_arc"].annotation) == djset.ENERGY_ARCS
+    assert sorted(djset.SOLVER_NAMES) == sorted(SOLVERS)
+
+
+def test_loading_the_plugin_does_not_load_the_core():
+    """beets loads enabled plugins for every command: `beet ls` must not pay for numpy,
+    numba, pydantic or the Temporal SDK."""
+    code = (
+        "import sys, beetsplug.djset; "
+        "print(sorted(m for m in ('numpy', 'numba', 'pydantic', 'temporalio', "
+        "'djcurator_core') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
