@@ -537,3 +537,10 @@ def test_loading_the_plugin_does_not_load_the_core():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+async def test_collect_unknown_workflow(library, temporal_server, tmp_path):
+    config = server_config(temporal_server, "djset", tmp_path)
+    run = await beet(library, "djset", "--collect", "djset-never-started", config=config)
+    assert_one_line_error(run, "no set workflow with id 'djset-never-started'")
+    assert list(tmp_path.iterdir()) == []
