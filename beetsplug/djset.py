@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -334,6 +335,11 @@ class DJSetPlugin(BeetsPlugin):
             )
             self._log.info("started workflow {} with {} tracks", handle.id, len(request.tracks))
             if no_wait:
+                self._log.info(
+                    "write its playlist later with: beet djset --collect {} -n {}",
+                    handle.id,
+                    shlex.quote(request.name),
+                )
                 return None, handle.id
             try:
                 result = await temporal.wait_for_result(handle, self._show_progress)

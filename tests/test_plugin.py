@@ -297,6 +297,7 @@ async def test_no_wait_then_collect(library, temporal_server, task_queue, djset_
     assert run.code == 0, run.stderr
     workflow_id = run.stdout.strip()
     assert workflow_id.startswith("djset-later")
+    assert f"beet djset --collect {workflow_id} -n later" in run.stderr
     run = await beet(library, "djset", "--collect", workflow_id, "-n", "later", config=config)
     assert run.code == 0, run.stderr
     text = (tmp_path / "later.m3u8").read_text(encoding="utf-8")
