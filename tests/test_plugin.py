@@ -428,6 +428,15 @@ async def test_unwritable_playlist_folder_keeps_the_old_playlist(library, tmp_pa
     assert [p.name for p in tmp_path.iterdir()] == ["genre-Techno.m3u8"]
 
 
+async def test_playlist_folder_that_cannot_exist(library, tmp_path):
+    """Works for every user, root included: the folder's parent is a file."""
+    (tmp_path / "file").write_text("")
+    config = f"djset:\n  playlist_dir: {tmp_path / 'file' / 'lists'}\n"
+    run = await beet(library, "djset", "genre:Techno", config=config)
+    assert_one_line_error(run, f"cannot write playlists in {tmp_path / 'file' / 'lists'}")
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
 async def test_server_address_where_nothing_listens(library, tmp_path):
     address = f"127.0.0.1:{free_port()}"
     config = f"djset:\n  playlist_dir: {tmp_path}\n  temporal:\n    address: {address}\n"
