@@ -77,10 +77,16 @@ class SetWorkflowFailed(ClientError):
     ) -> None:
         self.workflow_id = workflow_id
         self.error_type = error_type
-        self.message = message
+        self.message = message = one_line(message)
         self.step = step
         where = f" in {step}" if step else ""
         super().__init__(f"set workflow {workflow_id} failed{where}: {error_type}: {message}")
+
+
+def one_line(text: str) -> str:
+    """Multi-line messages (pydantic's, for one) joined into one line."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    return ": ".join(line for line in lines if line and not line.startswith("For further"))
 
 
 def _first_line(error: BaseException) -> str:

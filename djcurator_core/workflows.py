@@ -11,10 +11,10 @@ exception here would only make Temporal retry the workflow task forever).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -103,7 +103,10 @@ class Progress(BaseModel):
         return text
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+# An input that fails validation (a client that skipped `client.validate_request`, or
+# `temporal workflow start` with hand-written JSON) fails the workflow instead of making
+# its first task retry forever.
+@workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[ValidationError])
 class DJSetWorkflow:
     def __init__(self) -> None:
         self._progress = Progress()
@@ -122,7 +125,7 @@ class DJSetWorkflow:
             update={"status": status, "step": activity_name, "step_number": number}
         )
 
-    def _finish(self, activity_name: str, started, attempt: int, **update) -> None:
+    def _finish(self, activity_name: str, started: datetime, attempt: int, **update) -> None:
         seconds = (workflow.now() - started).total_seconds()
         self._progress = self._progress.model_copy(
             update={

@@ -398,3 +398,18 @@ async def test_a_long_step_lives_on_heartbeats_and_gets_a_search_budget(
         assert (await activity_records(handle))["sequence_tracks_activity"].last_attempt == 1
     # No budget given: 60 % of the step's 60 s timeout; a given budget is kept.
     assert budgets == [36.0, 2.5]
+
+
+async def test_input_that_skipped_client_validation_fails_the_workflow(
+    temporal_client, task_queue, djset_worker
+):
+    """E.g. `temporal workflow start --input '{"name": "x"}'`: the workflow fails (it does
+    not sit retrying its first task)."""
+    handle = await temporal_client.start_workflow(
+        "DJSetWorkflow", {"name": "x"}, id=_name("raw"), task_queue=task_queue
+    )
+    with pytest.raises(SetWorkflowFailed) as failure:
+        await wait_for_result(handle)
+    assert failure.value.error_type == "ValidationError"
+    assert "give exactly one of tracks_path and tracks" in failure.value.message
+    assert "\n" not in str(failure.value)
