@@ -12,8 +12,8 @@ track of energy e at a position with target T costs
 
     arc_weight * ARC_UNIT * |e - T|        (per track, in energy levels)
 
-which the solver adds to the transition costs (each in [0, 1]). ARC_UNIT = 0.05: with the
-default weight 0.5 one level off target costs 0.025, about a sixth of a good transition.
+which the solver adds to the transition costs (each in [0, 1]). ARC_UNIT = 0.1: with the
+default weight 0.5 one level off target costs 0.05, about a third of a good transition.
 Tracks without an energy have no arc cost.
 """
 
@@ -27,7 +27,7 @@ from .models import Track
 from .optimizer import PositionPenalty
 
 ARCS = ("none", "rise", "peak", "wave")
-ARC_UNIT = 0.05
+ARC_UNIT = 0.1
 PEAK_AT = 0.8
 PEAK_END = 0.5
 

@@ -32,12 +32,15 @@ from numba import njit
 
 from .sequencing import SequencingError, SolverRequest, greedy, register
 
-EXACT_MAX = 12  # Held-Karp inside the solver up to this many tracks
-NEIGHBOURS = 10  # candidate list length
-KICK_SEGMENT = 10  # longest segment a perturbation moves
+EXACT_MAX = 15  # Held-Karp inside the solver up to this many tracks (~20 ms)
+NEIGHBOURS = 8  # candidate list length
+KICK_SEGMENT = 30  # longest segment a perturbation moves
 _EPS = 1e-10
 _JOURNAL_ENTRIES = 64
 _FULL_QUEUE = 64
+RESTARTS = 3  # independent runs for small sets (cheap insurance for the optimum)
+RESTART_MAX = 40
+REVERSE_MAX = 50  # longest segment the 2-opt move reverses
 _SLACK2 = 0.0  # how far the partial gain of or-3opt may dip below zero
 
 
@@ -45,8 +48,8 @@ _SLACK2 = 0.0  # how far the partial gain of or-3opt may dip below zero
 class Effort:
     """How long the ILS searches when no time budget stops it first (deterministic)."""
 
-    kicks_per_node: float = 150.0
-    min_kicks: int = 20_000
+    kicks_per_node: float = 100.0
+    min_kicks: int = 3_000
     max_kicks: int = 2_000_000
     stall_per_node: float = 60.0  # stop after this many kicks per node without improvement
     min_stall: int = 8_000
@@ -357,7 +360,11 @@ def _push_move(t, p, a, b, c, m, queue, inq, qs):
 
 @njit(cache=True)
 def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
-    """Best improving exchange touching the edge a -> a'; returns (gain, a, b, c)."""
+    """Best improving move touching the edge a -> a'; returns (gain, a, b, c, reversed).
+
+    Not reversed: exchange(a, b, c). Reversed: the segment a'..b (2-3 tracks) is moved
+    between c and succ(c) backwards (c == a: reversed in place); only without an arc.
+    """
     k = out_nb.shape[1]
     a1 = _succ(t, p, a, m)
     d_aa1 = C[a, a1]
@@ -365,6 +372,7 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
     ba = -1
     bb = -1
     bc = -1
+    brev = 0
     # or-3opt: new edge a -> b' (b' from a's successor list), closed via a' or b.
     for i in range(k):
         b1 = out_nb[a, i]
@@ -387,7 +395,7 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
                 continue
             g = _move_gain(C, t, p, a, b, c, m, use_arc, dummy, W, el)
             if g > best:
-                best, ba, bb, bc = g, a, b, c
+                best, ba, bb, bc, brev = g, a, b, c, 0
         for j in range(k):
             c1 = out_nb[b, j]
             g2 = g1b - C[b, c1]
@@ -398,7 +406,7 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
                 continue
             g = _move_gain(C, t, p, a, b, c, m, use_arc, dummy, W, el)
             if g > best:
-                best, ba, bb, bc = g, a, b, c
+                best, ba, bb, bc, brev = g, a, b, c, 0
     # Or-opt: the segment a'..e of 1-3 nodes moves between x and succ(x).
     for seg in range(1, 4):
         e = t[(p[a] + seg) % m]
@@ -416,7 +424,7 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
                 continue
             g = _move_gain(C, t, p, a, e, x, m, use_arc, dummy, W, el)
             if g > best:
-                best, ba, bb, bc = g, a, e, x
+                best, ba, bb, bc, brev = g, a, e, x, 0
         for j in range(k):
             y = out_nb[e, j]
             if g0 - C[e, y] <= _EPS:
@@ -426,7 +434,7 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
                 continue
             g = _move_gain(C, t, p, a, e, x, m, use_arc, dummy, W, el)
             if g > best:
-                best, ba, bb, bc = g, a, e, x
+                best, ba, bb, bc, brev = g, a, e, x, 0
         if use_arc and a1 != dummy:
             # positions where the segment's first track fits the arc best
             for j in range(ideal.shape[1]):
@@ -438,8 +446,79 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
                     continue
                 g = _move_gain(C, t, p, a, e, x, m, use_arc, dummy, W, el)
                 if g > best:
-                    best, ba, bb, bc = g, a, e, x
-    return best, ba, bb, bc
+                    best, ba, bb, bc, brev = g, a, e, x, 0
+        if use_arc or seg < 2:
+            continue
+        # the same segment reversed: x -> e .. a' -> y (x == a: reversed in place)
+        inner = 0.0
+        for i in range(seg - 1):
+            u = t[(p[a] + 1 + i) % m]
+            w = t[(p[a] + 2 + i) % m]
+            inner += C[u, w] - C[w, u]
+        gr = d_aa1 + C[e, q] + inner
+        for side in range(2):
+            for j in range(k):
+                if side == 0:
+                    x = in_nb[e, j]
+                    y = _succ(t, p, x, m)
+                else:
+                    y = out_nb[a1, j]
+                    x = _pred(t, p, y, m)
+                if x == a:
+                    g = gr - C[a, e] - C[a1, q]
+                elif _rel(p, x, a, m) > seg:
+                    g = gr - C[a, q] + C[x, y] - C[x, e] - C[a1, y]
+                else:
+                    continue
+                if g > best:
+                    best, ba, bb, bc, brev = g, a, e, x, 1
+    if not use_arc:
+        # 2-opt: reverse a'..c in place (c at most REVERSE_MAX tracks on), via a -> c or a' -> c'
+        for side in range(2):
+            for j in range(k):
+                if side == 0:
+                    c = out_nb[a, j]
+                    if d_aa1 - C[a, c] <= _EPS:
+                        break
+                else:
+                    c1 = out_nb[a1, j]
+                    c = _pred(t, p, c1, m)
+                length = _rel(p, c, a, m)
+                if length < 2 or length > REVERSE_MAX:
+                    continue
+                c1 = _succ(t, p, c, m)
+                g = d_aa1 + C[c, c1] - C[a, c] - C[a1, c1]
+                u = a1
+                for _ in range(length - 1):
+                    w = _succ(t, p, u, m)
+                    g += C[u, w] - C[w, u]
+                    u = w
+                if g > best:
+                    best, ba, bb, bc, brev = g, a, c, a, 1
+    return best, ba, bb, bc, brev
+
+
+@njit(cache=True)
+def _reverse_range(t, p, start, length, m, jmeta, jbuf, js):
+    """Reverse the `length` tracks from array position `start` (journaled if on)."""
+    if js[2] == 1:
+        e = js[0]
+        jmeta[e, 0] = start
+        jmeta[e, 1] = length
+        jmeta[e, 2] = js[1]
+        for i in range(length):
+            jbuf[js[1] + i] = t[(start + i) % m]
+        js[0] = e + 1
+        js[1] += length
+    for i in range(length // 2):
+        i1 = (start + i) % m
+        i2 = (start + length - 1 - i) % m
+        u = t[i1]
+        w = t[i2]
+        t[i1] = w
+        p[w] = i1
+        t[i2] = u
+        p[u] = i2
 
 
 @njit(cache=True)
@@ -458,14 +537,27 @@ def _local_search(
             improved = False
             for side in range(2):
                 a = v if side == 0 else _pred(t, p, v, m)
-                g, ma, mb, mc = _best_move(
+                g, ma, mb, mc, rev = _best_move(
                     C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal
                 )
-                if ma >= 0 and _apply(t, p, ma, mb, mc, m, tmp, jmeta, jbuf, js):
-                    total += g
-                    _push_move(t, p, ma, mb, mc, m, queue, inq, qs)
-                    improved = True
-                    break
+                if ma < 0:
+                    continue
+                if rev == 1:
+                    room = js[0] + 2 <= jmeta.shape[0] and js[1] + m + REVERSE_MAX <= jbuf.shape[0]
+                    if js[2] == 1 and not room:
+                        continue
+                    first = _succ(t, p, ma, m)
+                    if mc != ma:
+                        _apply(t, p, ma, mb, mc, m, tmp, jmeta, jbuf, js)
+                    length = _rel(p, mb, first, m) + 1
+                    _reverse_range(t, p, p[first], length, m, jmeta, jbuf, js)
+                    _push(queue, inq, qs, first, m)
+                elif not _apply(t, p, ma, mb, mc, m, tmp, jmeta, jbuf, js):
+                    continue
+                total += g
+                _push_move(t, p, ma, mb, mc, m, queue, inq, qs)
+                improved = True
+                break
     return total
 
 
@@ -594,7 +686,7 @@ def _ils_chunk(
             g = _move_gain(C, t, p, a, b, c, m, use_arc, dummy, W, el)
             _apply(t, p, a, b, c, m, tmp, jmeta, jbuf, js)
             _push_move(t, p, a, b, c, m, queue, inq, qs)
-        if m <= _FULL_QUEUE:  # small sets: re-examine every node after each kick
+        if m <= _FULL_QUEUE and not use_arc:  # small sets: re-examine every node
             for v in range(m):
                 _push(queue, inq, qs, v, m)
         gain = _local_search(
@@ -714,7 +806,7 @@ class _Search:
             self.el = np.zeros(m, dtype=np.int64)
             self.ideal = np.full((1, 1), -1, dtype=np.int64)
         self.rng = np.array(
-            [np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(0x2545F4914F6CDD1D)],
+            [((seed * 0x9E3779B97F4A7C15) ^ 0x2545F4914F6CDD1D) & 0xFFFFFFFFFFFFFFFF],
             dtype=np.uint64,
         )
         if self.rng[0] == 0:
@@ -829,52 +921,75 @@ def optimise(
     if n <= EXACT_MAX:
         return exact_path(matrix, request.start, request.end, penalty)
     started = time.perf_counter()
+    deadline = None if request.time_budget is None else started + request.time_budget
     big = 4.0 * (n + 2) * penalty_scale(n, penalty)
     full = tour_matrix(matrix, request, big)
-    if initial is None:
-        initial = greedy(matrix, request)
     out_nb, in_nb = neighbour_lists(full, NEIGHBOURS)
-    search = _Search(
-        full, _tour_from_path(initial, n), penalty, request.seed, out_nb, in_nb, request
-    )
-    search.descend()
-    if penalty is not None:
-        # also start from the tracks sorted by where the arc wants them; keep the better
-        alt = _arc_start(request, penalty, n)
-        other = _Search(
-            full, _tour_from_path(alt, n), penalty, request.seed, out_nb, in_nb, request
-        )
-        other.descend()
-        if other.state[1] < search.state[1]:
-            search = other
-    budget = request.time_budget
-    total_kicks = effort.kicks(n)
+    runs = RESTARTS if n <= RESTART_MAX else 1
+    kicks = max(1, effort.kicks(n) // runs)
     stall = effort.stall(n)
-    chunk = 500
-    last_report = started
-    while search.counters[0] < total_kicks:
+    best_path, best_cost = None, np.inf
+    for run in range(runs):
+        if run == 0:
+            start_path = initial if initial is not None else greedy(matrix, request)
+        else:
+            start_path = _random_path(n, request, request.seed * 7919 + run)
+        seed = request.seed * 7919 + run
+        search = _Search(
+            full, _tour_from_path(start_path, n), penalty, seed, out_nb, in_nb, request
+        )
+        search.descend()
+        if penalty is not None and run == 0:
+            # also start from the tracks sorted by where the arc wants them; keep the better
+            alt = _arc_start(request, penalty, n)
+            other = _Search(full, _tour_from_path(alt, n), penalty, seed, out_nb, in_nb, request)
+            other.descend()
+            if other.state[1] < search.state[1]:
+                search = other
+        _drive(search, kicks, stall, deadline, request)
+        if search.state[1] < best_cost - 1e-12:
+            best_path, best_cost = search.path(), float(search.state[1])
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
+    return best_path
+
+
+def _random_path(n: int, request: SolverRequest, seed: int) -> list[int]:
+    middle = [
+        i
+        for i in np.random.default_rng(seed).permutation(n).tolist()
+        if i not in (request.start, request.end)
+    ]
+    head = [request.start] if request.start is not None else []
+    tail = [request.end] if request.end is not None else []
+    return head + middle + tail
+
+
+def _drive(
+    search: _Search, kicks: int, stall: int, deadline: float | None, request: SolverRequest
+) -> None:
+    """Kick in chunks of ~0.2 s until done, stalled or out of time; report progress."""
+    chunk = 200
+    last_report = time.perf_counter()
+    while search.counters[0] < kicks:
         if search.counters[0] - search.counters[1] >= stall:
             break
-        now = time.perf_counter()
-        if budget is not None and now - started >= budget:
+        if deadline is not None and time.perf_counter() >= deadline:
             break
-        todo = min(chunk, total_kicks - int(search.counters[0]))
+        todo = min(chunk, kicks - int(search.counters[0]))
         tick = time.perf_counter()
         search.kick(todo)
-        spent = time.perf_counter() - tick
-        # aim at ~0.2 s per chunk, less when a budget is close
-        target = 0.2
-        if budget is not None:
-            target = min(target, max(0.01, (budget - (time.perf_counter() - started)) / 2))
-        rate = todo / max(spent, 1e-6)
-        chunk = int(max(50, min(rate * target, 4 * todo + 50)))
         now = time.perf_counter()
+        target = 0.2
+        if deadline is not None:
+            target = min(target, max(0.005, (deadline - now) / 2))
+        rate = todo / max(now - tick, 1e-6)
+        chunk = int(max(20, min(rate * target, 4 * todo + 50)))
         if now - last_report >= 0.5:
             request.report(
                 f"searching: {int(search.counters[0])} kicks, best cost {search.state[1]:.4f}"
             )
             last_report = now
-    return search.path()
 
 
 def _arc_start(request: SolverRequest, penalty: PositionPenalty, n: int) -> list[int]:
@@ -905,5 +1020,5 @@ def _arc_start(request: SolverRequest, penalty: PositionPenalty, n: int) -> list
 
 @register("ils")
 def ils(matrix: np.ndarray, request: SolverRequest) -> list[int]:
-    """Exact (Held-Karp) up to 12 tracks, iterated local search beyond."""
+    """Exact (Held-Karp) up to 15 tracks, iterated local search beyond."""
     return optimise(matrix, request)
