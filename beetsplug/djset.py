@@ -240,11 +240,12 @@ class DJSetPlugin(BeetsPlugin):
                 values[which] = self._pinned_track(lib, which, query, ids)
         try:
             scoring = ScoringConfig.model_validate(self.config["scoring"].get(dict) or {})
+        except ValidationError as exc:
+            raise ui.UserError(_first_error("djset.scoring.{}", exc)) from None
+        try:
             return SetOptions(**values, scoring=scoring)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise ui.UserError(f"djset option {where}: {first['msg']}") from None
+            raise ui.UserError(_first_error("djset option {}", exc)) from None
 
     @staticmethod
     def _pinned_track(lib: Library, which: str, query: str, ids: set[str]) -> str:
@@ -445,6 +446,13 @@ class DJSetPlugin(BeetsPlugin):
             )
         _user_errors(write_atomically, target, text)
         ui.print_(f"wrote {target} ({result.summary.track_count} tracks)")
+
+
+def _first_error(field_name: str, exc) -> str:
+    """One line for a pydantic ValidationError: "<field_name with {} = field>: message"."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{field_name.format(where)}: {first['msg'].removeprefix('Value error, ')}"
 
 
 def _pick(given: Any, configured: Any) -> Any:

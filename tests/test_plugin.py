@@ -277,6 +277,31 @@ async def test_json_output_and_print(library, temporal_server, task_queue, djset
     assert sorted(p.name for p in tmp_path.iterdir()) == ["genre-House.json"]  # nothing new
 
 
+async def test_scoring_weights_from_config(
+    library, temporal_server, task_queue, djset_worker, tmp_path
+):
+    """Only the harmonic part counts: every transition's score is its harmonic score."""
+    extra = "scoring: {harmonic_weight: 1, tempo_weight: 0, energy_weight: 0}\n"
+    config = server_config(temporal_server, task_queue, tmp_path, extra)
+    run = await beet(library, "djset", "--print", "--format", "json", "album:Set", config=config)
+    assert run.code == 0, run.stderr
+    transitions = json.loads(run.stdout)["transitions"]
+    assert len(transitions) == len(USABLE) - 1
+    assert all(t["score"] == pytest.approx(t["harmonic"]) for t in transitions)
+    assert any(t["tempo"] != pytest.approx(t["harmonic"]) for t in transitions)
+
+    bad = "scoring: {harmonic_weight: -1}\n"
+    run = await beet(
+        library,
+        "djset",
+        "album:Set",
+        config=server_config(temporal_server, task_queue, tmp_path, bad),
+    )
+    assert_one_line_error(run, "djset.scoring.harmonic_weight: Input should be greater than")
+    run = await beet(library, "djset", "--count", "0", "album:Set", config=config)
+    assert_one_line_error(run, "djset option count: Input should be greater than 0")
+
+
 async def test_pinned_ends_and_set_options(
     library, temporal_server, task_queue, djset_worker, tmp_path
 ):
