@@ -109,7 +109,9 @@ def _log_execution(name: str) -> None:
 
 
 @contextlib.contextmanager
-def heartbeating(interval: float = HEARTBEAT_INTERVAL) -> Iterator[Callable[[str], None]]:
+def heartbeating(
+    first: str = "started", interval: float = HEARTBEAT_INTERVAL
+) -> Iterator[Callable[[str], None]]:
     """Heartbeat every `interval` seconds from a background thread while the body runs.
 
     Yields the progress callback for the solver: it records the message (sent as the
@@ -118,7 +120,7 @@ def heartbeating(interval: float = HEARTBEAT_INTERVAL) -> Iterator[Callable[[str
     if not activity.in_activity():
         yield lambda message: None
         return
-    latest = ["started"]
+    latest = [first]
     stop = threading.Event()
     context = contextvars.copy_context()  # the activity context, for the other thread
 
@@ -192,7 +194,7 @@ def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
     The solver's progress messages become heartbeat details; without a time budget in
     the options it gets 60 % of this step's timeout (`with_search_budget`)."""
     _log_execution("sequence_tracks_activity")
-    with heartbeating() as progress:
+    with heartbeating(f"ordering {len(request.tracks)} tracks") as progress:
         _test_delay()
         try:
             options = with_search_budget(request.options)
@@ -216,7 +218,7 @@ def generate_justifications_activity(request: JustifyRequest) -> JustifiedSet:
             f"order is not a selection of the {n} tracks (index {bad[0] if bad else 'repeated'})",
         )
     options = request.options
-    with heartbeating():
+    with heartbeating(f"explaining {max(0, len(request.order) - 1)} transitions"):
         result = justify(
             request.tracks,
             request.order,

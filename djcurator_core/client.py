@@ -300,6 +300,32 @@ async def query_progress(handle: WorkflowHandle, timeout: float = 5.0) -> Progre
         return None
 
 
+async def describe_progress(handle: WorkflowHandle, timeout: float = 5.0) -> Progress | None:
+    """`query_progress` plus the running step's attempt and last heartbeat message, which
+    only the server knows (from describe: the pending activity)."""
+    progress = await query_progress(handle, timeout)
+    if progress is None or progress.status in ("initializing", "completed", "failed"):
+        return progress
+    try:
+        description = await handle.describe(rpc_timeout=timedelta(seconds=timeout))
+    except Exception:
+        return progress
+    for pending in description.raw_description.pending_activities:
+        if pending.activity_type.name != progress.step:
+            continue
+        detail = None
+        if pending.heartbeat_details.payloads:
+            try:
+                values = await handle._client.data_converter.decode(
+                    pending.heartbeat_details.payloads
+                )
+                detail = str(values[0]) if values else None
+            except Exception:
+                detail = None
+        return progress.model_copy(update={"attempt": pending.attempt, "detail": detail})
+    return progress
+
+
 def _failure(workflow_id: str, error: WorkflowFailureError) -> SetWorkflowFailed:
     cause = error.cause
     if isinstance(cause, ApplicationError):
@@ -319,15 +345,20 @@ async def wait_for_result(
     on_progress: Callable[[Progress], None] | None = None,
     poll_interval: float = 0.5,
 ) -> SetResult:
-    """Wait for the set; call `on_progress` with each new progress seen (and the last)."""
+    """Wait for the set; call `on_progress` with each new progress seen (and the last).
+
+    Progress comes from `describe_progress`; a change of `detail` alone (the solver's
+    running commentary) does not count as new."""
     result = asyncio.ensure_future(handle.result())
     last: Progress | None = None
     try:
         while True:
             done, _ = await asyncio.wait({result}, timeout=poll_interval)
             if on_progress is not None:
-                progress = await query_progress(handle)
-                if progress is not None and progress != last:
+                progress = await describe_progress(handle)
+                if progress is not None and (
+                    last is None or progress.model_copy(update={"detail": last.detail}) != last
+                ):
                     last = progress
                     on_progress(progress)
             if done:

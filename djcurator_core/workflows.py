@@ -89,15 +89,21 @@ class Progress(BaseModel):
     attempts: dict[str, int] = {}  # attempt each finished step succeeded on
     error_type: str | None = None
     error: str | None = None
+    # Filled in by the client from the server's view of the running step (the workflow
+    # cannot know them): its current attempt and its last heartbeat message.
+    attempt: int | None = None
+    detail: str | None = None
 
     def line(self) -> str:
-        """A one-line rendering for command lines."""
+        """A one-line rendering for command lines (without `detail`, which changes often)."""
         if self.status in ("initializing", "completed", "failed"):
             text = self.status
         else:
             text = f"step {self.step_number}/{self.total_steps}: {self.status}"
         if self.tracks_loaded is not None:
             text += f" ({self.tracks_loaded} tracks)"
+        if self.attempt and self.attempt > 1 and self.status not in ("completed", "failed"):
+            text += f" attempt {self.attempt}"
         if self.error:
             text += f": {self.error_type}: {self.error}"
         return text

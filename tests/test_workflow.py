@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import time
@@ -22,6 +23,7 @@ from djcurator_core.client import (
     NoWorkerPolling,
     SetWorkflowFailed,
     WorkflowAlreadyRunning,
+    describe_progress,
     fetch_result,
     query_progress,
     start_set,
@@ -184,9 +186,12 @@ async def test_transient_fault_is_retried_after_about_a_second(
     request = SetRequest(name=_name("transient"), tracks_path=str(fixture_tracks_path))
     handle = await start_set(temporal_client, request, task_queue=task_queue)
     progress = []
-    result = await wait_for_result(handle, on_progress=progress.append)
+    result = await wait_for_result(handle, on_progress=progress.append, poll_interval=0.1)
 
     assert len(result.order) == 20
+    # During the 1 s backoff the client saw the step's next attempt (from the server).
+    assert any(p.step == "load_tracks_activity" and p.attempt == 2 for p in progress)
+    assert "attempt 2" in next(p for p in progress if p.attempt == 2).line()
     assert len(calls) == 2
     assert calls[1] - calls[0] >= 0.9  # the retry policy's first interval: 1 s
     assert calls[1] - calls[0] < 10
@@ -393,6 +398,11 @@ async def test_a_long_step_lives_on_heartbeats_and_gets_a_search_budget(
             name=_name("probe"), tracks_path=str(fixture_tracks_path), options=options
         )
         handle = await start_set(temporal_client, request, task_queue=task_queue)
+        if options.time_budget is None:  # the long one: look at it from the client meanwhile
+            await asyncio.sleep(2.5)
+            progress = await describe_progress(handle)
+            assert (progress.status, progress.attempt) == ("sequencing_tracks", 1)
+            assert progress.detail == "ordering 20 tracks"  # the heartbeat details
         result = await wait_for_result(handle)
         assert result.order == [t.id for t in load_tracks(fixture_tracks_path)]
         assert (await activity_records(handle))["sequence_tracks_activity"].last_attempt == 1
