@@ -16,6 +16,7 @@ from temporalio.client import WorkflowExecutionStatus
 from djcurator_core.client import (
     ClientError,
     ConnectionSettings,
+    ServerUnreachable,
     connect,
     start_set,
     wait_for_result,
@@ -166,3 +167,16 @@ async def test_embedded_runtime_that_cannot_start_is_a_client_error():
         with pytest.raises(ClientError, match=f"embedded Temporal server: .*port {port}"):
             async with embedded_runtime(task_queue="never", port=port):
                 pass
+
+
+async def test_a_server_that_went_away_is_one_line(fixture_tracks_path):
+    server = EmbeddedServer()
+    server.start()
+    client = await connect(ConnectionSettings(address=server.address))
+    server.stop()
+    request = SetRequest(name="gone", tracks_path=str(fixture_tracks_path))
+    with pytest.raises(ServerUnreachable) as error:
+        await start_set(client, request, task_queue="gone")
+    message = str(error.value)
+    assert message.startswith(f"cannot reach the Temporal server at {server.address}")
+    assert "\n" not in message
