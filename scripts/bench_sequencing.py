@@ -12,9 +12,12 @@ with jitter in {-1, 0, +1} from the beatport id (missing BPM: no tempo term). Du
 
 For every size: greedy, the default solver (ils) and, when the optional `bench-lkh` extra
 (elkai = LKH-3, non-commercial licence) is installed, LKH-3 with RUNS=1 on the same matrix
-(dummy-node ATSP, costs scaled by 1e5 to integers). "Best known" is the lowest cost any of
-them found (n <= 20: the Held-Karp optimum). Peak memory is tracemalloc's peak (numpy
-arrays included) during the solver call.
+(dummy-node ATSP, costs scaled by 1e5 to integers; above 1,000 tracks also TIME_LIMIT=300,
+MAX_TRIALS=100, and only with --lkh-max raised: it takes ~4 min at 5,000). "Best known" is
+the lowest cost any of them found (n <= 20: the Held-Karp optimum; above --lkh-max, where
+LKH-3 is not run, a 3x longer run of our own solver with another seed, labelled
+"ils 3x (ref)"). Peak memory is tracemalloc's peak (numpy arrays included) during the
+solver call.
 """
 
 from __future__ import annotations
@@ -121,6 +124,8 @@ def lkh_path(matrix: np.ndarray, runs: int = 1) -> list[int]:
     full[:n, :n] = matrix
     weights = np.rint(full * 100_000).astype(np.int64)
     params = f"RUNS = {runs}\nPROBLEM_FILE = :stdin:\n"
+    if n > 1000:  # a full run takes far too long at 5,000 tracks (10,000 nodes as TSP)
+        params += "TIME_LIMIT = 300\nMAX_TRIALS = 100\n"
     problem = (
         f"TYPE : ATSP\nDIMENSION : {n + 1}\nEDGE_WEIGHT_TYPE : EXPLICIT\n"
         "EDGE_WEIGHT_FORMAT : FULL_MATRIX\nEDGE_WEIGHT_SECTION\n"
@@ -151,7 +156,7 @@ def have_lkh() -> bool:
     return True
 
 
-def bench_sizes(rows, sizes, seed, use_lkh, lkh_max):
+def bench_sizes(rows, sizes, seed, use_lkh, lkh_max, long_ref):
     print(
         f"{'n':>5} {'solver':<14} {'cost':>10} {'gap %':>7} {'time s':>8} "
         f"{'vs greedy %':>11} {'peak MB':>8}"
@@ -166,6 +171,12 @@ def bench_sizes(rows, sizes, seed, use_lkh, lkh_max):
             results["exact (DP)"] = measure(lambda m=matrix: exact_path(m))
         if use_lkh and n <= lkh_max:
             results["LKH-3 RUNS=1"] = measure(lambda m=matrix: lkh_path(m))
+        elif long_ref and n > 20:
+            # no LKH here: a 3x longer run of our own solver (other seed) as reference
+            longer = Effort(300, max_kicks=1_350_000, stall_per_node=200, time_cap=900)
+            results["ils 3x (ref)"] = measure(
+                lambda m=matrix, e=longer: optimise(m, SolverRequest(seed=seed + 1), effort=e)
+            )
         costs = {name: path_cost(matrix, r[0]) for name, r in results.items()}
         best = min(costs.values())
         greedy_cost = costs["greedy"]
@@ -230,6 +241,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--duration", type=float, default=90 * 60, help="seconds")
     parser.add_argument("--no-selection", action="store_true")
+    parser.add_argument(
+        "--no-long-ref", action="store_true", help="skip the 3x ils reference above --lkh-max"
+    )
     args = parser.parse_args()
     rows = load_rows(DATA)
     use_lkh = not args.no_lkh and have_lkh()
@@ -241,7 +255,7 @@ def main() -> None:
     warm = cost_matrix(draw_tracks(rows, 30, 0))
     optimise(warm, SolverRequest(), effort=Effort(min_kicks=10, kicks_per_node=1))
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    bench_sizes(rows, sizes, args.seed, use_lkh, args.lkh_max)
+    bench_sizes(rows, sizes, args.seed, use_lkh, args.lkh_max, not args.no_long_ref)
     if not args.no_selection:
         bench_selection(rows, args.pool, args.count, args.duration, args.seed)
 
