@@ -46,16 +46,24 @@ def parse_duration(text: str) -> float:
 
 def add_set_options(parser: argparse.ArgumentParser) -> None:
     """The set options shared by every command that orders tracks."""
-    parser.add_argument("--solver", help=f"ordering algorithm ({', '.join(sorted(SOLVERS))})")
+    parser.add_argument(
+        "--solver", help=f"ordering algorithm ({', '.join(sorted(SOLVERS))}; default ils)"
+    )
     parser.add_argument("--start", help="track id to pin first")
     parser.add_argument("--end", help="track id to pin last")
     parser.add_argument("--seed", type=int, help="random seed of the search")
     parser.add_argument("--time-budget", type=float, help="seconds of search at most")
-    parser.add_argument("--max-bpm-jump", type=float, help="largest BPM change, percent")
+    parser.add_argument(
+        "--max-bpm-jump", type=float, help="largest BPM change, percent (reported if unavoidable)"
+    )
     parser.add_argument("--energy-arc", choices=["none", "rise", "peak", "wave"])
-    parser.add_argument("--arc-weight", type=float, help="how strongly to follow the arc")
-    parser.add_argument("--count", type=int, help="number of tracks in the set")
-    parser.add_argument("--duration", type=parse_duration, help="set length, e.g. 90m")
+    parser.add_argument(
+        "--arc-weight", type=float, help="how strongly to follow the arc (default 0.5)"
+    )
+    parser.add_argument("--count", type=int, help="pick this many best-mixing tracks from the file")
+    parser.add_argument(
+        "--duration", type=parse_duration, help="pick tracks filling at most this, e.g. 90m"
+    )
 
 
 def set_options_from(args: argparse.Namespace) -> SetOptions:
