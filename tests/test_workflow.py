@@ -180,6 +180,7 @@ async def test_transient_fault_is_retried_after_about_a_second(
         calls.append(time.monotonic())
         if len(calls) == 1:  # e.g. a network share that hiccups once
             raise OSError(errno.EIO, "Input/output error", str(path))
+        time.sleep(0.5)  # a slow second read: more time to see attempt 2 from the client
         return real_load(path)
 
     monkeypatch.setattr(activities_module, "load_tracks", flaky_load)
@@ -399,8 +400,11 @@ async def test_a_long_step_lives_on_heartbeats_and_gets_a_search_budget(
         )
         handle = await start_set(temporal_client, request, task_queue=task_queue)
         if options.time_budget is None:  # the long one: look at it from the client meanwhile
-            await asyncio.sleep(2.5)
+            deadline = time.monotonic() + 5
             progress = await describe_progress(handle)
+            while time.monotonic() < deadline and (progress is None or progress.detail is None):
+                await asyncio.sleep(0.1)
+                progress = await describe_progress(handle)
             assert (progress.status, progress.attempt) == ("sequencing_tracks", 1)
             assert progress.detail == "ordering 20 tracks"  # the heartbeat details
         result = await wait_for_result(handle)
