@@ -125,17 +125,20 @@ class ConnectionSettings:
     tls: bool | None = None
     profile: str | None = None
     config_file: str | None = None
+    use_environment: bool = True  # False: ignore TEMPORAL_* and temporal.toml (embedded use)
 
     def connect_config(self) -> dict[str, Any]:
         """Keyword arguments for `Client.connect` (without the data converter)."""
-        try:
-            config: dict[str, Any] = dict(
-                ClientConfig.load_client_connect_config(
-                    profile=self.profile, config_file=self.config_file
+        config: dict[str, Any] = {}
+        if self.use_environment:
+            try:
+                config = dict(
+                    ClientConfig.load_client_connect_config(
+                        profile=self.profile, config_file=self.config_file
+                    )
                 )
-            )
-        except Exception as exc:  # the Rust loader raises plain errors for bad files
-            raise ClientError(f"Temporal configuration: {_first_line(exc)}") from None
+            except Exception as exc:  # the Rust loader raises plain errors for bad files
+                raise ClientError(f"Temporal configuration: {_first_line(exc)}") from None
         if self.address:
             config["target_host"] = self.address
         if self.namespace:

@@ -13,7 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from .activities import ALL_ACTIVITIES
-from .client import ClientError, ConnectionSettings, connect
+from .client import ClientError, connect
 from .server import EmbeddedServer, EmbeddedServerError
 from .workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow
 
@@ -81,9 +81,7 @@ async def embedded_runtime(
     except EmbeddedServerError as exc:
         raise ClientError(f"embedded Temporal server: {exc}") from None
     try:
-        client = await connect(
-            ConnectionSettings(address=server.address, namespace=server.namespace)
-        )
+        client = await connect(server.connection_settings())
         client.djset_server = server  # type: ignore[attr-defined]
         async with run_worker(client, task_queue):
             yield client

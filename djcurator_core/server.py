@@ -149,6 +149,14 @@ class EmbeddedServer:
             raise EmbeddedServerError("the embedded server has not been started")
         return f"{HOST}:{self.port}"
 
+    def connection_settings(self):
+        """`client.ConnectionSettings` for this server (TEMPORAL_* variables ignored)."""
+        from .client import ConnectionSettings
+
+        return ConnectionSettings(
+            address=self.address, namespace=self.namespace, use_environment=False
+        )
+
     @property
     def ui_url(self) -> str | None:
         return f"http://{HOST}:{self.ui_port}" if self.ui_port else None

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from temporalio.api.enums.v1 import EventType  # noqa: E402
 
-from djcurator_core.client import ConnectionSettings, connect, start_set, wait_for_result  # noqa: E402
+from djcurator_core.client import connect, start_set, wait_for_result  # noqa: E402
 from djcurator_core.models import Track, TrackFormatError, dump_tracks  # noqa: E402
 from djcurator_core.planning import DEFAULT_SOLVER, SetOptions  # noqa: E402
 from djcurator_core.server import EmbeddedServer  # noqa: E402
@@ -162,7 +162,7 @@ async def bench(args: argparse.Namespace) -> None:
         workdir = Path(workdir)
         worker = start_worker(server.address, workdir)
         try:
-            client = await connect(ConnectionSettings(address=server.address))
+            client = await connect(server.connection_settings())
             warm = workdir / "warm.json"
             warm.write_text(dump_tracks(draw_tracks(pool, 20, 999)))
             for i in range(2):  # warm the worker (imports, JIT, caches)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from djcurator_core.client import ConnectionSettings, connect
+from djcurator_core.client import connect
 from djcurator_core.runtime import run_worker  # noqa: F401  (re-exported for tests)
 from djcurator_core.server import EmbeddedServer
 
@@ -43,7 +43,8 @@ def temporal_server():
 
 @pytest.fixture(scope="session")
 async def temporal_client(temporal_server):
-    return await connect(ConnectionSettings(address=temporal_server.address))
+    # Whatever TEMPORAL_* variables the machine has set, talk to the session's server.
+    return await connect(temporal_server.connection_settings())
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from temporalio.client import WorkflowExecutionStatus
 
 from djcurator_core.client import (
     ClientError,
-    ConnectionSettings,
     ServerUnreachable,
     connect,
     start_set,
@@ -62,7 +61,7 @@ async def test_start_answers_and_stop_leaves_nothing_behind():
     try:
         assert re.fullmatch(r"127\.0\.0\.1:\d+", server.address)
         assert server.startup_seconds is not None and server.running
-        client = await connect(ConnectionSettings(address=server.address))
+        client = await connect(server.connection_settings())
         info = await client.workflow_service.describe_namespace(
             DescribeNamespaceRequest(namespace="default")
         )
@@ -101,17 +100,17 @@ async def test_sqlite_file_keeps_workflows_across_restarts(tmp_path):
     db = tmp_path / "temporal.db"
     request = SetRequest(name="kept", tracks_path=str(tmp_path / "tracks.json"))
     with EmbeddedServer(db_filename=str(db)) as server:
-        client = await connect(ConnectionSettings(address=server.address))
+        client = await connect(server.connection_settings())
         # No worker: the workflow just waits in the database.
         await client.start_workflow("DJSetWorkflow", request, id="kept", task_queue="nobody")
     assert db.stat().st_size > 0
     with EmbeddedServer(db_filename=str(db)) as server:
-        client = await connect(ConnectionSettings(address=server.address))
+        client = await connect(server.connection_settings())
         description = await client.get_workflow_handle("kept").describe()
         assert description.status == WorkflowExecutionStatus.RUNNING
         assert description.workflow_type == "DJSetWorkflow"
     with EmbeddedServer() as server:  # in-memory: a fresh server knows nothing of it
-        client = await connect(ConnectionSettings(address=server.address))
+        client = await connect(server.connection_settings())
         assert [w async for w in client.list_workflows()] == []
 
 
@@ -137,7 +136,7 @@ def test_web_ui_is_served_when_asked_for():
 
 async def test_extra_namespace():
     with EmbeddedServer(namespace="djset-test") as server:
-        client = await connect(ConnectionSettings(address=server.address, namespace="djset-test"))
+        client = await connect(server.connection_settings())
         assert client.namespace == "djset-test"
         info = await client.workflow_service.describe_namespace(
             DescribeNamespaceRequest(namespace="djset-test")
@@ -172,7 +171,7 @@ async def test_embedded_runtime_that_cannot_start_is_a_client_error():
 async def test_a_server_that_went_away_is_one_line(fixture_tracks_path):
     server = EmbeddedServer()
     server.start()
-    client = await connect(ConnectionSettings(address=server.address))
+    client = await connect(server.connection_settings())
     server.stop()
     request = SetRequest(name="gone", tracks_path=str(fixture_tracks_path))
     with pytest.raises(ServerUnreachable) as error:

@@ -65,6 +65,13 @@ def test_profiles_from_a_config_file(clean_env, monkeypatch):
     assert ConnectionSettings().connect_config()["namespace"] == "ns.acct"
 
 
+def test_embedded_use_ignores_the_environment(clean_env, monkeypatch):
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.example:7233")
+    monkeypatch.setenv("TEMPORAL_API_KEY", "secret")
+    settings = ConnectionSettings(address="127.0.0.1:7999", use_environment=False)
+    assert settings.connect_config() == {"target_host": "127.0.0.1:7999", "namespace": "default"}
+
+
 def test_broken_config_file_is_one_line(clean_env):
     path = clean_env / "temporal.toml"
     path.write_text("[profile.default\naddress = ")
