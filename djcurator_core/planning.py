@@ -98,7 +98,11 @@ def plan_order(
         # larger than any order's ordinary cost, arc included (arc costs are < 1 per track)
         matrix = matrix + forbidden * (2.0 * optimizer.penalty_scale(len(tracks)))
     chosen = list(range(len(tracks)))
+    budget = options.time_budget
     if options.count is not None or options.duration is not None:
+        # a time budget covers both steps: 70 % choosing the tracks, 30 % the final order
+        selection_budget = None if budget is None else 0.7 * budget
+        budget = None if budget is None else 0.3 * budget
         picked = select(
             matrix,
             count=options.count,
@@ -106,7 +110,7 @@ def plan_order(
             durations=[t.duration for t in tracks],
             ids=[t.id for t in tracks],
             request=SolverRequest(
-                start=start, end=end, seed=options.seed, time_budget=options.time_budget
+                start=start, end=end, seed=options.seed, time_budget=selection_budget
             ),
             progress=progress,
         )
@@ -118,7 +122,7 @@ def plan_order(
         start=chosen.index(start) if start is not None else None,
         end=chosen.index(end) if end is not None else None,
         seed=options.seed,
-        time_budget=options.time_budget,
+        time_budget=budget,
         progress=progress,
     )
     sub_matrix = matrix[np.ix_(sub, sub)]

@@ -11,6 +11,7 @@ as cheap as possible.
    drop one and insert an outside track elsewhere; with a duration also add or drop a
    track), re-order the subset with the optimiser, and repeat while it gets better.
 
+A time budget is shared: half for ordering the pool, the rest for the rounds.
 For a duration the objective also charges the unused time: FILL_COST per average track
 length left empty, so the set fills the slot with well-mixing tracks rather than stopping
 at the three best transitions. The set never runs longer than the duration.
@@ -18,6 +19,7 @@ at the three best transitions. The set never runs longer than the duration.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -86,19 +88,26 @@ def select(
                 f"{duration / 60:.1f} min"
             )
     if count is not None and count >= n:
-        order = optimise(matrix, request, effort=SUBSET_EFFORT)
+        order = optimise(matrix, request)
         return Selection(order, path_cost(matrix, order), [])
     if duration is not None and dur.sum() <= duration:
-        order = optimise(matrix, request, effort=SUBSET_EFFORT)
+        order = optimise(matrix, request)
         notes = [
             f"the whole pool lasts {dur.sum() / 60:.1f} min, not the {duration / 60:.1f} min "
             "asked for: every track is in the set"
         ]
         return Selection(order, path_cost(matrix, order), notes)
 
-    # 1. the pool in a good order
+    # 1. the pool in a good order (half of a time budget; the rounds share the rest)
+    deadline = None
+    if request.time_budget is not None:
+        deadline = time.perf_counter() + request.time_budget
     pool_request = SolverRequest(
-        start=request.start, end=request.end, seed=request.seed, time_budget=request.time_budget
+        start=request.start,
+        end=request.end,
+        seed=request.seed,
+        time_budget=None if deadline is None else 0.5 * request.time_budget,
+        progress=progress,
     )
     pool_order = optimise(matrix, pool_request, effort=POOL_EFFORT)
     if progress:
@@ -108,13 +117,18 @@ def select(
     # 3. exchanges against the pool, then re-order, while it improves
     out_nb, in_nb = neighbour_lists(matrix, min(CANDIDATES, n - 1))
     best = _objective(matrix, order, dur, duration, mean_dur)
+    best_order = order
     for round_no in range(ROUNDS):
+        remaining = None if deadline is None else deadline - time.perf_counter()
+        if remaining is not None and remaining <= 0:
+            break
         order = _exchange_search(matrix, order, request, out_nb, in_nb, duration, dur, mean_dur)
         sub = np.asarray(order)
         sub_request = SolverRequest(
             start=0 if request.start is not None else None,
             end=len(order) - 1 if request.end is not None else None,
             seed=request.seed + round_no,
+            time_budget=None if remaining is None else max(0.05, remaining / 2),
         )
         local = optimise(matrix[np.ix_(sub, sub)], sub_request, effort=SUBSET_EFFORT)
         order = [int(sub[i]) for i in local]
@@ -122,10 +136,9 @@ def select(
         if progress:
             progress(f"selection: round {round_no + 1}, cost {value:.4f}")
         if value >= best - 1e-9:
-            best = min(best, value)
             break
-        best = value
-    return Selection(order, path_cost(matrix, order), [])
+        best, best_order = value, order
+    return Selection(best_order, path_cost(matrix, best_order), [])
 
 
 def _best_window(matrix, pool_order, request, count, duration, dur, mean_dur) -> list[int]:

@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import csv
 import os
+import resource
 import sys
 import time
 import tracemalloc
@@ -258,6 +259,8 @@ def main() -> None:
     bench_sizes(rows, sizes, args.seed, use_lkh, args.lkh_max, not args.no_long_ref)
     if not args.no_selection:
         bench_selection(rows, args.pool, args.count, args.duration, args.seed)
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nprocess peak RSS: {peak_rss:.0f} MB")
 
 
 if __name__ == "__main__":

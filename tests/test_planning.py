@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +228,14 @@ def test_impossible_options_raise_one_line(options, message):
 def test_duration_needs_durations():
     with pytest.raises(SequencingError, match="track 't000' has no duration"):
         plan_order(pool(10, 15, durations=False), SetOptions(duration=1800))
+
+
+def test_time_budget_covers_selection_and_order():
+    tracks = pool(800, 19)
+    started = time.perf_counter()
+    plan = plan_order(tracks, SetOptions(count=60, time_budget=1.0))
+    assert len(plan.order) == 60 and len(set(plan.order)) == 60
+    assert time.perf_counter() - started < 20  # generous: no speed target, just no runaway
 
 
 def test_progress_reaches_the_callback():
