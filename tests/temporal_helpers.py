@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 
@@ -123,20 +124,15 @@ async def activity_records(handle: WorkflowHandle) -> dict[str, ActivityRecord]:
     }
 
 
-async def largest_payload(handle: WorkflowHandle) -> tuple[int, str]:
-    """Size in bytes of the largest encoded payload set in the history, and its event type."""
-    history = await handle.fetch_history()
-    best = (0, "")
+def history_payloads(history) -> list[Payload]:
+    """Every payload (as stored: encoded) in the inputs and results of a history's events."""
+    found = []
     for event in history.events:
-        which = event.WhichOneof("attributes")
-        attrs = getattr(event, which)
-        for field in ("input", "result", "details"):
-            if attrs.DESCRIPTOR.fields_by_name.get(field) is None or not attrs.HasField(field):
-                continue
-            size = getattr(attrs, field).ByteSize()
-            if size > best[0]:
-                best = (size, EventType.Name(event.event_type))
-    return best
+        attrs = getattr(event, event.WhichOneof("attributes"))
+        for field in ("input", "result"):
+            if attrs.DESCRIPTOR.fields_by_name.get(field) and attrs.HasField(field):
+                found += list(getattr(attrs, field).payloads)
+    return found
 
 
 def read_log(path: Path) -> list[dict[str, str]]:

@@ -3,8 +3,9 @@ the server's 2 MiB blob limit thanks to the gzip codec (uncompressed, the result
 
 from __future__ import annotations
 
-from temporal_helpers import synthetic_tracks
-from temporalio.api.common.v1 import Payload
+import uuid
+
+from temporal_helpers import history_payloads, synthetic_tracks
 
 from djcurator_core.client import start_set, wait_for_result
 from djcurator_core.codec import GzipPayloadCodec
@@ -16,16 +17,6 @@ TWO_MIB = 2 * 1024 * 1024
 N = 10_000
 
 
-def _payloads(history) -> list[tuple[str, Payload]]:
-    found = []
-    for event in history.events:
-        attrs = getattr(event, event.WhichOneof("attributes"))
-        for field in ("input", "result"):
-            if attrs.DESCRIPTOR.fields_by_name.get(field) and attrs.HasField(field):
-                found += [(field, p) for p in getattr(attrs, field).payloads]
-    return found
-
-
 async def test_10000_tracks_complete_within_the_blob_limit(
     temporal_client, task_queue, djset_worker, tmp_path
 ):
@@ -35,7 +26,9 @@ async def test_10000_tracks_complete_within_the_blob_limit(
     # The baseline solver keeps this test's run time predictable (the default solver's
     # speed at this size is the sequencing benchmark's business).
     request = SetRequest(
-        name="ten-thousand", tracks_path=str(path), options=SetOptions(solver="greedy")
+        name=f"ten-thousand-{uuid.uuid4().hex[:8]}",
+        tracks_path=str(path),
+        options=SetOptions(solver="greedy"),
     )
     handle = await start_set(temporal_client, request, task_queue=task_queue)
     progress = []
@@ -45,10 +38,10 @@ async def test_10000_tracks_complete_within_the_blob_limit(
     assert len(result.transitions) == N - 1
     assert progress[-1].status == "completed" and progress[-1].tracks_loaded == N
 
-    payloads = _payloads(await handle.fetch_history())
-    largest = max(p.ByteSize() for _, p in payloads)
+    payloads = history_payloads(await handle.fetch_history())
+    largest = max(p.ByteSize() for p in payloads)
     assert largest < TWO_MIB
-    decoded = await GzipPayloadCodec().decode([p for _, p in payloads])
+    decoded = await GzipPayloadCodec().decode(payloads)
     assert max(p.ByteSize() for p in decoded) > TWO_MIB  # it needs the codec
     print(
         f"largest payload: {largest} bytes compressed, {max(p.ByteSize() for p in decoded)} plain"
