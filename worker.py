@@ -18,7 +18,13 @@ import signal
 import sys
 from datetime import timedelta
 
-from djcurator_core.client import ClientError, ConnectionSettings, connect
+from djcurator_core.client import (
+    ClientError,
+    ConnectionSettings,
+    check_namespace,
+    connect,
+    one_line,
+)
 from djcurator_core.runtime import MAX_CONCURRENT_ACTIVITIES, STICKY_TIMEOUT, run_worker
 from djcurator_core.workflows import DEFAULT_TASK_QUEUE
 
@@ -60,6 +66,7 @@ async def serve(args: argparse.Namespace) -> int:
     )
     try:
         client = await connect(settings)
+        await check_namespace(client)
     except ClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -74,21 +81,25 @@ async def serve(args: argparse.Namespace) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal)
-    async with run_worker(
-        client,
-        args.task_queue,
-        max_concurrent_activities=args.max_concurrent_activities,
-        sticky_timeout=timedelta(seconds=args.sticky_timeout),
-        graceful_shutdown_timeout=timedelta(seconds=args.graceful_timeout),
-    ):
-        target = client.service_client.config.target_host
-        print(
-            f"worker {os.getpid()} polling task queue {args.task_queue!r} on {target} "
-            f"(namespace {client.namespace}); Ctrl-C stops it",
-            flush=True,
-        )
-        await stop.wait()
-        print(f"worker {os.getpid()} stopping (after the running steps)", flush=True)
+    try:
+        async with run_worker(
+            client,
+            args.task_queue,
+            max_concurrent_activities=args.max_concurrent_activities,
+            sticky_timeout=timedelta(seconds=args.sticky_timeout),
+            graceful_shutdown_timeout=timedelta(seconds=args.graceful_timeout),
+        ):
+            target = client.service_client.config.target_host
+            print(
+                f"worker {os.getpid()} polling task queue {args.task_queue!r} on {target} "
+                f"(namespace {client.namespace}); Ctrl-C stops it",
+                flush=True,
+            )
+            await stop.wait()
+            print(f"worker {os.getpid()} stopping (after the running steps)", flush=True)
+    except RuntimeError as exc:  # the SDK's worker failed (validation, lost server...)
+        print(f"error: worker failed: {one_line(str(exc))[:300]}", file=sys.stderr)
+        return 1
     return 0
 
 

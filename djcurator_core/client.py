@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.envconfig import ClientConfig
@@ -167,6 +167,19 @@ async def connect(settings: ConnectionSettings | None = None, timeout: float = 1
             f"cannot reach the Temporal server at {address} ({reason}); start one with "
             "`temporal server start-dev` or set TEMPORAL_ADDRESS"
         ) from None
+
+
+async def check_namespace(client: Client) -> None:
+    """ClientError (one line) unless the client's namespace exists on the server."""
+    try:
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=client.namespace), timeout=timedelta(seconds=10)
+        )
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            address = client.service_client.config.target_host
+            raise ClientError(f"namespace {client.namespace!r} not found on {address}") from None
+        raise _rpc_error(client, exc) from None
 
 
 # --- starting a set ----------------------------------------------------------------------

@@ -213,3 +213,26 @@ async def test_sigterm_lets_the_running_step_finish_a_second_signal_does_not(
         records = await activity_records(handle)
         assert records["sequence_tracks_activity"].last_attempt == attempt
         assert records["load_tracks_activity"].last_attempt == 1
+
+
+def test_worker_for_an_unknown_namespace_says_so_in_one_line(temporal_server, task_queue):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "worker.py"),
+            "--address",
+            temporal_server.address,
+            "--namespace",
+            "no-such-namespace",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"error: namespace 'no-such-namespace' not found on {temporal_server.address}"
+    )
