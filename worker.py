@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -39,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", help="profile in temporal.toml (default: TEMPORAL_PROFILE)")
     parser.add_argument("--config-file", help="temporal.toml to read profiles from")
     parser.add_argument("--max-concurrent-activities", type=int, default=MAX_CONCURRENT_ACTIVITIES)
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="of the SDK's and the activities' log (default: %(default)s)",
+    )
     parser.add_argument(
         "--graceful-timeout",
         type=float,
@@ -105,6 +112,10 @@ async def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     status = asyncio.run(serve(args))
     # The SDK can crash at interpreter exit (sdk-python #300): flush and leave deliberately.
     sys.stdout.flush()
