@@ -922,7 +922,8 @@ def optimise(
     started = time.perf_counter()
     budget = effort.time_cap if request.time_budget is None else request.time_budget
     deadline = started + budget
-    big = 4.0 * (n + 2) * penalty_scale(n, penalty)
+    # a pinned end's alternatives must cost more than everything else, BPM penalties included
+    big = 4.0 * (n + 2) * max(penalty_scale(n, penalty), float(matrix.max(initial=0.0)))
     full = tour_matrix(matrix, request, big)
     out_nb, in_nb = neighbour_lists(full, NEIGHBOURS)
     runs = RESTARTS if n <= RESTART_MAX else 1

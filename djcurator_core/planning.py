@@ -5,7 +5,7 @@ set length); `plan_order` turns it into a cost matrix, picks the set's tracks wh
 count or duration is asked for (`selection`), and runs the solver.
 
 - max_bpm_jump: a transition above the limit (half/double time aware, as scored) costs
-  `2 * optimizer.penalty_scale` extra, more than any whole order's ordinary cost, so the
+  about 2 (n + 1) extra, more than any whole order's ordinary cost, so the
   solver takes one only when it finds no order without it; what remains is reported in
   Plan.notes.
   Exact up to `optimizer.EXACT_MAX` tracks, best effort (local search) beyond.
@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import optimizer
-from .energy_arc import arc_penalty
+from .energy_arc import ARC_UNIT, arc_penalty
 from .models import Track
 from .scoring import ScoringConfig, cost_matrix, tempo_change
 from .selection import select
@@ -95,8 +95,11 @@ def plan_order(
         with np.errstate(invalid="ignore"):
             forbidden = jumps > options.max_bpm_jump
         np.fill_diagonal(forbidden, False)
-        # larger than any order's ordinary cost, arc included (arc costs are < 1 per track)
-        matrix = matrix + forbidden * (2.0 * optimizer.penalty_scale(len(tracks)))
+        # more than any order's ordinary cost: transitions (<= 1 each) and the arc (at most
+        # arc_weight * ARC_UNIT * 9 levels per track)
+        arc_max = options.arc_weight * ARC_UNIT * 9 if options.energy_arc != "none" else 0.0
+        jump_cost = 2.0 * optimizer.penalty_scale(len(tracks)) * (1.0 + arc_max)
+        matrix = matrix + forbidden * jump_cost
     chosen = list(range(len(tracks)))
     budget = options.time_budget
     if options.count is not None or options.duration is not None:
