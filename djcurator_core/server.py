@@ -3,13 +3,15 @@
 Loopback only, a free (or given) port, SQLite file or in-memory, Web UI on or off. Used by
 the tests, the demo and the beets plugin when no server is configured. `start()` returns
 once the frontend answers a namespace lookup; `stop()` ends the process group and waits,
-so nothing is left running.
+so nothing is left running. On Linux the server also gets SIGTERM when the thread that
+started it dies, so a parent killed with SIGKILL leaves no server behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -23,6 +25,7 @@ import weakref
 from pathlib import Path
 
 BINARY_ENV = "DJSET_TEMPORAL_BIN"
+_PR_SET_PDEATHSIG = 1
 HOST = "127.0.0.1"
 
 
@@ -60,6 +63,18 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM it when the thread that started it dies,
+    so that a parent killed with SIGKILL leaves no server behind. Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
@@ -228,6 +243,7 @@ class EmbeddedServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() ends all of it
+                preexec_fn=_die_with_parent,
             )
         self._finalizer = weakref.finalize(self, _stop_process, self._process)
         deadline = started + self.start_timeout

@@ -6,8 +6,10 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
@@ -23,6 +25,8 @@ from djcurator_core.client import (
 from djcurator_core.runtime import embedded_runtime
 from djcurator_core.server import EmbeddedServer, EmbeddedServerError, free_port, temporal_binary
 from djcurator_core.workflows import SetRequest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _gone(pid: int) -> bool:
@@ -179,3 +183,38 @@ async def test_a_server_that_went_away_is_one_line(fixture_tracks_path):
     message = str(error.value)
     assert message.startswith(f"cannot reach the Temporal server at {server.address}")
     assert "\n" not in message
+
+
+def _dead(pid: int) -> bool:
+    """Gone, or a zombie waiting for a reaper (nothing runs any more)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1].startswith("Z")
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux")
+def test_a_parent_killed_with_sigkill_takes_its_server_along():
+    script = (
+        "import time\n"
+        "from djcurator_core.server import EmbeddedServer\n"
+        "server = EmbeddedServer()\n"
+        "server.start()\n"
+        "print(server.pid, server.port, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        pid, port = map(int, parent.stdout.readline().split())
+        assert not _dead(pid) and _port_open(port)
+    finally:
+        parent.kill()
+        parent.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while not _dead(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _dead(pid)
+    assert not _port_open(port)
