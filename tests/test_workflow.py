@@ -425,5 +425,5 @@ async def test_input_that_skipped_client_validation_fails_the_workflow(
     with pytest.raises(SetWorkflowFailed) as failure:
         await wait_for_result(handle)
     assert failure.value.error_type == "ValidationError"
-    assert "give exactly one of tracks_path and tracks" in failure.value.message
+    assert "give exactly one of tracks_path, tracks" in failure.value.message
     assert "\n" not in str(failure.value)
