@@ -5,9 +5,12 @@ Temporal fixtures (reuse them; one real dev server per test session):
 - `temporal_client`: a session client with the project's data converter (pydantic + gzip).
 - `task_queue`: a fresh task queue name per test (so tests never share workers).
 - `djset_worker`: an in-process worker on `task_queue` for the duration of the test.
-- `run_worker(client, task_queue, **kwargs)`: the same as an async context manager, for
-  tests that need their own worker settings.
+- `djcurator_core.runtime.run_worker(client, task_queue, **kwargs)`: the same as an async
+  context manager, for tests that need their own worker settings (e.g. `activities=`).
 - `fixture_tracks_path`: the 20-track fixture file.
+- tests/temporal_helpers.py: `WorkerProcess` (`python worker.py` as a subprocess),
+  `activity_records` / `history_payloads` (what a run's history shows), `read_log`
+  (the DJSET_ACTIVITY_LOG execution log), `synthetic_tracks(n)`.
 
 Exit status: the Temporal SDK can crash at interpreter exit after a client was used
 (sdk-python #300: PyGILState_Release / segfault, exit 134/139 after every test passed).
@@ -26,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from djcurator_core.client import connect
-from djcurator_core.runtime import run_worker  # noqa: F401  (re-exported for tests)
+from djcurator_core.runtime import run_worker
 from djcurator_core.server import EmbeddedServer
 
 ROOT = Path(__file__).resolve().parent.parent
