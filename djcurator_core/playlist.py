@@ -145,6 +145,30 @@ def render_json(
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
+def render_playlist(
+    result: SetResult,
+    name: str,
+    output_format: str = "m3u8",
+    *,
+    query: Sequence[str] | None = None,
+    workflow_id: str | None = None,
+    relative_to: str | os.PathLike[str] | None = None,
+    forward_slash: bool = False,
+) -> str:
+    """The playlist file's text in `output_format` (m3u8 or json)."""
+    suffix_for(output_format)  # an unknown format is a PlaylistError
+    if output_format == "json":
+        return render_json(result, name, query=query, workflow_id=workflow_id)
+    return render_m3u8(
+        result,
+        name,
+        query=query,
+        workflow_id=workflow_id,
+        relative_to=relative_to,
+        forward_slash=forward_slash,
+    )
+
+
 def _error(path: Path, exc: OSError) -> PlaylistError:
     return PlaylistError(f"cannot write playlist {path}: {exc.strerror or exc}")
 

@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 
 from .activities import ALL_ACTIVITIES
 from .client import ClientError, connect
+from .library_activities import LIBRARY_ACTIVITIES
 from .server import EmbeddedServer, EmbeddedServerError
 from .workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow
 
@@ -31,7 +32,8 @@ def build_worker(
     activities: list | None = None,
     **worker_kwargs,
 ) -> Worker:
-    """A worker for DJSetWorkflow and its activities (sync activities on a thread pool).
+    """A worker for DJSetWorkflow and its activities, the library ones of scheduled sets
+    included (sync activities on a thread pool).
 
     The thread pool is shut down by `run_worker`, or call `worker.djset_executor.shutdown()`.
     `activities` replaces the registered activities (tests inject faults this way).
@@ -43,7 +45,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[DJSetWorkflow],
-        activities=list(activities or ALL_ACTIVITIES),
+        activities=list(activities or [*ALL_ACTIVITIES, *LIBRARY_ACTIVITIES]),
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         sticky_queue_schedule_to_start_timeout=sticky_timeout,

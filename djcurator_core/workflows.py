@@ -4,6 +4,11 @@ States (query `get_status`): initializing -> loading_tracks -> sequencing_tracks
 generating_justifications -> completed, or failed. `get_progress` adds the step number,
 tracks loaded, per-step timings (workflow clock) and the attempt each step succeeded on.
 
+A request that names a beets library instead of tracks (scheduled sets, schedules.py)
+starts with exporting_tracks (the query is evaluated when the run runs) in place of
+loading_tracks; a request with a playlist target ends with writing_playlist (the
+playlist written atomically by the worker). `steps_for(request)` lists a run's steps.
+
 Workflow code must stay deterministic: all work happens in the activities; a failed step
 fails the workflow with an ApplicationError carrying the activity's error type (a plain
 exception here would only make Temporal retry the workflow task forever).
@@ -33,6 +38,15 @@ with workflow.unsafe.imports_passed_through():
         sequence_tracks_activity,
     )
     from .justify import SetResult
+    from .library_activities import (
+        ExportedTracks,
+        LibrarySource,
+        PlaylistTarget,
+        WritePlaylistRequest,
+        WrittenPlaylist,
+        export_tracks_activity,
+        write_playlist_activity,
+    )
     from .models import Track
     from .planning import SetOptions
 
@@ -41,9 +55,11 @@ WORKFLOW_NAME = "DJSetWorkflow"
 
 Status = Literal[
     "initializing",
+    "exporting_tracks",
     "loading_tracks",
     "sequencing_tracks",
     "generating_justifications",
+    "writing_playlist",
     "completed",
     "failed",
 ]
@@ -54,6 +70,9 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("sequencing_tracks", "sequence_tracks_activity"),
     ("generating_justifications", "generate_justifications_activity"),
 )
+# Optional steps: the export replaces the load when the request names a library.
+EXPORT_STEP = ("exporting_tracks", "export_tracks_activity")
+PLAYLIST_STEP = ("writing_playlist", "write_playlist_activity")
 
 RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3
@@ -62,21 +81,35 @@ LOAD_TIMEOUT = timedelta(seconds=30)
 SEQUENCE_TIMEOUT = timedelta(seconds=60)
 JUSTIFY_TIMEOUT = timedelta(seconds=60)
 HEARTBEAT_TIMEOUT = timedelta(seconds=4)  # a killed worker is noticed within this
+EXPORT_TIMEOUT = timedelta(minutes=5)  # reads every matching file's tags (heartbeats)
+PLAYLIST_TIMEOUT = timedelta(seconds=30)
 
 
 class SetRequest(BaseModel):
-    """What to make a set of: a tracks_enriched file the worker reads, or the tracks."""
+    """What to make a set of: a tracks_enriched file the worker reads, the tracks, or a
+    beets library and query (exported by the worker when the run runs); optionally where
+    the worker writes the playlist."""
 
     name: str = Field(min_length=1)
     tracks_path: str | None = None
     tracks: list[Track] | None = None
+    library: LibrarySource | None = None
     options: SetOptions = SetOptions()
+    playlist: PlaylistTarget | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> SetRequest:
-        if (self.tracks_path is None) == (self.tracks is None):
-            raise ValueError("give exactly one of tracks_path and tracks")
+        given = [self.tracks_path, self.tracks, self.library]
+        if sum(source is not None for source in given) != 1:
+            raise ValueError("give exactly one of tracks_path, tracks and library")
         return self
+
+
+def steps_for(request: SetRequest) -> tuple[tuple[str, str], ...]:
+    """(status, activity) of each step the request's run takes, in order."""
+    first = EXPORT_STEP if request.library is not None else STEPS[0]
+    last = (PLAYLIST_STEP,) if request.playlist is not None else ()
+    return (first, *STEPS[1:], *last)
 
 
 class Progress(BaseModel):
@@ -85,6 +118,7 @@ class Progress(BaseModel):
     step_number: int = 0  # 1..total_steps once a step started
     total_steps: int = len(STEPS)
     tracks_loaded: int | None = None
+    playlist: str | None = None  # the playlist file written (runs with a playlist target)
     timings: dict[str, float] = {}  # seconds per finished step, by activity name
     attempts: dict[str, int] = {}  # attempt each finished step succeeded on
     error_type: str | None = None
@@ -116,6 +150,7 @@ class Progress(BaseModel):
 class DJSetWorkflow:
     def __init__(self) -> None:
         self._progress = Progress()
+        self._steps = STEPS
 
     @workflow.query
     def get_progress(self) -> Progress:
@@ -126,7 +161,7 @@ class DJSetWorkflow:
         return self._progress.status
 
     def _begin(self, number: int) -> None:
-        status, activity_name = STEPS[number - 1]
+        status, activity_name = self._steps[number - 1]
         self._progress = self._progress.model_copy(
             update={"status": status, "step": activity_name, "step_number": number}
         )
@@ -149,16 +184,28 @@ class DJSetWorkflow:
             raise self._failed(error) from error
 
     async def _run(self, request: SetRequest) -> SetResult:
+        self._steps = steps_for(request)
+        self._progress = self._progress.model_copy(update={"total_steps": len(self._steps)})
         self._begin(1)
         started = workflow.now()
-        loaded: LoadedTracks = await workflow.execute_activity(
-            load_tracks_activity,
-            LoadRequest(path=request.tracks_path, tracks=request.tracks),
-            start_to_close_timeout=LOAD_TIMEOUT,
-            retry_policy=RETRY_POLICY,
-        )
-        tracks = loaded.tracks
-        self._finish("load_tracks_activity", started, loaded.attempt, tracks_loaded=len(tracks))
+        if request.library is not None:
+            exported: ExportedTracks = await workflow.execute_activity(
+                export_tracks_activity,
+                request.library,
+                start_to_close_timeout=EXPORT_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=RETRY_POLICY,
+            )
+            tracks, attempt = exported.tracks, exported.attempt
+        else:
+            loaded: LoadedTracks = await workflow.execute_activity(
+                load_tracks_activity,
+                LoadRequest(path=request.tracks_path, tracks=request.tracks),
+                start_to_close_timeout=LOAD_TIMEOUT,
+                retry_policy=RETRY_POLICY,
+            )
+            tracks, attempt = loaded.tracks, loaded.attempt
+        self._finish(self._steps[0][1], started, attempt, tracks_loaded=len(tracks))
 
         self._begin(2)
         started = workflow.now()
@@ -186,6 +233,22 @@ class DJSetWorkflow:
             retry_policy=RETRY_POLICY,
         )
         self._finish("generate_justifications_activity", started, justified.attempt)
+
+        if request.playlist is not None:
+            self._begin(4)
+            started = workflow.now()
+            written: WrittenPlaylist = await workflow.execute_activity(
+                write_playlist_activity,
+                WritePlaylistRequest(
+                    result=justified.result,
+                    target=request.playlist,
+                    name=request.name,
+                    query=request.library.query if request.library is not None else None,
+                ),
+                start_to_close_timeout=PLAYLIST_TIMEOUT,
+                retry_policy=RETRY_POLICY,
+            )
+            self._finish("write_playlist_activity", started, written.attempt, playlist=written.path)
         self._progress = self._progress.model_copy(update={"status": "completed"})
         return justified.result
 
