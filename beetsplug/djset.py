@@ -5,6 +5,10 @@ DJSetWorkflow on the configured Temporal server or on an embedded one (client.py
 runtime.py), render and write the playlist (playlist.py). Problems surface as
 beets' one-line `error: ...` with exit status 1. The library and the audio files are
 only read, never written.
+
+Nightly sets: `--schedule CRON QUERY` and the `--schedule-*` options manage Temporal
+Schedules (schedules.py) whose runs export the query and write the playlist on a worker;
+`--serve` runs the local service (service.py): dev server, Web UI and that worker.
 """
 
 from __future__ import annotations
@@ -66,6 +70,15 @@ class DJSetOptions(Protocol):
     forward_slash: bool | None
     address: str | None
     task_queue: str | None
+    schedule: str | None
+    timezone: str | None
+    schedules: bool
+    schedule_show: str | None
+    schedule_pause: str | None
+    schedule_unpause: str | None
+    schedule_trigger: str | None
+    schedule_delete: str | None
+    serve: bool
     solver: str | None
     start: str | None
     end: str | None
@@ -101,6 +114,15 @@ class DJSetPlugin(BeetsPlugin):
                 },
                 "scoring": {},  # fields of ScoringConfig, e.g. harmonic_weight: 0.6
                 "set": dict(SET_DEFAULTS),
+                "schedule": {
+                    "timezone": "",  # empty: this machine's time zone
+                    "catchup_window": "12h",  # runs missed by less than this are made up
+                },
+                "serve": {
+                    "port": 7233,  # the embedded Temporal server's gRPC port (loopback)
+                    "ui_port": 8233,  # its Web UI (loopback); null: no Web UI
+                    "state_dir": "",  # empty: <beets config folder>/djset
+                },
             }
         )
         self.config["temporal"]["api_key"].redact = True
@@ -113,6 +135,9 @@ class DJSetPlugin(BeetsPlugin):
         )
         cmd.parser.usage = (
             "%prog [options] QUERY\n       %prog --collect WORKFLOW_ID [options]\n"
+            "       %prog --schedule CRON [--timezone TZ] [-n NAME] [options] QUERY\n"
+            "       %prog --schedules | --schedule-show|-pause|-unpause|-trigger|-delete NAME\n"
+            "       %prog --serve\n"
             "QUERY is a beets query; --start and --end take queries that match one track."
         )
         add = cmd.parser.add_option
@@ -143,6 +168,26 @@ class DJSetPlugin(BeetsPlugin):
         add("--arc-weight", type="float", help="how strongly to follow the energy arc")
         add("--count", type="int", help="number of tracks in the set")
         add("--duration", help="set length, e.g. 90m or 1h30m")
+        add(
+            "--schedule",
+            metavar="CRON",
+            help="create or update a schedule that writes this set's playlist at these times, "
+            "e.g. '0 3 * * *' (03:00 daily); the query is evaluated at each run",
+        )
+        add("--timezone", metavar="TZ", help="time zone of --schedule (default: this machine's)")
+        add("--schedules", action="store_true", help="list the schedules")
+        add("--schedule-show", metavar="NAME", help="a schedule's times, next and recent runs")
+        add("--schedule-pause", metavar="NAME", help="pause a schedule")
+        add("--schedule-unpause", metavar="NAME", help="resume a paused schedule")
+        add(
+            "--schedule-trigger", metavar="NAME", help="run a schedule now (waits unless --no-wait)"
+        )
+        add("--schedule-delete", metavar="NAME", help="delete a schedule")
+        add(
+            "--serve",
+            action="store_true",
+            help="run the local service until Ctrl-C/SIGTERM: Temporal server, Web UI, worker",
+        )
         cmd.func = self.command
         return [cmd]
 
@@ -150,6 +195,16 @@ class DJSetPlugin(BeetsPlugin):
         from djcurator_core.playlist import check_writable, name_from_query
 
         self._check_option_combinations(opts, args)
+        if opts.serve:
+            self._temporal_command(lib, lambda: self._serve(opts))
+            return
+        managed = self._schedule_action(opts)
+        if managed:
+            self._temporal_command(lib, lambda: self._manage_schedule(opts, *managed))
+            return
+        if opts.schedule is not None:
+            self._temporal_command(lib, lambda: self._create_schedule(lib, opts, args))
+            return
         if opts.collect:
             self._finish(lib, opts, None, lambda: self._collect(opts))
             return
@@ -165,6 +220,30 @@ class DJSetPlugin(BeetsPlugin):
         self._finish(lib, opts, (name, args), lambda: self._run(opts, name, export, options))
 
     def _check_option_combinations(self, opts: DJSetOptions, args: list[str]) -> None:
+        managed = self._schedule_action(opts)
+        modes = [
+            name
+            for name, given in (
+                ("--serve", opts.serve),
+                ("--schedule", opts.schedule is not None),
+                (managed[0] if managed else "", bool(managed)),
+                ("--collect", bool(opts.collect)),
+                ("--export", bool(opts.export)),
+            )
+            if given
+        ]
+        if len(modes) > 1 and not set(modes) <= {"--collect", "--export"}:
+            raise ui.UserError(f"{' and '.join(modes)} cannot be combined")
+        if (opts.serve or managed) and args:
+            raise ui.UserError(f"{modes[0]} takes no query")
+        if opts.timezone and opts.schedule is None:
+            raise ui.UserError("--timezone goes with --schedule")
+        if opts.schedule is not None and (opts.start or opts.end):
+            raise ui.UserError(
+                "--start/--end pin tracks of today's library: not possible with --schedule"
+            )
+        if opts.schedule is not None and (opts.print_set or opts.no_wait):
+            raise ui.UserError("--schedule writes the playlist at each run: no --print, --no-wait")
         if opts.collect and (args or opts.export or opts.no_wait):
             raise ui.UserError("--collect takes a workflow id and no query, --export or --no-wait")
         if opts.export and (opts.print_set or opts.no_wait):
@@ -218,7 +297,7 @@ class DJSetPlugin(BeetsPlugin):
 
     # --- options -------------------------------------------------------------------------
 
-    def _set_options(self, lib: Library, opts: DJSetOptions, export: Export) -> SetOptions:
+    def _set_options(self, lib: Library, opts: DJSetOptions, export: Export | None) -> SetOptions:
         from pydantic import ValidationError
 
         from djcurator_core.planning import SetOptions
@@ -233,7 +312,7 @@ class DJSetPlugin(BeetsPlugin):
                 values[option] = value
         if isinstance(values.get("duration"), str):
             values["duration"] = _duration(values["duration"])
-        ids = {track.id for track in export.tracks}
+        ids = {track.id for track in export.tracks} if export else set()
         for which in ("start", "end"):
             query = getattr(opts, which)
             if query:
@@ -379,19 +458,223 @@ class DJSetPlugin(BeetsPlugin):
 
         return asyncio.run(fetch()), opts.collect
 
+    # --- schedules and the local service -------------------------------------------------
+
+    _SCHEDULE_ACTIONS = ("show", "pause", "unpause", "trigger", "delete")
+
+    def _schedule_action(self, opts: DJSetOptions) -> tuple[str, str | None] | None:
+        """(option, NAME) of the schedule management option given, if any."""
+        given = [
+            (f"--schedule-{action}", getattr(opts, f"schedule_{action}"))
+            for action in self._SCHEDULE_ACTIONS
+            if getattr(opts, f"schedule_{action}")
+        ]
+        if opts.schedules:
+            given.insert(0, ("--schedules", None))
+        if len(given) > 1:
+            raise ui.UserError(f"{' and '.join(o for o, _ in given)} cannot be combined")
+        return given[0] if given else None
+
+    def _state_dir(self) -> Path:
+        from beets import config
+
+        configured = self.config["serve"]["state_dir"].as_str()
+        if configured:
+            return Path(os.path.expanduser(configured)).absolute()
+        return Path(config.config_dir()) / "djset"
+
+    def _schedule_server(self, opts: DJSetOptions):
+        """(connection settings, task queue) of the server that keeps the schedules: the
+        configured one, else the running local service."""
+        from djcurator_core.service import running_service
+
+        settings = self._connection(opts)
+        if settings is not None:
+            return settings, self._task_queue(opts)
+        service = running_service(self._state_dir())
+        if service is None:
+            raise ui.UserError(
+                "schedules need a Temporal server that keeps running: start the local "
+                "service with `beet djset --serve` (and keep it running), or configure "
+                "djset.temporal.address or TEMPORAL_ADDRESS"
+            )
+        return service.connection_settings(), service.task_queue
+
+    def _create_schedule(self, lib: Library, opts: DJSetOptions, args: list[str]) -> None:
+        from datetime import timedelta
+
+        from djcurator_core import client as temporal
+        from djcurator_core import schedules
+        from djcurator_core.library_activities import LibrarySource, PlaylistTarget
+        from djcurator_core.playlist import check_writable, name_from_query
+        from djcurator_core.workflows import SetRequest
+
+        name = opts.name or name_from_query(args)
+        keep = _pick(opts.keep_incomplete, self.config["keep_incomplete"].get(bool))
+        options = self._set_options(lib, opts, None)
+        target = self._playlist_path(opts, name)
+        _user_errors(check_writable, target.parent)
+        output_format = _pick(opts.format, self.config["format"].as_str())
+        request = SetRequest(
+            name=name,
+            library=LibrarySource(
+                db=os.path.abspath(os.fsdecode(lib.path)),
+                directory=os.fsdecode(lib.directory),
+                query=list(args),
+                keep_incomplete=keep,
+            ),
+            options=options,
+            playlist=PlaylistTarget(
+                path=str(target),
+                format=output_format,
+                relative_to=self._relative_to(lib, opts, target),
+                forward_slash=_pick(opts.forward_slash, self.config["forward_slash"].get(bool)),
+            ),
+        )
+        timezone = (
+            opts.timezone
+            or self.config["schedule"]["timezone"].as_str()
+            or schedules.local_timezone()
+        )
+        catchup = _duration(self.config["schedule"]["catchup_window"].as_str())
+        settings, task_queue = self._schedule_server(opts)
+        matching = len(lib.items(args))
+
+        async def create():
+            connected = await temporal.connect(settings)
+            schedule_id, created = await schedules.upsert_schedule(
+                connected,
+                request,
+                opts.schedule,
+                timezone,
+                task_queue=task_queue,
+                catchup_window=timedelta(seconds=catchup),
+            )
+            summary = await schedules.describe_schedule(connected, schedule_id, recent=0)
+            try:
+                workers = await temporal.pollers(connected, task_queue)
+            except Exception:  # only for the hint below
+                workers = [""]
+            return schedule_id, created, summary, workers
+
+        schedule_id, created, summary, workers = asyncio.run(create())
+        ui.print_(
+            f"{'created' if created else 'updated'} schedule {schedule_id}: "
+            f"{opts.schedule!r} ({timezone}), query {' '.join(args) or '(whole library)'} "
+            f"({matching} tracks now), playlist {target}"
+        )
+        if summary.next_runs:
+            ui.print_(f"next run: {summary.next_runs[0]:%Y-%m-%d %H:%M} UTC")
+        if not workers:
+            self._log.warning(
+                "no worker polls task queue {} now: runs wait until one does "
+                "(`beet djset --serve`)",
+                task_queue,
+            )
+
+    def _manage_schedule(self, opts: DJSetOptions, option: str, name: str | None) -> int:
+        from djcurator_core import client as temporal
+        from djcurator_core import schedules
+
+        settings, _ = self._schedule_server(opts)
+
+        async def manage() -> int:
+            connected = await temporal.connect(settings)
+            if option == "--schedules":
+                found = await schedules.list_schedules(connected)
+                for summary in found:
+                    ui.print_(summary.line())
+                if not found:
+                    ui.print_("no schedules")
+                return 0
+            schedule_id = await schedules.resolve(connected, name)
+            if option == "--schedule-show":
+                summary = await schedules.describe_schedule(connected, schedule_id)
+                for line in summary.lines():
+                    ui.print_(line)
+                return 0
+            if option == "--schedule-trigger":
+                return await self._trigger(connected, schedule_id, opts.no_wait)
+            operation = {
+                "--schedule-pause": (schedules.pause_schedule, "paused"),
+                "--schedule-unpause": (schedules.unpause_schedule, "resumed"),
+                "--schedule-delete": (schedules.delete_schedule, "deleted"),
+            }[option]
+            await operation[0](connected, schedule_id)
+            ui.print_(f"{operation[1]} schedule {schedule_id}")
+            return 0
+
+        return asyncio.run(manage())
+
+    async def _trigger(self, connected, schedule_id: str, no_wait: bool) -> int:
+        from djcurator_core import client as temporal
+        from djcurator_core import schedules
+        from djcurator_core.workflows import DJSetWorkflow
+
+        triggered = await schedules.trigger_schedule(connected, schedule_id)
+        if triggered.workflow_id is None:
+            running = ", ".join(triggered.skipped_because_running) or "a run"
+            raise ui.UserError(f"not started: {running} of {schedule_id} is still going")
+        ui.print_(f"started {triggered.workflow_id}")
+        if no_wait:
+            return 0
+        handle = connected.get_workflow_handle_for(
+            DJSetWorkflow.run, triggered.workflow_id, run_id=triggered.run_id
+        )
+        seen = []
+
+        def progress(update) -> None:
+            seen.append(update)
+            self._show_progress(update)
+
+        result = await temporal.wait_for_result(handle, progress)
+        written = next((p.playlist for p in reversed(seen) if p.playlist), None)
+        final = await temporal.query_progress(handle)
+        written = (final.playlist if final else None) or written
+        ui.print_(f"wrote {written or 'the playlist'} ({result.summary.track_count} tracks)")
+        return 0
+
+    def _serve(self, opts: DJSetOptions) -> int:
+        from djcurator_core.service import ServiceConfig, run_service
+
+        serve = self.config["serve"]
+        ui_port = serve["ui_port"].get()
+        config = ServiceConfig(
+            state_dir=self._state_dir(),
+            port=serve["port"].get(int),
+            ui_port=None if ui_port in (None, "", False) else int(ui_port),
+            task_queue=self._task_queue(opts),
+            settings=self._connection(opts),
+        )
+
+        def say(text: str) -> None:
+            ui.print_(text)
+            sys.stdout.flush()
+
+        return asyncio.run(run_service(config, say))
+
     # --- output --------------------------------------------------------------------------
 
     def _finish(self, lib: Library, opts: DJSetOptions, origin, temporal_work) -> None:
         """Run the Temporal part, write the output, and leave the process deliberately."""
+
+        def work() -> None:
+            result, workflow_id = temporal_work()
+            self._output(lib, opts, origin, result, workflow_id)
+
+        self._temporal_command(lib, work)
+
+    def _temporal_command(self, lib: Library, work) -> None:
+        """Run `work` (which may return an exit status), with Temporal's ClientErrors as
+        one-line user errors, and leave the process deliberately afterwards."""
         from djcurator_core.client import ClientError
 
         code = 0
         try:
             try:
-                result, workflow_id = temporal_work()
+                code = work() or 0
             except ClientError as exc:
                 raise ui.UserError(str(exc)) from None
-            self._output(lib, opts, origin, result, workflow_id)
         except ui.UserError as exc:
             if not _exit_after_temporal():
                 raise
@@ -417,7 +700,7 @@ class DJSetPlugin(BeetsPlugin):
         result: SetResult | None,
         workflow_id: str,
     ) -> None:
-        from djcurator_core.playlist import render_json, render_m3u8, write_atomically
+        from djcurator_core.playlist import render_json, render_playlist, write_atomically
         from djcurator_core.report import render_text
 
         if result is None:  # --no-wait
@@ -432,18 +715,16 @@ class DJSetPlugin(BeetsPlugin):
                 sys.stdout.write(render_text(result))
             return
         target = self._playlist_path(opts, name)
-        if output_format == "json":
-            text = render_json(result, name, query=query, workflow_id=workflow_id)
-        else:
-            text = _user_errors(
-                render_m3u8,
-                result,
-                name,
-                query=query,
-                workflow_id=workflow_id,
-                relative_to=self._relative_to(lib, opts, target),
-                forward_slash=_pick(opts.forward_slash, self.config["forward_slash"].get(bool)),
-            )
+        text = _user_errors(
+            render_playlist,
+            result,
+            name,
+            output_format,
+            query=query,
+            workflow_id=workflow_id,
+            relative_to=self._relative_to(lib, opts, target),
+            forward_slash=_pick(opts.forward_slash, self.config["forward_slash"].get(bool)),
+        )
         _user_errors(write_atomically, target, text)
         ui.print_(f"wrote {target} ({result.summary.track_count} tracks)")
 

@@ -1,0 +1,243 @@
+"""The local service behind `beet djset --serve`: Temporal dev server + Web UI + a worker.
+
+Runs until SIGINT/SIGTERM: the embedded server (loopback, SQLite file, so schedules and
+run histories survive restarts), its Web UI, and a worker that serves the pipeline and
+the library activities. With a configured Temporal server, only the worker runs (the
+server is the user's). One service per state folder: an exclusive lock (flock, released
+by the OS when the process dies, so a crash leaves no stale lock) and a small JSON file
+saying who runs it, on which address and Web UI. Other commands find the running
+service's server through that file (`running_service`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from .client import ClientError, ConnectionSettings, connect
+from .runtime import run_worker
+from .server import HOST, EmbeddedServer, EmbeddedServerError
+from .workflows import DEFAULT_TASK_QUEUE
+
+LOCK_FILE = "service.lock"
+STATE_FILE = "service.json"
+DB_FILE = "temporal.db"
+LOG_FILE = "temporal.log"
+DEFAULT_PORT = 7233
+DEFAULT_UI_PORT = 8233
+GRACEFUL_TIMEOUT = timedelta(seconds=10)  # running steps may finish after a stop signal
+
+
+class ServiceError(ClientError):
+    """The service cannot start or run; str() is one line."""
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """What the state file says about a running service."""
+
+    pid: int
+    address: str
+    namespace: str
+    task_queue: str
+    ui_url: str | None
+    embedded: bool
+
+    def describe(self) -> str:
+        text = f"pid {self.pid}, Temporal at {self.address}"
+        return text + (f", Web UI {self.ui_url}" if self.ui_url else "")
+
+    def connection_settings(self) -> ConnectionSettings:
+        return ConnectionSettings(
+            address=self.address, namespace=self.namespace, use_environment=False
+        )
+
+
+def _read_state(state_dir: Path) -> ServiceInfo | None:
+    try:
+        data = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
+        return ServiceInfo(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def running_service(state_dir: str | os.PathLike[str]) -> ServiceInfo | None:
+    """The service running for this state folder, or None (checked with its lock)."""
+    state_dir = Path(state_dir)
+    try:
+        fd = os.open(state_dir / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:  # held: a service runs
+            return _read_state(state_dir)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+class ServiceLock:
+    """The exclusive lock of a state folder; ServiceError names the running service."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            info = _read_state(self.state_dir)
+            detail = f" ({info.describe()})" if info else ""
+            raise ServiceError(
+                f"beet djset --serve is already running{detail}; state in {self.state_dir}"
+            ) from None
+        self._fd = fd
+
+    def write_state(self, info: ServiceInfo) -> None:
+        path = self.state_dir / STATE_FILE
+        temp = path.with_suffix(".tmp")
+        temp.write_text(json.dumps(asdict(info)), encoding="utf-8")
+        os.replace(temp, path)
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            (self.state_dir / STATE_FILE).unlink()
+        if self._fd is not None:
+            os.close(self._fd)  # releases the flock
+            self._fd = None
+
+
+def _port_in_use(port: int) -> bool:
+    try:
+        socket.create_connection((HOST, port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    state_dir: Path
+    port: int = DEFAULT_PORT
+    ui_port: int | None = DEFAULT_UI_PORT  # None: no Web UI
+    db_path: Path | None = None  # None: state_dir / temporal.db
+    task_queue: str = DEFAULT_TASK_QUEUE
+    settings: ConnectionSettings | None = None  # a configured server: run only the worker
+
+
+async def run_service(
+    config: ServiceConfig,
+    say: Callable[[str], None] = print,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run until `stop` is set or SIGINT/SIGTERM arrives; return the exit status."""
+    lock = ServiceLock(config.state_dir)
+    lock.acquire()
+    server: EmbeddedServer | None = None
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():  # a second signal: no more waiting for running steps
+            if server is not None:
+                server.stop()
+            os._exit(1)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal)
+    try:
+        if config.settings is None:
+            server = await _start_server(config)
+            settings = server.connection_settings()
+        else:
+            settings = config.settings
+        client = await connect(settings)
+        async with run_worker(
+            client,
+            config.task_queue,
+            graceful_shutdown_timeout=GRACEFUL_TIMEOUT,
+        ):
+            info = ServiceInfo(
+                pid=os.getpid(),
+                address=client.service_client.config.target_host,
+                namespace=client.namespace,
+                task_queue=config.task_queue,
+                ui_url=server.ui_url if server else None,
+                embedded=server is not None,
+            )
+            lock.write_state(info)
+            if server is not None:
+                say(f"Temporal server on {info.address} (database {server.db_filename})")
+                if info.ui_url:
+                    say(f"Web UI: {info.ui_url}")
+            else:
+                say(f"using the configured Temporal server at {info.address}")
+            say(
+                f"worker polling task queue {config.task_queue!r}; "
+                "Ctrl-C or SIGTERM stops the service"
+            )
+            status = await _wait(stop, server, say)
+            say("stopping (running steps get a few seconds to finish)")
+        return status
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        if server is not None:
+            await asyncio.to_thread(server.stop)
+        lock.release()
+
+
+async def _start_server(config: ServiceConfig) -> EmbeddedServer:
+    for port, what, key in (
+        (config.port, "Temporal", "port"),
+        (config.ui_port, "Web UI", "ui_port"),
+    ):
+        if port is not None and _port_in_use(port):
+            raise ServiceError(
+                f"{what} port {port} on {HOST} is in use by another program; "
+                f"choose another with djset.serve.{key}"
+            )
+    db_path = config.db_path or config.state_dir / DB_FILE
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    server = EmbeddedServer(
+        port=config.port,
+        db_filename=str(db_path),
+        ui_port=config.ui_port,
+        log_path=str(config.state_dir / LOG_FILE),
+        extra_args=["--ui-ip", HOST] if config.ui_port is not None else [],
+    )
+    try:
+        # In this (the main) thread: the server gets SIGTERM when the thread that started
+        # it dies (server.py), and a pool thread may end before the service does.
+        server.start()
+    except EmbeddedServerError as exc:
+        raise ServiceError(f"embedded Temporal server: {exc}") from None
+    return server
+
+
+async def _wait(stop: asyncio.Event, server: EmbeddedServer | None, say) -> int:
+    """Wait for the stop signal; 1 if the embedded server died meanwhile."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+        if server is not None and not server.running:
+            say(f"the Temporal server exited; see {server.log_path}")
+            return 1
+    return 0

@@ -1,0 +1,426 @@
+"""Nightly sets end to end: `beet djset --schedule ...` on a real Temporal server, runs
+triggered now, the worker of `beet djset --serve` exporting a real beets library (temp
+dir, generated audio) and writing the playlist; and the local service itself.
+
+Most tests use the session's dev server with a `beet djset --serve` worker pointed at it
+(configured address: the service runs only the worker). `test_local_service` runs the
+whole service (its own embedded server with SQLite and Web UI) as `beet` would at home.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import queue
+import signal
+import subprocess
+import textwrap
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from audiofiles import DJTagSpec, make_audio_file
+from beets_helpers import (
+    BEET,
+    Library,
+    Run,
+    assert_one_line_error,
+    beet,
+    build_library,
+    clean_env,
+    entries,
+    read_only,
+)
+from temporalio.client import ScheduleOverlapPolicy, WorkflowExecutionStatus
+
+from djcurator_core.schedules import DEFAULT_CATCHUP_WINDOW
+from djcurator_core.server import free_port
+from djcurator_core.workflows import DJSetWorkflow
+
+TECHNO = {
+    "01 Lattice.mp3": DJTagSpec(
+        title="Lattice", artist="Tessellate", genre="Techno", bpm="126", key="12A", energy="6"
+    ),
+    "02 Dub.flac": DJTagSpec(
+        title="Dub", artist="Kaiho", genre="Techno", bpm="124", key="8A", energy="4"
+    ),
+    "03 Red Channel.m4a": DJTagSpec(
+        title="Red Channel", artist="Varga", genre="Techno", bpm="128", key="9A", energy="8"
+    ),
+    "04 Warm.mp3": DJTagSpec(
+        title="Warm", artist="Halden", genre="House", bpm="122", key="5B", energy="3"
+    ),
+}
+LATE_ARRIVAL = DJTagSpec(
+    title="Late Arrival", artist="Okabe", genre="Techno", bpm="127", key="11A", energy="7"
+)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Library:
+    return build_library(tmp_path_factory.mktemp("nightly"), TECHNO)
+
+
+class Service:
+    """`beet djset --serve` in a subprocess; its output lines are collected as they come."""
+
+    def __init__(self, library: Library, overlay: str) -> None:
+        path = library.root / f"serve-{uuid.uuid4().hex[:8]}.yaml"
+        path.write_text(overlay, encoding="utf-8")
+        self.process = subprocess.Popen(
+            [BEET, "-c", str(path), "djset", "--serve"],
+            env=clean_env(library),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output: list[str] = []
+        self._lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.output.append(line)
+            self._lines.put(line)
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._lines.get(timeout=0.1)
+            except queue.Empty:
+                if self.process.poll() is not None and self._lines.empty():
+                    break
+                continue
+            if text in line:
+                return line
+        raise AssertionError(f"--serve never printed {text!r}: {''.join(self.output)}")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+                raise
+        return self.process.returncode
+
+
+def worker_overlay(server, task_queue: str, state_dir: Path, playlists: Path) -> str:
+    return textwrap.dedent(
+        f"""\
+        djset:
+          playlist_dir: {playlists}
+          temporal:
+            address: {server.address}
+            task_queue: {task_queue}
+            worker_wait: 2
+          serve:
+            state_dir: {state_dir}
+        """
+    )
+
+
+@pytest.fixture
+def worker(library, temporal_server, task_queue, tmp_path):
+    """A `beet djset --serve` worker on the session's server; yields the config overlay
+    every `beet` call of the test uses (same server, queue and playlist folder)."""
+    playlists = tmp_path / "lists"
+    overlay = worker_overlay(temporal_server, task_queue, tmp_path / "state", playlists)
+    service = Service(library, overlay)
+    service.wait_for("worker polling task queue")
+    yield overlay
+    assert service.stop() == 0, "".join(service.output)
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+async def schedule(library: Library, overlay: str, name: str, *query: str) -> Run:
+    return await beet(
+        library, "djset", "--schedule", "0 3 * * *", "--timezone", "Europe/Berlin", "-n", name,
+        *query, config=overlay,
+    )  # fmt: skip
+
+
+async def trigger(library: Library, overlay: str, name: str) -> Run:
+    return await beet(library, "djset", "--schedule-trigger", name, config=overlay)
+
+
+def add_track(library: Library, name: str, spec: DJTagSpec) -> Path:
+    """A new file imported into the library (outside `beet(...)`, which forbids changes)."""
+    path = make_audio_file(library.music / name, spec)
+    subprocess.run(
+        [BEET, "import", "-A", "-C", "-q", str(path)], env=clean_env(library), check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return path
+
+
+async def test_schedule_trigger_add_track_pause_delete(library, worker, temporal_client, tmp_path):
+    name = unique_name("nightly")
+    playlist = tmp_path / "lists" / f"{name}.m3u8"
+    run = await schedule(library, worker, name, "genre:Techno")
+    assert run.code == 0, run.stderr
+    assert f"created schedule djset-{name}: '0 3 * * *' (Europe/Berlin)" in run.stdout
+    assert "(3 tracks now)" in run.stdout and "next run: " in run.stdout
+    assert not playlist.exists()  # nothing runs before 03:00 or a trigger
+
+    # The schedule as the server keeps it: the full request, times, policy.
+    description = await temporal_client.get_schedule_handle(f"djset-{name}").describe()
+    policy, spec = description.schedule.policy, description.schedule.spec
+    assert policy.overlap == ScheduleOverlapPolicy.SKIP
+    assert policy.catchup_window == DEFAULT_CATCHUP_WINDOW
+    assert spec.time_zone_name == "Europe/Berlin"
+    next_run = description.info.next_action_times[0]
+    assert (next_run.hour, next_run.minute) in ((2, 0), (1, 0))  # 03:00 Berlin (CET/CEST)
+
+    run = await trigger(library, worker, name)
+    assert run.code == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == f"wrote {playlist} (3 tracks)"
+    first_id = run.stdout.splitlines()[0].removeprefix("started ")
+    assert first_id.startswith(f"djset-{name}-")
+    text = playlist.read_text(encoding="utf-8")
+    assert text.startswith(f"#EXTM3U\n#PLAYLIST:{name}\n# query: genre:Techno\n")
+    assert f"# workflow: {first_id}" in text
+    techno = sorted(library.path_of(n) for n, s in TECHNO.items() if s.genre == "Techno")
+    assert sorted(entries(text)) == techno
+
+    # The run went through the library steps, visible in its progress.
+    handle = temporal_client.get_workflow_handle_for(DJSetWorkflow.run, first_id)
+    progress = await handle.query(DJSetWorkflow.get_progress)
+    assert (progress.status, progress.step_number, progress.total_steps) == ("completed", 4, 4)
+    assert list(progress.timings) == [
+        "export_tracks_activity",
+        "sequence_tracks_activity",
+        "generate_justifications_activity",
+        "write_playlist_activity",
+    ]
+    assert progress.playlist == str(playlist) and progress.tracks_loaded == 3
+
+    # Tonight's run sees the track added today.
+    late = add_track(library, "05 Late Arrival.mp3", LATE_ARRIVAL)
+    run = await trigger(library, worker, name)
+    assert run.code == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == f"wrote {playlist} (4 tracks)"
+    assert sorted(entries(playlist.read_text(encoding="utf-8"))) == sorted([*techno, str(late)])
+
+    run = await beet(library, "djset", "--schedule-show", name, config=worker)
+    assert run.code == 0, run.stderr
+    shown = run.stdout
+    assert f"schedule djset-{name}: active" in shown
+    assert "when: 0 3 * * *  time zone Europe/Berlin" in shown
+    assert "query: genre:Techno" in shown and f"playlist: {playlist} (m3u8)" in shown
+    assert "runs started: 2" in shown
+    assert shown.count(" completed  djset-") == 2 and first_id in shown
+
+    # The list may lag a moment behind a new schedule (the server's visibility store).
+    for _ in range(30):
+        run = await beet(library, "djset", "--schedules", config=worker)
+        if name in run.stdout:
+            break
+        await asyncio.sleep(0.3)
+    listed = next(line for line in run.stdout.splitlines() if line.startswith(name))
+    assert "[active]  0 3 * * * (Europe/Berlin)  next " in listed and "last completed" in listed
+
+    # Updating keeps the id; pausing stops the timer but not a manual trigger.
+    run = await beet(
+        library, "djset", "--schedule", "30 4 * * 1-5", "-n", name, "genre:Techno",
+        "--timezone", "UTC", config=worker,
+    )  # fmt: skip
+    assert run.code == 0 and f"updated schedule djset-{name}" in run.stdout, run.stderr
+    run = await beet(library, "djset", "--schedule-pause", name, config=worker)
+    assert (run.code, run.stdout.strip()) == (0, f"paused schedule djset-{name}"), run.stderr
+    description = await temporal_client.get_schedule_handle(f"djset-{name}").describe()
+    assert description.schedule.state.paused
+    run = await beet(library, "djset", "--schedule-show", name, config=worker)
+    assert f"schedule djset-{name}: paused" in run.stdout
+    assert "when: 30 4 * * 1-5  time zone UTC" in run.stdout
+    assert "next runs: none while paused" in run.stdout
+    run = await beet(library, "djset", "--schedule-unpause", name, config=worker)
+    assert run.code == 0 and "resumed" in run.stdout, run.stderr
+    assert not (
+        await temporal_client.get_schedule_handle(f"djset-{name}").describe()
+    ).schedule.state.paused
+
+    run = await beet(library, "djset", "--schedule-delete", name, config=worker)
+    assert (run.code, run.stdout.strip()) == (0, f"deleted schedule djset-{name}"), run.stderr
+    run = await beet(library, "djset", "--schedule-show", name, config=worker)
+    assert_one_line_error(run, f"no schedule named '{name}'")
+    late.unlink()  # the module's library: keep the other tests' track count
+    subprocess.run(
+        [BEET, "remove", "-f", "title:Late Arrival"], env=clean_env(library), check=True,
+        capture_output=True,
+    )  # fmt: skip
+
+
+async def test_failed_run_keeps_the_old_playlist(library, worker, temporal_client, tmp_path):
+    name = unique_name("readonly")
+    playlists = tmp_path / "lists"
+    assert (await schedule(library, worker, name, "genre:Techno")).code == 0
+    run = await trigger(library, worker, name)
+    assert run.code == 0, run.stderr
+    playlist = playlists / f"{name}.m3u8"
+    before = hashlib.sha256(playlist.read_bytes()).hexdigest()
+
+    with read_only(playlists):
+        run = await trigger(library, worker, name)
+    assert_one_line_error(
+        run,
+        f"failed in write_playlist_activity: PlaylistError: cannot write playlist {playlist}",
+    )
+    failed_id = run.stdout.splitlines()[0].removeprefix("started ")
+    assert hashlib.sha256(playlist.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in playlists.iterdir()) == [playlist.name]  # no temp file
+
+    # Failed on the server (the Web UI shows the same), after one attempt (not retryable).
+    description = await temporal_client.get_workflow_handle(failed_id).describe()
+    assert description.status == WorkflowExecutionStatus.FAILED
+    progress = await temporal_client.get_workflow_handle_for(DJSetWorkflow.run, failed_id).query(
+        DJSetWorkflow.get_progress
+    )
+    assert (progress.status, progress.step, progress.error_type) == (
+        "failed", "write_playlist_activity", "PlaylistError",
+    )  # fmt: skip
+
+    run = await beet(library, "djset", "--schedule-show", name, config=worker)
+    lines = run.stdout.splitlines()
+    failed_line = next(i for i, line in enumerate(lines) if f"failed     {failed_id}" in line)
+    assert (
+        "failed in write_playlist_activity: PlaylistError: cannot write playlist"
+        in (lines[failed_line + 1])
+    )
+    assert "completed  djset-" in run.stdout
+    await beet(library, "djset", "--schedule-delete", name, config=worker)
+
+
+async def test_bad_schedules_are_one_line_errors(library, worker, tmp_path):
+    run = await beet(
+        library, "djset", "--schedule", "0 3 * * *", "--timezone", "Mars/Olympus", "genre:Techno",
+        config=worker,
+    )  # fmt: skip
+    assert_one_line_error(run, "unknown time zone 'Mars/Olympus'")
+    run = await beet(library, "djset", "--schedule", "every night", "genre:Techno", config=worker)
+    assert_one_line_error(run, "schedule 'every night' refused by the server")
+    run = await beet(library, "djset", "--schedule-trigger", "never-made", config=worker)
+    assert_one_line_error(run, "no schedule named 'never-made'")
+    run = await beet(library, "djset", "--schedule", "0 3 * * *", "--start", "title:Dub",
+                     "genre:Techno", config=worker)  # fmt: skip
+    assert_one_line_error(run, "--start/--end pin tracks of today's library")
+    run = await beet(library, "djset", "--serve", "genre:Techno", config=worker)
+    assert_one_line_error(run, "--serve takes no query")
+    run = await beet(library, "djset", "--schedule-pause", "a", "--schedule-delete", "b")
+    assert_one_line_error(run, "--schedule-pause and --schedule-delete cannot be combined")
+    # No server configured and no service running: schedules have nowhere to live.
+    config = f"djset:\n  serve:\n    state_dir: {tmp_path / 'nothing'}\n"
+    run = await beet(library, "djset", "--schedule", "0 3 * * *", "genre:Techno", config=config)
+    assert_one_line_error(run, "start the local service with `beet djset --serve`")
+    run = await beet(library, "djset", "--schedules", config=config)
+    assert_one_line_error(run, "or configure djset.temporal.address or TEMPORAL_ADDRESS")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def port_open(port: int) -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+async def test_local_service(tmp_path_factory):
+    """`beet djset --serve` with nothing configured: its own server (SQLite in the beets
+    config folder) and Web UI on loopback, a worker; a second start says it is running;
+    schedules use it; SIGTERM stops everything; a restart finds the schedule again."""
+    library = build_library(tmp_path_factory.mktemp("home"), dict(list(TECHNO.items())[:3]))
+    port, ui_port = free_port(), free_port()
+    playlists = library.root / "lists"
+    overlay = (
+        f"djset:\n  playlist_dir: {playlists}\n  serve:\n    port: {port}\n    ui_port: {ui_port}\n"
+    )
+    started = time.monotonic()
+    service = Service(library, overlay)
+    try:
+        service.wait_for("worker polling task queue 'djset'")
+        ready = time.monotonic() - started
+        assert f"Temporal server on 127.0.0.1:{port}" in "".join(service.output)
+        assert f"(database {library.root / 'djset' / 'temporal.db'})" in "".join(service.output)
+        assert f"Web UI: http://127.0.0.1:{ui_port}" in "".join(service.output)
+        with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/", timeout=10) as page:
+            assert page.status == 200
+
+        run = await beet(library, "djset", "--serve", config=overlay)
+        assert_one_line_error(
+            run,
+            f"beet djset --serve is already running (pid {service.process.pid}, Temporal at "
+            f"127.0.0.1:{port}, Web UI http://127.0.0.1:{ui_port})",
+        )
+
+        assert (await schedule(library, overlay, "home", "genre:Techno")).code == 0
+        run = await trigger(library, overlay, "home")
+        assert run.code == 0, run.stderr
+        assert len(entries((playlists / "home.m3u8").read_text(encoding="utf-8"))) == 3
+
+        processes = descendants(service.process.pid)
+        assert processes, "the Temporal server should be a child of the service"
+        stopping = time.monotonic()
+        assert service.stop() == 0, "".join(service.output)
+        stop_seconds = time.monotonic() - stopping
+    finally:
+        if service.process.poll() is None:
+            service.process.kill()
+    assert not [pid for pid in processes if alive(pid)], "a child outlived the service"
+    assert not port_open(port) and not port_open(ui_port)
+    assert not (library.root / "djset" / "service.json").exists()
+    print(f"service ready in {ready:.2f} s, stopped in {stop_seconds:.2f} s")
+
+    run = await beet(library, "djset", "--schedules", config=overlay)
+    assert_one_line_error(run, "start the local service with `beet djset --serve`")
+
+    # The schedule and its run history live in the SQLite file: a restart finds them.
+    service = Service(library, overlay)
+    try:
+        service.wait_for("worker polling task queue")
+        run = await beet(library, "djset", "--schedule-show", "home", config=overlay)
+        assert run.code == 0, run.stderr
+        assert "when: 0 3 * * *  time zone Europe/Berlin" in run.stdout
+        assert " completed  djset-home-" in run.stdout
+    finally:
+        assert service.stop() == 0, "".join(service.output)
