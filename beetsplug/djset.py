@@ -611,6 +611,11 @@ class DJSetPlugin(BeetsPlugin):
         from djcurator_core import schedules
         from djcurator_core.workflows import DJSetWorkflow
 
+        if not no_wait:  # without a worker the run would wait, and so would this command
+            summary = await schedules.describe_schedule(connected, schedule_id, recent=0)
+            if summary.task_queue:
+                wait = self.config["temporal"]["worker_wait"].as_number()
+                await temporal.wait_for_worker(connected, summary.task_queue, wait)
         triggered = await schedules.trigger_schedule(connected, schedule_id)
         if triggered.workflow_id is None:
             running = ", ".join(triggered.skipped_because_running) or "a run"

@@ -186,6 +186,7 @@ class ScheduleSummary:
     actions: int = 0
     skipped_overlap: int = 0
     missed_catchup: int = 0
+    task_queue: str | None = None  # where the runs go
 
     @property
     def name(self) -> str:
@@ -316,6 +317,7 @@ async def describe_schedule(client: Client, schedule_id: str, recent: int = 5) -
         actions=info.num_actions,
         skipped_overlap=info.num_actions_skipped_overlap,
         missed_catchup=info.num_actions_missed_catchup_window,
+        task_queue=getattr(description.schedule.action, "task_queue", None),
     )
 
 

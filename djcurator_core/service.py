@@ -150,6 +150,7 @@ async def run_service(
     lock = ServiceLock(config.state_dir)
     lock.acquire()
     server: EmbeddedServer | None = None
+    served = False
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -183,6 +184,7 @@ async def run_service(
                 embedded=server is not None,
             )
             lock.write_state(info)
+            served = True
             if server is not None:
                 say(f"Temporal server on {info.address} (database {server.db_filename})")
                 if info.ui_url:
@@ -202,6 +204,8 @@ async def run_service(
         if server is not None:
             await asyncio.to_thread(server.stop)
         lock.release()
+        if served:
+            say("stopped")
 
 
 async def _start_server(config: ServiceConfig) -> EmbeddedServer:

@@ -35,11 +35,13 @@ from beets_helpers import (
     entries,
     read_only,
 )
+from temporal_helpers import WorkerProcess
 from temporalio.client import ScheduleOverlapPolicy, WorkflowExecutionStatus
 
+from djcurator_core.library_activities import LibrarySource, PlaylistTarget
 from djcurator_core.schedules import DEFAULT_CATCHUP_WINDOW
 from djcurator_core.server import free_port
-from djcurator_core.workflows import DJSetWorkflow
+from djcurator_core.workflows import STEPS, DJSetWorkflow, SetRequest, steps_for
 
 TECHNO = {
     "01 Lattice.mp3": DJTagSpec(
@@ -325,6 +327,48 @@ async def test_bad_schedules_are_one_line_errors(library, worker, tmp_path):
     assert_one_line_error(run, "start the local service with `beet djset --serve`")
     run = await beet(library, "djset", "--schedules", config=config)
     assert_one_line_error(run, "or configure djset.temporal.address or TEMPORAL_ADDRESS")
+
+
+def test_steps_follow_the_request():
+    """Library and playlist steps only when the request asks for them; the original
+    three-step path is unchanged."""
+    library = LibrarySource(db="/music/library.db", query=["genre:Techno"])
+    target = PlaylistTarget(path="/lists/nightly.m3u8")
+    assert steps_for(SetRequest(name="a", tracks_path="/t.json")) == STEPS
+    assert [status for status, _ in steps_for(SetRequest(name="b", library=library))] == [
+        "exporting_tracks", "sequencing_tracks", "generating_justifications",
+    ]  # fmt: skip
+    full = steps_for(SetRequest(name="c", library=library, playlist=target))
+    assert [activity for _, activity in full] == [
+        "export_tracks_activity", "sequence_tracks_activity",
+        "generate_justifications_activity", "write_playlist_activity",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="exactly one of tracks_path, tracks and library"):
+        SetRequest(name="d", tracks_path="/t.json", library=library)
+
+
+async def test_plain_worker_serves_library_runs(library, temporal_server, task_queue, tmp_path):
+    """`python worker.py` outside beet: it reads beets' config (BEETSDIR) and loads the
+    plugins, so a range query on the plugin's `energy` field works in the export."""
+    env = clean_env(library)
+    subprocess.run(
+        [BEET, "modify", "-y", "-W", "title:Dub", "energy=4.5"], env=env, check=True,
+        capture_output=True,
+    )  # fmt: skip
+    overlay = worker_overlay(temporal_server, task_queue, tmp_path / "state", tmp_path)
+    name = unique_name("energy")
+    run = await schedule(library, overlay, name, "energy:4..5")
+    assert run.code == 0, run.stderr
+    assert "(1 tracks now)" in run.stdout
+    assert f"no worker polls task queue {task_queue} now" in run.stderr  # none started yet
+    with WorkerProcess(temporal_server.address, task_queue, env={"BEETSDIR": env["BEETSDIR"]}) as w:
+        w.wait_ready()
+        run = await trigger(library, overlay, name)
+    assert run.code == 0, run.stderr
+    assert entries((tmp_path / f"{name}.m3u8").read_text(encoding="utf-8")) == [
+        library.path_of("02 Dub.flac")
+    ]
+    await beet(library, "djset", "--schedule-delete", name, config=overlay)
 
 
 def descendants(pid: int) -> set[int]:
