@@ -21,7 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.api.common.v1 import Payload
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
@@ -143,6 +144,12 @@ class Progress(BaseModel):
         return text
 
 
+def _unparsed_json(text: str) -> RawValue:
+    """A JSON payload passed on as it is: parsing and re-encoding a 10,000-track set in
+    workflow code would count against the SDK's 2 s deadlock timer."""
+    return RawValue(Payload(metadata={"encoding": b"json/plain"}, data=text.encode()))
+
+
 # An input that fails validation (a client that skipped `client.validate_request`, or
 # `temporal workflow start` with hand-written JSON) fails the workflow instead of making
 # its first task retry forever.
@@ -250,7 +257,7 @@ class DJSetWorkflow:
             )
             self._finish("write_playlist_activity", started, written.attempt, playlist=written.path)
         self._progress = self._progress.model_copy(update={"status": "completed"})
-        return justified.result
+        return _unparsed_json(justified.result_json)  # the client reads it as a SetResult
 
     def _failed(self, error: ActivityError) -> ApplicationError:
         """Record the failure for the queries; the error the workflow fails with."""
