@@ -49,7 +49,7 @@ class Effort:
     """How long the ILS searches when no time budget stops it first (deterministic)."""
 
     kicks_per_node: float = 150.0
-    min_kicks: int = 3_000
+    min_kicks: int = 2_000
     max_kicks: int = 450_000
     stall_per_node: float = 150.0  # stop after this many kicks per node without improvement
     min_stall: int = 8_000
