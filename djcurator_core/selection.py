@@ -114,6 +114,11 @@ def select(
         progress("selection: pool ordered")
     # 2. best window
     order = _best_window(matrix, pool_order, request, count, duration, dur, mean_dur)
+    if not order:
+        raise SequencingError(
+            f"a set of {duration / 60:.1f} min is shorter than every track "
+            f"(the shortest lasts {dur.min() / 60:.1f} min)"
+        )
     # 3. exchanges against the pool, then re-order, while it improves
     out_nb, in_nb = neighbour_lists(matrix, min(CANDIDATES, n - 1))
     best = _objective(matrix, order, dur, duration, mean_dur)
@@ -123,7 +128,7 @@ def select(
         if remaining is not None and remaining <= 0:
             break
         order = _exchange_search(matrix, order, request, out_nb, in_nb, duration, dur, mean_dur)
-        sub = np.asarray(order)
+        sub = np.asarray(order, dtype=np.intp)
         sub_request = SolverRequest(
             start=0 if request.start is not None else None,
             end=len(order) - 1 if request.end is not None else None,

@@ -217,6 +217,7 @@ def test_count_with_arc_and_bpm_limit():
         (SetOptions(solver="magic"), "unknown solver 'magic'"),
         (SetOptions(count=1, start="t001", end="t002"), "leaves no room for the 2 pinned"),
         (SetOptions(duration=60, start="t001"), "pinned tracks last"),
+        (SetOptions(duration=120), "a set of 2.0 min is shorter than every track"),
     ],
 )
 def test_impossible_options_raise_one_line(options, message):
