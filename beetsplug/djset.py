@@ -395,13 +395,14 @@ class DJSetPlugin(BeetsPlugin):
         from djcurator_core.workflows import SetRequest
 
         request = SetRequest(name=name, tracks=export.tracks, options=options)
-        settings = self._connection(opts)
+        settings, task_queue = self._server_or_service(opts)
         if settings is None and opts.no_wait:
             raise ui.UserError(
                 "--no-wait needs a configured Temporal server (djset.temporal.address or "
-                "TEMPORAL_ADDRESS): the embedded server stops when beet exits"
+                "TEMPORAL_ADDRESS) or a running `beet djset --serve`: the embedded server "
+                "stops when beet exits"
             )
-        return asyncio.run(self._submit(settings, request, self._task_queue(opts), opts.no_wait))
+        return asyncio.run(self._submit(settings, request, task_queue, opts.no_wait))
 
     async def _submit(self, settings, request, task_queue: str, no_wait: bool):
         from djcurator_core import client as temporal
@@ -445,11 +446,11 @@ class DJSetPlugin(BeetsPlugin):
     def _collect(self, opts: DJSetOptions) -> tuple[SetResult, str]:
         from djcurator_core import client as temporal
 
-        settings = self._connection(opts)
+        settings, _ = self._server_or_service(opts)
         if settings is None:
             raise ui.UserError(
                 "--collect needs a configured Temporal server (djset.temporal.address or "
-                "TEMPORAL_ADDRESS)"
+                "TEMPORAL_ADDRESS) or a running `beet djset --serve`"
             )
 
         async def fetch() -> SetResult:
@@ -483,9 +484,9 @@ class DJSetPlugin(BeetsPlugin):
             return Path(os.path.expanduser(configured)).absolute()
         return Path(config.config_dir()) / "djset"
 
-    def _schedule_server(self, opts: DJSetOptions):
-        """(connection settings, task queue) of the server that keeps the schedules: the
-        configured one, else the running local service."""
+    def _server_or_service(self, opts: DJSetOptions):
+        """(connection settings, task queue): the configured server, else the running
+        local service (`--serve`), else (None, queue): nothing runs to talk to."""
         from djcurator_core.service import running_service
 
         settings = self._connection(opts)
@@ -493,12 +494,21 @@ class DJSetPlugin(BeetsPlugin):
             return settings, self._task_queue(opts)
         service = running_service(self._state_dir())
         if service is None:
+            return None, self._task_queue(opts)
+        self._log.info("using the local service ({})", service.describe())
+        return service.connection_settings(), service.task_queue
+
+    def _schedule_server(self, opts: DJSetOptions):
+        """(connection settings, task queue) of the server that keeps the schedules: the
+        configured one, else the running local service."""
+        settings, task_queue = self._server_or_service(opts)
+        if settings is None:
             raise ui.UserError(
                 "schedules need a Temporal server that keeps running: start the local "
                 "service with `beet djset --serve` (and keep it running), or configure "
                 "djset.temporal.address or TEMPORAL_ADDRESS"
             )
-        return service.connection_settings(), service.task_queue
+        return settings, task_queue
 
     def _create_schedule(self, lib: Library, opts: DJSetOptions, args: list[str]) -> None:
         from datetime import timedelta

@@ -442,6 +442,17 @@ async def test_local_service(tmp_path_factory):
         assert run.code == 0, run.stderr
         assert len(entries((playlists / "home.m3u8").read_text(encoding="utf-8"))) == 3
 
+        # A one-off run uses the service too (no embedded server of its own): its
+        # result stays on the service's server, where --collect finds it.
+        run = await beet(library, "djset", "-n", "oneoff", "genre:Techno", config=overlay)
+        assert run.code == 0, run.stderr
+        assert f"using the local service (pid {service.process.pid}" in run.stderr
+        assert "starting an embedded one" not in run.stderr
+        run = await beet(library, "djset", "--collect", "djset-oneoff", "-n", "again",
+                         config=overlay)  # fmt: skip
+        assert run.code == 0, run.stderr
+        assert len(entries((playlists / "again.m3u8").read_text(encoding="utf-8"))) == 3
+
         processes = descendants(service.process.pid)
         assert processes, "the Temporal server should be a child of the service"
         stopping = time.monotonic()
