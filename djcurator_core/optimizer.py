@@ -5,21 +5,24 @@ dummy node (index n): the dummy's edges cost 0, except that a pinned start makes
 dummy -> j edge but dummy -> start prohibitively expensive (likewise for the end).
 
 - n <= EXACT_MAX: Held-Karp dynamic programming (numpy), the proven optimum.
-- larger: iterated local search (ILS) compiled with numba. Local search uses only moves
-  that keep the direction of every segment, because costs are asymmetric (energy
-  direction, +1 vs -1 on the wheel): or-3opt "segment exchange" (a->a'..b->b'..c->c'
-  becomes a->b'..c->a'..b->c', i.e. two neighbouring segments swap places) and Or-opt
-  (a segment of 1-3 tracks moves elsewhere), both driven by neighbour candidate lists
-  (the K cheapest successors / predecessors of each track) and a queue of "dirty" nodes.
-  The perturbation is a local double bridge (two short adjacent segments swap); the
-  result is kept when it is no worse, otherwise undone from a journal.
+- larger: iterated local search (ILS) compiled with numba. Costs are asymmetric (energy
+  direction, +1 vs -1 on the wheel), so the main moves keep every segment's direction:
+  or-3opt "segment exchange" (a->a'..b->b'..c->c' becomes a->b'..c->a'..b->c', i.e. two
+  neighbouring segments swap places) and Or-opt (a segment of 1-3 tracks moves
+  elsewhere); reversing moves (Or-opt with the segment reversed, 2-opt of at most
+  REVERSE_MAX tracks) price the reversed edges exactly. All are driven by neighbour
+  candidate lists (the K cheapest successors / predecessors of each track) and a queue
+  of "dirty" nodes. The perturbation is a local double bridge (two short adjacent
+  segments swap) or, one time in four, a short reversal; the repaired order is kept
+  while it is within ACCEPT_SLACK average transitions of the best (record-to-record
+  travel; the best order is stored apart), otherwise undone from a journal.
 - An optional position-dependent penalty (energy arc: `W[level, position]`) is added to the
   objective; with it, every move also pays for the positions it shifts.
 
 The search runs in chunks between which Python checks the clock (time budget) and calls
 `request.report` (activity heartbeat). Randomness comes from a xorshift generator seeded
 by `request.seed`, so the result is deterministic for a seed unless the time budget stops
-the search first.
+the search first (or the Effort's time cap, when the request has no budget).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ RESTARTS = 3  # independent runs for small sets (cheap insurance for the optimum
 RESTART_MAX = 40
 ACCEPT_SLACK = 0.6  # keep a kicked order up to this many average transitions above the best
 REVERSE_MAX = 50  # longest segment the 2-opt move reverses
-_SLACK2 = 0.0  # how far the partial gain of or-3opt may dip below zero
+_SLACK2 = 0.0  # how far the partial gain of or-3opt may dip below zero (0: LK rule)
 
 
 @dataclass(frozen=True)
