@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-workflow clean
+.PHONY: demo test lint bench bench-workflow bench-schedule clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench: $(STAMP)
 
 bench-workflow: $(STAMP)
 	$(PY) scripts/bench_workflow.py
+
+bench-schedule: $(STAMP)
+	$(PY) scripts/bench_schedule.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
