@@ -35,10 +35,23 @@ from beets_helpers import (
     entries,
     read_only,
 )
-from temporal_helpers import WorkerProcess
+from temporal_helpers import WorkerProcess, synthetic_tracks
+from temporalio import activity
 from temporalio.client import ScheduleOverlapPolicy, WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError
 
-from djcurator_core.library_activities import LibrarySource, PlaylistTarget
+from djcurator_core.activities import ALL_ACTIVITIES
+from djcurator_core.client import start_set, wait_for_result
+from djcurator_core.library_activities import (
+    LibrarySource,
+    PlaylistTarget,
+    WritePlaylistRequest,
+    WrittenPlaylist,
+    export_tracks_activity,
+    write_playlist_activity,
+)
+from djcurator_core.playlist import render_m3u8
+from djcurator_core.runtime import run_worker
 from djcurator_core.schedules import DEFAULT_CATCHUP_WINDOW
 from djcurator_core.server import free_port
 from djcurator_core.workflows import STEPS, DJSetWorkflow, SetRequest, steps_for
@@ -302,6 +315,53 @@ async def test_failed_run_keeps_the_old_playlist(library, worker, temporal_clien
     )
     assert "completed  djset-" in run.stdout
     await beet(library, "djset", "--schedule-delete", name, config=worker)
+
+    # A query that matches nothing (yet) may be scheduled; its run fails in the export.
+    empty = unique_name("empty")
+    run = await schedule(library, worker, empty, "title:nothing-like-this")
+    assert run.code == 0 and "(0 tracks now)" in run.stdout, run.stderr
+    run = await trigger(library, worker, empty)
+    assert_one_line_error(
+        run,
+        "failed in export_tracks_activity: NoTracks: no tracks match the query "
+        f"title:nothing-like-this in {library.db}",
+    )
+    assert not (playlists / f"{empty}.m3u8").exists()
+    await beet(library, "djset", "--schedule-delete", empty, config=worker)
+
+
+async def test_playlist_step_is_retried_safely(temporal_client, task_queue, tmp_path):
+    """A transient failure of the playlist step (here: attempt 1 fails after the folder
+    already holds an old playlist) is retried; the file ends up as the set, written once
+    in full. A tracks request with a playlist target takes the write step as well."""
+    attempts: list[int] = []
+
+    @activity.defn(name="write_playlist_activity")
+    def flaky_write(request: WritePlaylistRequest) -> WrittenPlaylist:
+        attempts.append(activity.info().attempt)
+        if activity.info().attempt == 1:
+            raise ApplicationError("disk briefly unavailable", type="Transient")
+        return write_playlist_activity(request)
+
+    target = tmp_path / "retried.m3u8"
+    target.write_text("#EXTM3U\n/old/entry.mp3\n", encoding="utf-8")
+    request = SetRequest(
+        name="retried",
+        tracks=synthetic_tracks(12, seed=4),
+        playlist=PlaylistTarget(path=str(target)),
+    )
+    activities = [*ALL_ACTIVITIES, export_tracks_activity, flaky_write]
+    async with run_worker(temporal_client, task_queue, activities=activities):
+        handle = await start_set(temporal_client, request, task_queue=task_queue)
+        result = await wait_for_result(handle)
+        progress = await handle.query(DJSetWorkflow.get_progress)
+    assert attempts == [1, 2]
+    assert progress.attempts["write_playlist_activity"] == 2
+    assert (progress.step_number, progress.total_steps) == (4, 4)
+    assert target.read_text(encoding="utf-8") == render_m3u8(
+        result, "retried", workflow_id=handle.id
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["retried.m3u8"]
 
 
 async def test_bad_schedules_are_one_line_errors(library, worker, tmp_path):
