@@ -395,7 +395,7 @@ class DJSetPlugin(BeetsPlugin):
         from djcurator_core.workflows import SetRequest
 
         request = SetRequest(name=name, tracks=export.tracks, options=options)
-        settings, task_queue = self._server_or_service(opts)
+        settings, task_queue = self._server_or_service(opts, announce=True)
         if settings is None and opts.no_wait:
             raise ui.UserError(
                 "--no-wait needs a configured Temporal server (djset.temporal.address or "
@@ -484,7 +484,7 @@ class DJSetPlugin(BeetsPlugin):
             return Path(os.path.expanduser(configured)).absolute()
         return Path(config.config_dir()) / "djset"
 
-    def _server_or_service(self, opts: DJSetOptions):
+    def _server_or_service(self, opts: DJSetOptions, announce: bool = False):
         """(connection settings, task queue): the configured server, else the running
         local service (`--serve`), else (None, queue): nothing runs to talk to."""
         from djcurator_core.service import running_service
@@ -495,7 +495,8 @@ class DJSetPlugin(BeetsPlugin):
         service = running_service(self._state_dir())
         if service is None:
             return None, self._task_queue(opts)
-        self._log.info("using the local service ({})", service.describe())
+        if announce:  # a one-off run: say where it goes (schedules always live there)
+            self._log.info("using the local service ({})", service.describe())
         return service.connection_settings(), service.task_queue
 
     def _schedule_server(self, opts: DJSetOptions):
@@ -574,7 +575,7 @@ class DJSetPlugin(BeetsPlugin):
             f"({matching} tracks now), playlist {target}"
         )
         if summary.next_runs:
-            ui.print_(f"next run: {summary.next_runs[0]:%Y-%m-%d %H:%M} UTC")
+            ui.print_(f"next run: {schedules.local_time(summary.next_runs[0], timezone)}")
         if not workers:
             self._log.warning(
                 "no worker polls task queue {} now: runs wait until one does "

@@ -18,6 +18,7 @@ Every error is a `ScheduleError` (a `ClientError`) with a one-line message.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -69,8 +70,6 @@ def check_timezone(name: str) -> str:
 
 def local_timezone() -> str:
     """This machine's IANA time zone name ($TZ, else /etc/localtime's link), else UTC."""
-    import os
-
     candidates = [os.environ.get("TZ", "").lstrip(":")]
     try:
         link = os.readlink("/etc/localtime")
@@ -159,6 +158,17 @@ def _schedule_rpc_error(client: Client, exc: RPCError, cron: str | None = None) 
 # --- looking at schedules ----------------------------------------------------------------
 
 
+def local_time(moment: datetime, timezone: str | None) -> str:
+    """ "2026-11-29 03:00 CET": a server time shown in the schedule's time zone."""
+    try:
+        zone = ZoneInfo(timezone) if timezone else None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    if zone is None:
+        return f"{moment:%Y-%m-%d %H:%M} UTC"
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M %Z}"
+
+
 @dataclass(frozen=True)
 class RunSummary:
     workflow_id: str
@@ -168,8 +178,8 @@ class RunSummary:
     status: str  # running, completed, failed, terminated, ...
     error: str | None = None  # "failed in <step>: <type>: <message>" of a failed run
 
-    def line(self) -> str:
-        text = f"{self.started_at:%Y-%m-%d %H:%M:%S} UTC  {self.status:<10} {self.workflow_id}"
+    def line(self, timezone: str | None = None) -> str:
+        text = f"{local_time(self.started_at, timezone)}  {self.status:<10} {self.workflow_id}"
         return f"{text}\n    {self.error}" if self.error else text
 
 
@@ -198,7 +208,7 @@ class ScheduleSummary:
         when = f"{self.cron} ({self.timezone})" if self.cron else "?"
         text = f"{self.name}  [{state}]  {when}"
         if self.next_runs and not self.paused:
-            text += f"  next {self.next_runs[0]:%Y-%m-%d %H:%M} UTC"
+            text += f"  next {local_time(self.next_runs[0], self.timezone)}"
         if self.recent:
             text += f"  last {self.recent[0].status}"
         return text
@@ -224,7 +234,7 @@ class ScheduleSummary:
         if self.paused:
             lines.append("  next runs: none while paused")
         else:
-            times = ", ".join(f"{t:%Y-%m-%d %H:%M} UTC" for t in self.next_runs[:3])
+            times = ", ".join(local_time(t, self.timezone) for t in self.next_runs[:3])
             lines.append(f"  next runs: {times or 'none'}")
         lines.append(
             f"  runs started: {self.actions}; skipped (still running): {self.skipped_overlap};"
@@ -232,7 +242,9 @@ class ScheduleSummary:
         )
         if self.recent:
             lines.append("  recent runs (newest first):")
-            lines.extend(f"    {line}" for run in self.recent for line in run.line().split("\n"))
+            lines.extend(
+                f"    {line}" for run in self.recent for line in run.line(self.timezone).split("\n")
+            )
         else:
             lines.append("  recent runs: none yet")
         return lines
@@ -262,7 +274,10 @@ async def _decode_memo(client: Client, description: ScheduleDescription) -> dict
     return decoded
 
 
-async def run_summary(client: Client, workflow_id: str, run_id: str, scheduled, started):
+async def run_summary(
+    client: Client, workflow_id: str, run_id: str, scheduled: datetime, started: datetime
+) -> RunSummary:
+    """Status of one scheduled run; for a failed one, where and why (one line)."""
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
     status, error = "unknown", None
     try:
