@@ -460,6 +460,22 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def listening_addresses(port: int) -> set[str]:
+    """Local IPv4/IPv6 addresses (hex, as in /proc/net/tcp*) listening on `port`."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            local, state = row.split()[1], row.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:  # 0A = LISTEN
+                found.add(address)
+    return found
+
+
 def port_open(port: int) -> bool:
     import socket
 
@@ -490,6 +506,8 @@ async def test_local_service(tmp_path_factory):
         assert f"Web UI: http://127.0.0.1:{ui_port}" in "".join(service.output)
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/", timeout=10) as page:
             assert page.status == 200
+        for listening in (port, ui_port):  # loopback only (127.0.0.1 in /proc's hex)
+            assert listening_addresses(listening) == {"0100007F"}, listening
 
         run = await beet(library, "djset", "--serve", config=overlay)
         assert_one_line_error(
