@@ -51,7 +51,7 @@ _SLACK2 = 0.0  # how far the partial gain of or-3opt may dip below zero (0: LK r
 class Effort:
     """How long the ILS searches when no time budget stops it first (deterministic)."""
 
-    kicks_per_node: float = 150.0
+    kicks_per_node: float = 100.0
     min_kicks: int = 2_000
     max_kicks: int = 450_000
     stall_per_node: float = 150.0  # stop after this many kicks per node without improvement
@@ -59,8 +59,8 @@ class Effort:
     time_cap: float = 50.0  # seconds, when the request sets no time budget (n=5000 needs ~40)
 
     def kicks(self, n: int) -> int:
-        # superlinear like the problem's difficulty: 30k kicks at n=200, 375k at n=1000
-        wanted = self.kicks_per_node * n * max(1.0, n / 400)
+        # superlinear like the problem's difficulty: 20k kicks at n=200, 333k at n=1000
+        wanted = self.kicks_per_node * n * max(1.0, n / 300)
         return int(min(self.max_kicks, max(self.min_kicks, wanted)))
 
     def stall(self, n: int) -> int:
