@@ -14,6 +14,7 @@ import hashlib
 import os
 import queue
 import signal
+import socket
 import subprocess
 import textwrap
 import threading
@@ -382,6 +383,19 @@ async def test_bad_schedules_are_one_line_errors(library, worker, tmp_path):
     assert_one_line_error(run, "--serve takes no query")
     run = await beet(library, "djset", "--schedule-pause", "a", "--schedule-delete", "b")
     assert_one_line_error(run, "--schedule-pause and --schedule-delete cannot be combined")
+    # A port taken by another program: one line naming the setting, nothing left running.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        state = tmp_path / "busy"
+        config = f"djset:\n  serve:\n    port: {busy}\n    state_dir: {state}\n"
+        run = await beet(library, "djset", "--serve", config=config)
+    assert_one_line_error(
+        run, f"Temporal port {busy} on 127.0.0.1 is in use by another program; choose "
+        "another with djset.serve.port",
+    )  # fmt: skip
+    assert not (state / "service.json").exists()
     # No server configured and no service running: schedules have nowhere to live.
     config = f"djset:\n  serve:\n    state_dir: {tmp_path / 'nothing'}\n"
     run = await beet(library, "djset", "--schedule", "0 3 * * *", "genre:Techno", config=config)
@@ -477,8 +491,6 @@ def listening_addresses(port: int) -> set[str]:
 
 
 def port_open(port: int) -> bool:
-    import socket
-
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
     except OSError:
