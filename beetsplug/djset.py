@@ -547,7 +547,12 @@ class DJSetPlugin(BeetsPlugin):
             or self.config["schedule"]["timezone"].as_str()
             or schedules.local_timezone()
         )
-        catchup = _duration(self.config["schedule"]["catchup_window"].as_str())
+        try:
+            catchup = _duration(self.config["schedule"]["catchup_window"].as_str())
+        except ui.UserError as exc:
+            raise ui.UserError(
+                str(exc).replace("--duration", "djset.schedule.catchup_window", 1)
+            ) from None
         settings, task_queue = self._schedule_server(opts)
         matching = len(lib.items(args))
 
