@@ -36,7 +36,7 @@ SEQUENCE_DELAY_ENV = "DJSET_TEST_SEQUENCE_DELAY"
 HEARTBEAT_INTERVAL = 0.5  # seconds between background heartbeats (the SDK throttles sends)
 # Without a time budget of its own, the solver may search this share of the step's
 # start-to-close timeout: the rest is for the cost matrix and the result.
-SEARCH_SHARE_OF_TIMEOUT = 0.6
+SEARCH_SHARE_OF_TIMEOUT = 0.5
 
 # Errors whose retry cannot help: the file is not there or not a readable file.
 _PERMANENT_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
@@ -200,7 +200,7 @@ def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
     """Order the tracks with `planning.plan_order` (which also picks the set's tracks).
 
     The solver's progress messages become heartbeat details; without a time budget in
-    the options it gets 60 % of this step's timeout (`with_search_budget`)."""
+    the options it gets half of this step's timeout (`with_search_budget`)."""
     _log_execution("sequence_tracks_activity")
     with heartbeating(f"ordering {len(request.tracks)} tracks") as progress:
         _test_delay()

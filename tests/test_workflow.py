@@ -410,8 +410,8 @@ async def test_a_long_step_lives_on_heartbeats_and_gets_a_search_budget(
         result = await wait_for_result(handle)
         assert result.order == [t.id for t in load_tracks(fixture_tracks_path)]
         assert (await activity_records(handle))["sequence_tracks_activity"].last_attempt == 1
-    # No budget given: 60 % of the step's 60 s timeout; a given budget is kept.
-    assert budgets == [36.0, 2.5]
+    # No budget given: half of the step's 60 s timeout; a given budget is kept.
+    assert budgets == [30.0, 2.5]
 
 
 async def test_input_that_skipped_client_validation_fails_the_workflow(
