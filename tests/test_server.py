@@ -173,10 +173,8 @@ async def test_embedded_runtime_that_cannot_start_is_a_client_error():
 
 
 async def test_a_server_that_went_away_is_one_line(fixture_tracks_path):
-    server = EmbeddedServer()
-    server.start()
-    client = await connect(server.connection_settings())
-    server.stop()
+    with EmbeddedServer() as server:
+        client = await connect(server.connection_settings())
     request = SetRequest(name="gone", tracks_path=str(fixture_tracks_path))
     with pytest.raises(ServerUnreachable) as error:
         await start_set(client, request, task_queue="gone")
