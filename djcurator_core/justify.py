@@ -157,7 +157,8 @@ def transition(position: int, a: Track, b: Track, config: ScoringConfig) -> Tran
 
 
 def _improvement(baseline: float, cost: float) -> float:
-    return 0.0 if baseline <= 0 else (baseline - cost) / baseline * 100
+    # rounded so that equal costs read 0.0, not -0.0 or 2e-14
+    return 0.0 if baseline <= 0 else round((baseline - cost) / baseline * 100, 6) + 0.0
 
 
 def justify(
