@@ -22,7 +22,7 @@ import sqlite3
 import threading
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -65,7 +65,9 @@ class ExportedTracks(BaseModel):
 
 
 class WritePlaylistRequest(BaseModel):
-    result: SetResult
+    # The SetResult as the justification step returned it, passed on unparsed: parsing a
+    # large set in workflow code counts against the SDK's deadlock timer (activities.py).
+    result_json: str
     target: PlaylistTarget
     name: str
     query: list[str] | None = None  # shown in the playlist's header
@@ -173,8 +175,12 @@ def write_playlist_activity(request: WritePlaylistRequest) -> WrittenPlaylist:
     target = request.target
     workflow_id = activity.info().workflow_id if activity.in_activity() else None
     try:
+        result = SetResult.model_validate_json(request.result_json)
+    except ValidationError as exc:
+        raise bad_input("PlaylistError", f"set result: {exc.errors()[0]['msg']}") from None
+    try:
         text = render_playlist(
-            request.result,
+            result,
             request.name,
             target.format,
             query=request.query,
@@ -187,7 +193,7 @@ def write_playlist_activity(request: WritePlaylistRequest) -> WrittenPlaylist:
         raise bad_input("PlaylistError", str(exc)) from None
     attempt = activity.info().attempt if activity.in_activity() else 1
     return WrittenPlaylist(
-        path=target.path, track_count=request.result.summary.track_count, attempt=attempt
+        path=target.path, track_count=result.summary.track_count, attempt=attempt
     )
 
 

@@ -247,7 +247,7 @@ class DJSetWorkflow:
             written: WrittenPlaylist = await workflow.execute_activity(
                 write_playlist_activity,
                 WritePlaylistRequest(
-                    result=justified.result,
+                    result_json=justified.result_json,
                     target=request.playlist,
                     name=request.name,
                     query=request.library.query if request.library is not None else None,
