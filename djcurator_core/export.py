@@ -24,11 +24,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .errors import first_line, validation_error_line
 from .keys import KeyParseError, parse_key
 from .models import Track
 from .tags import DJTags, TagReadError, parse_number, read_dj_tags
 
 TagReader = Callable[[Any], DJTags]
+LIBRARY_VALUES = "using the library's values"
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,8 @@ def export_items(
     """Tracks for the items, in item order. Items whose file is missing are skipped, and
     so are items without BPM or key unless `keep_incomplete` (the scorer then gives their
     transitions neutral parts). A file whose tags cannot be read keeps the library's
-    values, with a warning."""
+    values, with a warning (whatever the tag reader raised: one damaged file must not stop
+    the set)."""
     tracks: list[Track] = []
     skipped: list[SkippedItem] = []
     warnings: list[str] = []
@@ -167,15 +170,17 @@ def export_items(
             if not os.path.exists(path):  # a DJ set must not count on a missing file
                 skipped.append(SkippedItem(item_id, label, path, "file not found"))
                 continue
-            warnings.append(f"{label}: {exc}; using the library's values")
+            warnings.append(f"{label}: {exc}; " + LIBRARY_VALUES)
+            tags = DJTags()
+        except Exception as exc:  # a parser tripping over a damaged file: same as above
+            reason, kind = first_line(exc), type(exc).__name__
+            shown = reason if reason == kind else f"{kind}: {reason}"
+            warnings.append(f"{label}: {path}: cannot read tags ({shown}); " + LIBRARY_VALUES)
             tags = DJTags()
         try:
             track, problems = item_to_track(item, tags)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(part) for part in error["loc"])
-            reason = f"field '{where}': {error['msg'].removeprefix('Value error, ')}"
-            skipped.append(SkippedItem(item_id, label, path, reason))
+            skipped.append(SkippedItem(item_id, label, path, validation_error_line(exc)))
             continue
         warnings.extend(f"{label}: {problem}" for problem in problems)
         gap = _missing(track)

@@ -23,6 +23,8 @@ import mutagen
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4Tags
 
+from .errors import first_line
+
 _VORBIS_KEY_FIELDS = ("initialkey", "key")
 _MP4_FREEFORM = "----:com.apple.iTunes:"
 
@@ -153,8 +155,8 @@ def read_dj_tags(path: str | bytes | os.PathLike[str]) -> DJTags:
     shown = os.fsdecode(path)
     try:
         audio = mutagen.File(shown)
-    except (mutagen.MutagenError, OSError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0] or type(exc).__name__
+    except (mutagen.MutagenError, OSError) as exc:  # some carry no message at all
+        reason = getattr(exc, "strerror", None) or first_line(exc)
         raise TagReadError(f"{shown}: cannot read tags ({reason})") from None
     if audio is None:
         raise TagReadError(f"{shown}: not an audio file with tags mutagen knows")

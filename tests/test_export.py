@@ -136,6 +136,23 @@ def test_unreadable_file_uses_library_values(tmp_path):
     assert result.warnings[0].endswith("; using the library's values")
 
 
+def test_any_error_reading_a_file_uses_library_values(tmp_path):
+    """Not only TagReadError: whatever a tag parser raises on a damaged file becomes the
+    same warning, and the item keeps the library's values."""
+    damaged = tmp_path / "damaged.mp3"
+    damaged.write_bytes(b"ID3")
+
+    def broken_reader(path):
+        raise IndexError()  # empty message, as some of mutagen's parsers raise
+
+    item = fake_item(path=str(damaged), bpm=126, initial_key="Am")
+    result = export_items([item], read_tags=broken_reader)
+    assert [(t.bpm, t.key) for t in result.tracks] == [(126.0, "8A")]
+    assert result.warnings == [
+        f"Artist - Title: {damaged}: cannot read tags (IndexError); using the library's values"
+    ]
+
+
 def test_missing_file_is_left_out(tmp_path):
     gone = tmp_path / "gone.flac"
     result = export_items([fake_item(path=str(gone), bpm=128, initial_key="C")])

@@ -239,6 +239,35 @@ async def test_interrupted_wait_can_be_collected_later(
     assert len(entries((tmp_path / "interrupted.m3u8").read_text(encoding="utf-8"))) == 3
 
 
+async def test_damaged_audio_file_keeps_the_library_values(
+    tmp_path_factory, temporal_server, temporal_client, task_queue, djset_worker, tmp_path
+):
+    """A file cut short after the import (mutagen's error has no message): one warning
+    naming it, the track keeps beets' BPM and key, the playlist is written, exit 0, and
+    the damaged file is left exactly as it was (`beet` checks the files)."""
+    names = ["04 Lattice.mp3", "05 Ünïcode Dub.flac", "06 Red Channel.m4a"]
+    lib = build_library(tmp_path_factory.mktemp("damaged"), {n: LIBRARY[n] for n in names})
+    damaged = lib.music / names[0]
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    run = await beet(lib, "djset", "-n", "damaged", config=server_config(
+        temporal_server, task_queue, tmp_path))  # fmt: skip
+    assert run.code == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    warnings = [line for line in run.stderr.splitlines() if "cannot read tags" in line]
+    assert len(warnings) == 1, run.stderr
+    assert f"Tessellate - Lattice: {damaged}: cannot read tags (" in warnings[0]
+    assert warnings[0].endswith("; using the library's values")
+    assert damaged.stat().st_size == 100
+    text = (tmp_path / "damaged.m3u8").read_text(encoding="utf-8")
+    assert sorted(entries(text)) == sorted(lib.path_of(n) for n in names)
+    workflow_id = next(line for line in text.splitlines() if line.startswith("# workflow: "))
+    result = await fetch_result(temporal_client, workflow_id.split()[-1])
+    lattice = next(track for track in result.tracks if track.title == "Lattice")
+    # beets' values: its "Cm" for the tag's "Db minor" (12A when the file is readable), and
+    # no energy (it was only in the file's comment)
+    assert (lattice.bpm, lattice.key, lattice.energy) == (126.0, "5A", None)
+
+
 async def test_export_writes_tracks_enriched(library, tmp_path):
     target = tmp_path / "tracks.json"
     run = await beet(library, "djset", "--export", str(target), "album:Set")

@@ -84,6 +84,24 @@ def test_unreadable_files_raise_one_line_errors(tmp_path):
         assert name in message and "\n" not in message
 
 
+@pytest.mark.parametrize("suffix", ["mp3", "flac", "m4a"])
+@pytest.mark.parametrize("damage", ["truncated", "flipped"])
+def test_damaged_files_raise_one_line_errors(tmp_path, suffix, damage):
+    """A real file cut short or with its header bytes inverted (mutagen raises some of
+    these errors with an empty message, which must still give a one-line reason)."""
+    path = make_audio_file(tmp_path / f"damaged.{suffix}", DJTagSpec(title="X", bpm="120"))
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[:40])
+    else:
+        path.write_bytes(data[:4] + bytes(b ^ 0xFF for b in data[4:12]) + data[12:])
+    with pytest.raises(TagReadError) as error:
+        read_dj_tags(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert not message.endswith("()")  # a reason is named
+
+
 @pytest.mark.parametrize(
     ("comment", "expected"),
     [
