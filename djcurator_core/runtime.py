@@ -79,7 +79,7 @@ async def embedded_runtime(
     server = EmbeddedServer(**server_kwargs)
     try:
         # In this thread, not a pool thread: the server is tied to the thread that starts
-        # it (it dies with it, see server._die_with_parent). Blocks the loop ~0.2-0.6 s.
+        # it (it dies with it, see server._die_with_parent_hook). Blocks the loop ~0.2-0.6 s.
         server.start()
     except EmbeddedServerError as exc:
         raise ClientError(f"embedded Temporal server: {exc}") from None

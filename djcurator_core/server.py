@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 BINARY_ENV = "DJSET_TEMPORAL_BIN"
@@ -65,32 +66,85 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _die_with_parent() -> None:
-    """In the child before exec (Linux): SIGTERM it when the thread that started it dies,
-    so that a parent killed with SIGKILL leaves no server behind. Elsewhere a no-op."""
+def _lookup_prctl() -> Callable[..., int] | None:
+    """libc's prctl (Linux), looked up once, in the parent: between fork and exec the child
+    may only call it (a library lookup there can deadlock on a lock that another thread
+    held at fork). None where there is no prctl."""
     if not sys.platform.startswith("linux"):
-        return
+        return None
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+_PRCTL = _lookup_prctl()
+
+
+def _die_with_parent_hook() -> Callable[[], None] | None:
+    """A preexec_fn: the child gets SIGTERM when the thread that started it dies, so that a
+    parent killed with SIGKILL leaves no server behind. None where prctl is missing."""
+    prctl, parent, sigterm = _PRCTL, os.getpid(), int(signal.SIGTERM)
+    if prctl is None:
+        return None
+
+    def die_with_parent() -> None:  # in the child: two system calls, no lookups
+        prctl(_PR_SET_PDEATHSIG, sigterm, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return die_with_parent
+
+
+def _exited_unreaped(pid: int, timeout: float) -> bool | None:
+    """Wait up to `timeout` s for child `pid` to exit WITHOUT reaping it: as a zombie it keeps
+    its pid, so its process group id cannot be handed to another process meanwhile.
+    True = exited, False = still running, None = already reaped elsewhere (or no waitid)."""
+    if not hasattr(os, "waitid"):
+        return None
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:
+            return None
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
 
 
 def _stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
-    """SIGTERM the server's process group, then SIGKILL it if it does not exit in time."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+    """SIGTERM the server's process group, SIGKILL it if the leader does not exit in time,
+    then SIGKILL whatever of the group outlived the leader (the CLI starts no children, but
+    be sure) while the unreaped leader still holds the group id, and only then reap it.
+
+    A leader that is already reaped gets no signal at all: its pid (= the group id) may
+    belong to an unrelated process by now."""
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    exited = _exited_unreaped(process.pid, timeout)
+    if exited is None:  # no waitid here (or reaped elsewhere): no leftover sweep
         try:
             process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired:  # not reaped yet, so its group id is still its own
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=timeout)
-    # Children that outlived the leader (the CLI starts none, but be sure).
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+        return
+    if exited is False:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        exited = _exited_unreaped(process.pid, timeout)
+    if exited:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=timeout)
 
 
 async def _namespace_answers(address: str, namespace: str) -> None:
@@ -243,7 +297,7 @@ class EmbeddedServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() ends all of it
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with_parent_hook(),
             )
         self._finalizer = weakref.finalize(self, _stop_process, self._process)
         deadline = started + self.start_timeout

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import WorkflowExecutionStatus
 
+import djcurator_core.server as server_module
 from djcurator_core.client import (
     ClientError,
     ServerUnreachable,
@@ -88,16 +91,17 @@ async def test_given_port_and_context_manager():
     assert _gone(pid) and not _port_open(port)
 
 
-def test_port_in_use_fails_at_once_in_one_line():
+def test_port_in_use_fails_at_once_in_one_line(monkeypatch):
+    launched = []
+    monkeypatch.setattr(server_module.subprocess, "Popen", lambda *a, **k: launched.append(a))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        began = time.monotonic()
         with pytest.raises(EmbeddedServerError, match=f"port {port} is in use") as error:
             EmbeddedServer(port=port).start()
-        assert time.monotonic() - began < 5
     assert "\n" not in str(error.value)
+    assert launched == []  # refused before any server process (and its start-up wait)
 
 
 async def test_sqlite_file_keeps_workflows_across_restarts(tmp_path):
@@ -195,8 +199,11 @@ def _dead(pid: int) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux")
 def test_a_parent_killed_with_sigkill_takes_its_server_along():
     script = (
-        "import time\n"
+        "import ctypes, time\n"
         "from djcurator_core.server import EmbeddedServer\n"
+        # Between fork and exec the child may only call what the parent looked up: with
+        # library lookups broken from here on, a lookup in the child would fail the start.
+        "ctypes.CDLL = None\n"
         "server = EmbeddedServer()\n"
         "server.start()\n"
         "print(server.pid, server.port, flush=True)\n"
@@ -216,3 +223,41 @@ def test_a_parent_killed_with_sigkill_takes_its_server_along():
         time.sleep(0.1)
     assert _dead(pid)
     assert not _port_open(port)
+
+
+def _group_leader(shell: str) -> subprocess.Popen:
+    """`sh -c shell` leading its own process group (as the server does), stdout piped."""
+    return subprocess.Popen(
+        ["sh", "-c", shell], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+
+
+def test_stop_ends_group_members_that_outlive_the_leader():
+    # A member that ignores SIGTERM survives the leader; stop sweeps it with SIGKILL while
+    # the (unreaped) leader still holds the group id.
+    leader = _group_leader("(trap '' TERM; exec sleep 120) & echo $!; exec sleep 120")
+    member = int(leader.stdout.readline())
+    try:
+        assert not _dead(member)
+        server_module._stop_process(leader, timeout=10)
+        assert leader.returncode == -signal.SIGTERM
+        deadline = time.monotonic() + 10  # the sweep is a SIGKILL: only its delivery waits
+        while not _dead(member) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _dead(member)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, signal.SIGKILL)
+        leader.stdout.close()
+
+
+def test_stop_sends_no_signal_once_the_server_was_reaped(monkeypatch):
+    leader = _group_leader("exec sleep 120")
+    leader.kill()
+    leader.wait()  # reaped: its pid, the group id, may be another process's by now
+    sent = []
+    monkeypatch.setattr(server_module.os, "killpg", lambda *args: sent.append(args))
+    monkeypatch.setattr(server_module.os, "kill", lambda *args: sent.append(args))
+    server_module._stop_process(leader)
+    leader.stdout.close()
+    assert sent == []
