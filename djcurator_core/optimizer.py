@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .sequencing import SequencingError, SolverRequest, greedy, register
+from .sequencing import SolverRequest, check_pins, greedy, place_pins, register
 
 EXACT_MAX = 15  # Held-Karp inside the solver up to this many tracks (~20 ms)
 NEIGHBOURS = 8  # candidate list length
@@ -661,8 +661,8 @@ def _ils_chunk(
 ):
     """`kicks` perturbation + repair rounds. state = [current cost, best cost];
     counters = [kicks done, kick of the last improvement of the best]."""
-    n = m = t.shape[0]
-    n = m - 1
+    m = t.shape[0]  # tour length: the tracks and the dummy
+    n = m - 1  # tracks
     seg_cap = min(max_seg, (n - 2) // 3)
     if seg_cap < 1:
         return
@@ -916,11 +916,7 @@ def optimise(
     request = request or SolverRequest()
     matrix = np.asarray(matrix)
     n = len(matrix)
-    for pin in (request.start, request.end):
-        if pin is not None and not 0 <= pin < n:
-            raise SequencingError(f"pinned index {pin} is outside 0..{n - 1}")
-    if n > 1 and request.start is not None and request.start == request.end:
-        raise SequencingError("the same track cannot be pinned first and last")
+    check_pins(n, request)
     if n <= EXACT_MAX:
         return exact_path(matrix, request.start, request.end, penalty)
     started = time.perf_counter()
@@ -961,14 +957,7 @@ def optimise(
 
 
 def _random_path(n: int, request: SolverRequest, seed: int) -> list[int]:
-    middle = [
-        i
-        for i in np.random.default_rng(seed).permutation(n).tolist()
-        if i not in (request.start, request.end)
-    ]
-    head = [request.start] if request.start is not None else []
-    tail = [request.end] if request.end is not None else []
-    return head + middle + tail
+    return place_pins(np.random.default_rng(seed).permutation(n).tolist(), request)
 
 
 def _drive(

@@ -27,7 +27,7 @@ from .energy_arc import ARC_UNIT, arc_penalty
 from .models import Track
 from .scoring import ScoringConfig, cost_matrix, tempo_change
 from .selection import select
-from .sequencing import SOLVERS, SequencingError, SolverRequest, solve
+from .sequencing import SOLVERS, SequencingError, SolverRequest, check_pins, solve
 
 DEFAULT_SOLVER = "ils"
 
@@ -85,8 +85,7 @@ def plan_order(
         )
     start = pin_index(tracks, options.start, "start")
     end = pin_index(tracks, options.end, "end")
-    if start is not None and start == end and len(tracks) > 1:
-        raise SequencingError(f"track {options.start!r} cannot be pinned both first and last")
+    check_pins(len(tracks), SolverRequest(start=start, end=end), [t.id for t in tracks])
     notes: list[str] = []
     matrix = cost_matrix(tracks, options.scoring)
     jumps = None

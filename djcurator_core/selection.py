@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .optimizer import Effort, neighbour_lists, optimise
-from .sequencing import SequencingError, SolverRequest, path_cost
+from .sequencing import SequencingError, SolverRequest, path_cost, pinned_ends, place_pins
 
 FILL_COST = 1.0  # cost of leaving one average track length of the slot empty
 POOL_EFFORT = Effort(kicks_per_node=30, min_kicks=2_000, stall_per_node=10, min_stall=1_000)
@@ -149,11 +149,10 @@ def select(
 def _best_window(matrix, pool_order, request, count, duration, dur, mean_dur) -> list[int]:
     """Cheapest run of consecutive tracks of the pool order, with the pins at its ends."""
     free = [i for i in pool_order if i not in (request.start, request.end)]
-    head = [request.start] if request.start is not None else []
-    tail = [request.end] if request.end is not None else []
+    head, tail = pinned_ends(request)
     f = np.asarray(free)
     if len(f) == 0:
-        return head + tail
+        return place_pins([], request)
     steps = matrix[f[:-1], f[1:]] if len(f) > 1 else np.zeros(0)
     prefix = np.concatenate([[0.0], np.cumsum(steps)])
     budget = None
@@ -180,7 +179,7 @@ def _best_window(matrix, pool_order, request, count, duration, dur, mean_dur) ->
         if value < best:
             best, best_range = value, (i, j)
     i, j = best_range
-    return head + [int(v) for v in f[i:j]] + tail
+    return place_pins([int(v) for v in f[i:j]], request)
 
 
 def _exchange_search(matrix, order, request, out_nb, in_nb, duration, dur, mean_dur) -> list[int]:

@@ -7,7 +7,7 @@ budget, progress callback) and returns an order: a permutation of range(n) as a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,27 +50,37 @@ def path_cost(matrix: np.ndarray, order: list[int]) -> float:
     return float(matrix[idx[:-1], idx[1:]].sum())
 
 
-def _check_pins(n: int, request: SolverRequest) -> None:
+def check_pins(n: int, request: SolverRequest, ids: Sequence[str] | None = None) -> None:
+    """Refuse pins outside the n tracks and one track pinned both first and last.
+
+    With `ids` (the tracks' ids) the same-pin message names the track."""
     for pin in (request.start, request.end):
         if pin is not None and not 0 <= pin < n:
             raise SequencingError(f"pinned index {pin} is outside 0..{n - 1}")
     if n > 1 and request.start is not None and request.start == request.end:
-        raise SequencingError("the same track cannot be pinned first and last")
+        which = f"track {ids[request.start]!r}" if ids is not None else "the same track"
+        raise SequencingError(f"{which} cannot be pinned both first and last")
 
 
-def _place_pins(order: list[int], request: SolverRequest) -> list[int]:
-    """Move pinned tracks to their ends, keeping the rest in the given order."""
-    middle = [i for i in order if i not in (request.start, request.end)]
+def pinned_ends(request: SolverRequest) -> tuple[list[int], list[int]]:
+    """([start] or [], [end] or []): the pinned tracks that open and close every order."""
     head = [request.start] if request.start is not None else []
     tail = [request.end] if request.end is not None else []
+    return head, tail
+
+
+def place_pins(order: Sequence[int], request: SolverRequest) -> list[int]:
+    """Move pinned tracks to their ends, keeping the rest in the given order."""
+    head, tail = pinned_ends(request)
+    middle = [i for i in order if i not in (request.start, request.end)]
     return head + middle + tail
 
 
 @register("naive")
 def naive(matrix: np.ndarray, request: SolverRequest) -> list[int]:
     """Input order (pins moved to their ends): the baseline every report compares with."""
-    _check_pins(len(matrix), request)
-    return _place_pins(list(range(len(matrix))), request)
+    check_pins(len(matrix), request)
+    return place_pins(list(range(len(matrix))), request)
 
 
 @register("greedy")
@@ -78,7 +88,7 @@ def greedy(matrix: np.ndarray, request: SolverRequest) -> list[int]:
     """The original design's nearest neighbour: from the first track (or the pinned start),
     always take the cheapest next track; ties go to the earliest in input order. O(n^2)."""
     n = len(matrix)
-    _check_pins(n, request)
+    check_pins(n, request)
     if n == 0:
         return []
     current = request.start if request.start is not None else 0

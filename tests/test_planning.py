@@ -213,7 +213,7 @@ def test_count_with_arc_and_bpm_limit():
         (SetOptions(count=31), "count 31 is larger than the 30 tracks available"),
         (SetOptions(start="nope"), "start track id 'nope' is not among the tracks"),
         (SetOptions(end="t099"), "end track id 't099' is not among the tracks"),
-        (SetOptions(start="t001", end="t001"), "cannot be pinned both first and last"),
+        (SetOptions(start="t001", end="t001"), "track 't001' cannot be pinned both first and last"),
         (SetOptions(solver="magic"), "unknown solver 'magic'"),
         (SetOptions(count=1, start="t001", end="t002"), "leaves no room for the 2 pinned"),
         (SetOptions(duration=60, start="t001"), "pinned tracks last"),

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from djcurator_core.sequencing import SequencingError, SolverRequest, path_cost, solve
+from djcurator_core.sequencing import (
+    SequencingError,
+    SolverRequest,
+    check_pins,
+    path_cost,
+    pinned_ends,
+    place_pins,
+    solve,
+)
 
 
 @pytest.fixture
@@ -54,3 +62,17 @@ def test_bad_requests(matrix, solver, request_, message):
 def test_tiny_inputs():
     assert solve(np.zeros((0, 0)), "greedy") == []
     assert solve(np.zeros((1, 1)), "greedy", SolverRequest(start=0)) == [0]
+
+
+def test_pin_helpers_shared_by_every_solver():
+    request = SolverRequest(start=3, end=0)
+    assert pinned_ends(request) == ([3], [0])
+    assert pinned_ends(SolverRequest()) == ([], [])
+    assert place_pins([0, 1, 2, 3, 4], request) == [3, 1, 2, 4, 0]
+    assert place_pins([], SolverRequest(end=2)) == [2]
+    check_pins(5, request)  # valid pins pass
+    check_pins(1, SolverRequest(start=0, end=0))  # a single track may be both ends
+    with pytest.raises(SequencingError, match=r"^track 'c' cannot be pinned both first and last$"):
+        check_pins(3, SolverRequest(start=2, end=2), ["a", "b", "c"])
+    with pytest.raises(SequencingError, match="pinned index -1 is outside 0..2"):
+        check_pins(3, SolverRequest(end=-1))
