@@ -127,8 +127,9 @@ class ConnectionSettings:
     config_file: str | None = None
     use_environment: bool = True  # False: ignore TEMPORAL_* and temporal.toml (embedded use)
 
-    def connect_config(self) -> dict[str, Any]:
-        """Keyword arguments for `Client.connect` (without the data converter)."""
+    def connect_config(self, defaults: bool = True) -> dict[str, Any]:
+        """Keyword arguments for `Client.connect` (without the data converter);
+        defaults=False: only what is configured (no default address or namespace)."""
         config: dict[str, Any] = {}
         if self.use_environment:
             try:
@@ -148,6 +149,8 @@ class ConnectionSettings:
             config.setdefault("tls", True)
         if self.tls is not None:
             config["tls"] = self.tls
+        if not defaults:
+            return config
         config.setdefault("target_host", DEFAULT_ADDRESS)
         config.setdefault("namespace", DEFAULT_NAMESPACE)
         return config
@@ -386,6 +389,20 @@ async def wait_for_result(
     finally:
         if not result.done():
             result.cancel()
+
+
+async def fetch_request(client: Client, workflow_id: str) -> SetRequest | None:
+    """The request the latest run with this id was started with (the input of its first
+    history event), or None when it cannot be read."""
+    events = client.get_workflow_handle(workflow_id).fetch_history_events(page_size=1)
+    try:
+        async for event in events:
+            started = event.workflow_execution_started_event_attributes
+            values = await client.data_converter.decode(started.input.payloads, [SetRequest])
+            return values[0] if values else None
+    except Exception:  # not found, another workflow type, unreadable: no name from it
+        return None
+    return None
 
 
 async def fetch_result(client: Client, workflow_id: str) -> SetResult:

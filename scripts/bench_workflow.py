@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,23 +127,40 @@ def cold_starts(count: int) -> list[float]:
     return times
 
 
-def start_worker(address: str, log_dir: Path):
-    import subprocess
-
+@contextlib.contextmanager
+def running_worker(address: str, log_dir: Path) -> Iterator[subprocess.Popen]:
+    """One `python worker.py` on the "bench" queue for the block; stopped (and its log file
+    closed) on every way out, a failed start and Ctrl-C included."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
     env["TEMPORAL_ADDRESS"] = address
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "worker.py"), "--task-queue", "bench"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=open(log_dir / "worker.log", "w"),  # noqa: SIM115 (closed with the process)
-        text=True,
-    )
-    line = process.stdout.readline()
-    if "polling" not in line:
-        raise SystemExit(f"worker did not start: {line or 'no output'}")
-    return process
+    log_path = log_dir / "worker.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "worker.py"), "--task-queue", "bench"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        try:
+            line = process.stdout.readline()
+            if "polling" not in line:
+                log.flush()
+                logged = log_path.read_text(errors="replace").strip().splitlines()
+                said = line.strip() or (logged[-1] if logged else "no output")
+                raise SystemExit(f"worker did not start: {said}")
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            process.stdout.close()
 
 
 async def bench(args: argparse.Namespace) -> None:
@@ -159,8 +179,7 @@ async def bench(args: argparse.Namespace) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as workdir, EmbeddedServer() as server:
         workdir = Path(workdir)
-        worker = start_worker(server.address, workdir)
-        try:
+        with running_worker(server.address, workdir):
             client = await connect(server.connection_settings())
             warm = workdir / "warm.json"
             warm.write_text(dump_tracks(draw_tracks(pool, 20, 999)))
@@ -185,9 +204,6 @@ async def bench(args: argparse.Namespace) -> None:
                     await asyncio.sleep(args.pause)
                     print(f"  n={n} run {r + 1}/{repeats}: {e2e:.2f} s", flush=True)
                 rows.append((n, runs))
-        finally:
-            worker.terminate()
-            worker.wait(timeout=60)
 
     header = (
         f"{'tracks':>7} {'runs':>4} {'e2e s':>8} "
