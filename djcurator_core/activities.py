@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from .errors import first_line
 from .justify import SetResult, justify
 from .models import Track, TrackFormatError, load_tracks, parse_tracks
 from .planning import SetOptions, plan_order
@@ -185,12 +186,13 @@ def load_tracks_activity(request: LoadRequest) -> LoadedTracks:
         else:
             raise bad_input("TrackFormatError", "no tracks: give a tracks file or the tracks")
     except TrackFormatError as exc:
-        raise bad_input("TrackFormatError", str(exc)) from None
+        raise bad_input("TrackFormatError", first_line(exc)) from None
     except _PERMANENT_OS_ERRORS as exc:
-        raise bad_input("TrackFileError", f"{request.path}: {exc.strerror or exc}") from None
+        reason = exc.strerror or first_line(exc)
+        raise bad_input("TrackFileError", f"{request.path}: {reason}") from None
     except OSError as exc:  # e.g. EIO on a network share: worth another attempt
         raise ApplicationError(
-            f"{request.path}: {exc.strerror or exc}", type="TrackFileUnavailable"
+            f"{request.path}: {exc.strerror or first_line(exc)}", type="TrackFileUnavailable"
         ) from None
     return LoadedTracks(tracks=tracks, attempt=activity.info().attempt)
 
@@ -208,7 +210,7 @@ def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
             options = with_search_budget(request.options)
             plan = plan_order(request.tracks, options, progress=progress)
         except SequencingError as exc:
-            raise bad_input("SequencingError", str(exc)) from None
+            raise bad_input("SequencingError", first_line(exc)) from None
     return SequencedOrder(
         order=list(plan.order), notes=list(plan.notes), attempt=activity.info().attempt
     )

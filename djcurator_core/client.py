@@ -34,6 +34,7 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.service import RPCError, RPCStatusCode
 
 from .codec import data_converter
+from .errors import first_line, validation_error_line
 from .justify import SetResult
 from .models import TrackFormatError, parse_tracks
 from .workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow, Progress, SetRequest
@@ -89,11 +90,6 @@ def one_line(text: str) -> str:
     return ": ".join(line for line in lines if line and not line.startswith("For further"))
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 _CONNECT_REASONS = (
     ("Connection refused", "connection refused"),
     ("dns error", "host name not found"),
@@ -109,7 +105,7 @@ def _connect_reason(error: BaseException) -> str:
     for needle, reason in _CONNECT_REASONS:
         if needle.lower() in text.lower():
             return reason
-    return _first_line(error)[:200]
+    return first_line(error)[:200]
 
 
 # --- connecting --------------------------------------------------------------------------
@@ -139,7 +135,7 @@ class ConnectionSettings:
                     )
                 )
             except Exception as exc:  # the Rust loader raises plain errors for bad files
-                raise ClientError(f"Temporal configuration: {_first_line(exc)}") from None
+                raise ClientError(f"Temporal configuration: {first_line(exc)}") from None
         if self.address:
             config["target_host"] = self.address
         if self.namespace:
@@ -205,10 +201,8 @@ def validate_request(request: SetRequest | dict) -> SetRequest:
         data = request.model_dump(mode="json") if isinstance(request, SetRequest) else request
         checked = SetRequest.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "request"
-        message = first["msg"].removeprefix("Value error, ")
-        raise InvalidSetRequest(f"set request field '{field}': {message}") from None
+        line = validation_error_line(exc, default_field="request")
+        raise InvalidSetRequest(f"set request {line}") from None
     if checked.tracks is not None:
         try:
             tracks = parse_tracks([t.model_dump() for t in checked.tracks], "inline tracks")
@@ -356,7 +350,7 @@ def _failure(workflow_id: str, error: WorkflowFailureError) -> SetWorkflowFailed
         return SetWorkflowFailed(workflow_id, "Cancelled", cause.message or "cancelled")
     if isinstance(cause, TemporalTimeoutError):
         return SetWorkflowFailed(workflow_id, "WorkflowTimeout", cause.message or "timed out")
-    return SetWorkflowFailed(workflow_id, type(cause).__name__, _first_line(cause or error))
+    return SetWorkflowFailed(workflow_id, type(cause).__name__, first_line(cause or error))
 
 
 async def wait_for_result(

@@ -306,7 +306,7 @@ async def test_invalid_requests_are_refused_before_starting(
         (SetRequest.model_construct(name="x", tracks_path=None, tracks=None), "exactly one"),
         (SetRequest(name="dup", tracks=duplicate), "duplicate of track 0"),
         (SetRequest(name="pin", tracks=tracks, options=SetOptions(end="nope")), "'nope'"),
-        ({"name": "", "tracks_path": "x.json"}, "field 'name'"),
+        ({"name": "", "tracks_path": "x.json"}, "^set request field 'name': String should"),
     ]
     for request, text in cases:
         with pytest.raises(InvalidSetRequest, match=text):
