@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from .errors import first_line, validation_error_line
 from .justify import justify
 from .models import TrackFormatError, load_tracks
 from .planning import SetOptions, plan_order
@@ -22,26 +24,53 @@ from .sequencing import SOLVERS, SequencingError
 EXIT_BAD_INPUT = 2
 
 
+_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
+_NEXT_UNIT = {"": "s", "h": "m", "m": "s"}  # a bare number after "1h" is minutes
+_NUMBER = r"\d+(?:\.\d*)?|\.\d+"
+_PARTS = re.compile(rf"({_NUMBER})([hms]?)")
+
+
 def parse_duration(text: str) -> float:
-    """Seconds from "90m", "1h30m", "1:30:00", "5400" or "5400s"."""
-    raw = text.strip().lower()
-    try:
-        if ":" in raw:
-            seconds = 0.0
-            for part in raw.split(":"):
-                seconds = seconds * 60 + float(part)
-            return seconds
-        total, number = 0.0, ""
-        units = {"h": 3600, "m": 60, "s": 1}
-        for char in raw:
-            if char in units:
-                total += float(number) * units[char]
-                number = ""
-            else:
-                number += char
-        return total + (float(number) if number else 0.0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 90m or 1h30m)") from None
+    """Seconds from "90m", "1h30m", "1h30" (the number after h is minutes), "2h", "45s",
+    "1:30:00", "90:00" or plain seconds ("5400")."""
+    # spaces may surround a unit or colon ("1h 30"), not split a number ("1 2")
+    raw = re.sub(r"\s*([hms:])\s*", r"\1", str(text).strip().lower())
+    seconds = _clock_seconds(raw) if ":" in raw else _unit_seconds(raw)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(
+            f"not a duration: {text!r} (try 90m, 1h30, 1:30:00 or seconds)"
+        )
+    return seconds
+
+
+def _clock_seconds(raw: str) -> float | None:
+    """h:mm:ss or mm:ss."""
+    parts = raw.split(":")
+    if len(parts) > 3 or not all(re.fullmatch(_NUMBER, part) for part in parts):
+        return None
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def _unit_seconds(raw: str) -> float | None:
+    """Numbers with h/m/s units in that order; a last number without a unit takes the unit
+    after the previous one (seconds when it stands alone)."""
+    parts = _PARTS.findall(raw)
+    if not raw or "".join(number + unit for number, unit in parts) != raw:
+        return None
+    seconds, previous = 0.0, ""
+    for index, (number, unit) in enumerate(parts):
+        if not unit:
+            if index != len(parts) - 1 or previous not in _NEXT_UNIT:
+                return None  # "1.2.3", or "30s10": nothing is smaller than seconds
+            unit = _NEXT_UNIT[previous]
+        if previous and _UNIT_SECONDS[unit] >= _UNIT_SECONDS[previous]:
+            return None  # units must get smaller: "30m1h", "1h2h"
+        seconds += float(number) * _UNIT_SECONDS[unit]
+        previous = unit
+    return seconds
 
 
 def add_set_options(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +91,9 @@ def add_set_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--count", type=int, help="pick this many best-mixing tracks from the file")
     parser.add_argument(
-        "--duration", type=parse_duration, help="pick tracks filling at most this, e.g. 90m"
+        "--duration",
+        type=parse_duration,
+        help="pick tracks filling at most this, e.g. 90m or 1h30 (not with --count)",
     )
 
 
@@ -97,13 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "options"
-        return f"option {field}: {first['msg']}"
+    if isinstance(error, ValidationError):  # only SetOptions is validated here
+        return f"set options: {validation_error_line(error, default_field='options')}"
     if isinstance(error, OSError):
-        return f"{error.filename or ''}: {error.strerror or error}".lstrip(": ")
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
+        return f"{error.filename or ''}: {error.strerror or first_line(error)}".lstrip(": ")
+    return first_line(error)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .errors import validation_error_line
 from .keys import Key, KeyParseError, parse_key
 
 
@@ -79,36 +80,35 @@ class TracksEnriched(BaseModel):
     tracks: list[Track]
 
 
-def _describe_error(error: dict[str, Any], raw_tracks: list[Any], offset: int) -> str:
-    loc = list(error["loc"])[offset:]
-    message = error["msg"].removeprefix("Value error, ")
-    if loc and isinstance(loc[0], int):
-        index = loc[0]
-        raw = raw_tracks[index] if index < len(raw_tracks) else None
-        track_id = raw.get("id") if isinstance(raw, dict) else None
-        field = ".".join(str(part) for part in loc[1:]) or "track"
-        who = f"track {index}" + (f" (id {track_id!r})" if track_id is not None else "")
-        return f"{who}: field '{field}': {message}"
-    field = ".".join(str(part) for part in loc) or "document"
-    return f"field '{field}': {message}"
+def _track_label(index: int, raw_tracks: list[Any]) -> str:
+    raw = raw_tracks[index] if index < len(raw_tracks) else None
+    track_id = raw.get("id") if isinstance(raw, dict) else None
+    return f"track {index}" + (f" (id {track_id!r})" if track_id is not None else "")
+
+
+def _describe_error(exc: ValidationError, raw_tracks: list[Any]) -> str:
+    """One line for the first error: a track's field ("track 3 (id 'x'): field 'bpm': ...")
+    when the error is inside the track list, else the document's field."""
+    loc = list(exc.errors()[0]["loc"]) if exc.errors() else []
+    if len(loc) >= 2 and loc[0] == "tracks" and isinstance(loc[1], int):
+        where = _track_label(loc[1], raw_tracks)
+        return f"{where}: {validation_error_line(exc, skip=2, default_field='track')}"
+    return validation_error_line(exc, default_field="document")
 
 
 def parse_tracks(data: Any, source: str = "input") -> list[Track]:
     """Validate decoded JSON (envelope or bare list) and return the tracks."""
     if isinstance(data, list):
-        raw_tracks, wrapped, offset = data, {"tracks": data}, 1
+        raw_tracks, wrapped = data, {"tracks": data}
     elif isinstance(data, dict):
-        raw_tracks = data.get("tracks") if isinstance(data.get("tracks"), list) else []
-        wrapped, offset = data, 1
+        raw_tracks = data["tracks"] if isinstance(data.get("tracks"), list) else []
+        wrapped = data
     else:
         raise TrackFormatError(f"{source}: expected a JSON object or list of tracks")
     try:
         document = TracksEnriched.model_validate(wrapped)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        if list(first["loc"])[:1] != ["tracks"]:
-            offset = 0
-        raise TrackFormatError(f"{source}: {_describe_error(first, raw_tracks, offset)}") from None
+        raise TrackFormatError(f"{source}: {_describe_error(exc, raw_tracks)}") from None
     tracks = document.tracks
     if not tracks:
         raise TrackFormatError(f"{source}: the track list is empty")

@@ -4,6 +4,7 @@
 set length); `plan_order` turns it into a cost matrix, picks the set's tracks when a
 count or duration is asked for (`selection`), and runs the solver.
 
+- count / duration: one or the other; SetOptions refuses both together.
 - max_bpm_jump: a transition above the limit (half/double time aware, as scored) costs
   about 2 (n + 1) extra, more than any whole order's ordinary cost, so the
   solver takes one only when it finds no order without it; what remains is reported in
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from . import optimizer
 from .energy_arc import ARC_UNIT, arc_penalty
@@ -30,6 +31,7 @@ from .selection import select
 from .sequencing import SOLVERS, SequencingError, SolverRequest, check_pins, solve
 
 DEFAULT_SOLVER = "ils"
+COUNT_AND_DURATION = "give --count or --duration, not both"
 
 
 class SetOptions(BaseModel):
@@ -46,6 +48,15 @@ class SetOptions(BaseModel):
     count: int | None = Field(None, gt=0, description="tracks in the set")
     duration: float | None = Field(None, gt=0, description="set length in seconds")
     scoring: ScoringConfig = ScoringConfig()
+
+    @field_validator("duration")
+    @classmethod
+    def _count_or_duration(cls, duration: float | None, info: ValidationInfo) -> float | None:
+        # The selection honours one length constraint; with both it would obey neither
+        # exactly, so refuse the pair (the error names the field 'duration').
+        if duration is not None and info.data.get("count") is not None:
+            raise ValueError(COUNT_AND_DURATION)
+        return duration
 
 
 def pin_index(tracks: Sequence[Track], track_id: str | None, which: str) -> int | None:

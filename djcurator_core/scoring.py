@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .keys import ALL_KEYS, Key, wheel_distance
 from .models import Track
@@ -38,6 +38,11 @@ class HarmonicValues(BaseModel):
     clash: float = Field(0.35, ge=0, le=1, description="a clash one step away; falls to 0 at 7")
 
 
+ZERO_WEIGHTS = (
+    "scoring weights: at least one of harmonic_weight, tempo_weight, energy_weight must be positive"
+)
+
+
 class ScoringConfig(BaseModel):
     """Weights of the three parts and the parameters of each."""
 
@@ -53,10 +58,18 @@ class ScoringConfig(BaseModel):
     neutral: float = Field(0.5, ge=0, le=1, description="score of a part with missing data")
     moves: HarmonicValues = HarmonicValues()
 
+    @model_validator(mode="after")
+    def _some_weight_positive(self) -> ScoringConfig:
+        # all-zero weights leave nothing to score; refuse them where options are validated
+        if self.harmonic_weight + self.tempo_weight + self.energy_weight <= 0:
+            raise ValueError(ZERO_WEIGHTS)
+        return self
+
     def weights(self) -> tuple[float, float, float]:
+        """The three weights normalised to sum to 1."""
         total = self.harmonic_weight + self.tempo_weight + self.energy_weight
-        if total <= 0:
-            raise ValueError("at least one scoring weight must be positive")
+        if total <= 0:  # only reachable by bypassing validation (model_construct)
+            raise ValueError(ZERO_WEIGHTS)
         return (self.harmonic_weight / total, self.tempo_weight / total, self.energy_weight / total)
 
 

@@ -64,6 +64,8 @@ def select(
     n = len(matrix)
     ids = list(ids) if ids is not None else [str(i) for i in range(n)]
     pins = [p for p in (request.start, request.end) if p is not None]
+    if count is not None and duration is not None:
+        raise SequencingError("give a count or a duration, not both")
     if count is not None:
         if count > n:
             raise SequencingError(f"count {count} is larger than the {n} tracks available")

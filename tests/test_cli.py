@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -79,7 +80,47 @@ def test_bad_input_is_one_line_exit_2(tmp_path, content, args, expected):
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90m", 5400), ("1h30m", 5400), ("1:30:00", 5400), ("45", 45)]
+    ("text", "seconds"),
+    [
+        ("2h", 7200),
+        ("1h30", 5400),  # a number after h is minutes
+        ("1h30m", 5400),
+        ("1h 30", 5400),
+        ("90m", 5400),
+        ("1m30", 90),  # a number after m is seconds
+        ("1h30m15", 5415),
+        ("1.5h", 5400),
+        ("1:30:00", 5400),
+        ("90:00", 5400),
+        ("45s", 45),
+        ("45", 45),
+        ("5400", 5400),
+        (" 5400S ", 5400),
+    ],
 )
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    "text", ["", "abc", "h", "90x", "-5", "1 2", "30m1h", "1h2h", "30s10", "1:2:3:4", "1h:30"]
+)
+def test_parse_duration_refuses_garbage_in_one_line(text):
+    with pytest.raises(argparse.ArgumentTypeError) as info:
+        parse_duration(text)
+    assert str(info.value) == f"not a duration: {text!r} (try 90m, 1h30, 1:30:00 or seconds)"
+
+
+def test_count_with_duration_is_refused_in_one_line():
+    proc = run("sequence", str(FIXTURE), "--count", "5", "--duration", "20m")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (
+        "error: set options: field 'duration': give --count or --duration, not both\n"
+    )
+
+
+def test_bad_duration_is_one_argparse_error():
+    proc = run("sequence", str(FIXTURE), "--duration", "1h30x")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "argument --duration: not a duration: '1h30x'" in proc.stderr
+    assert "Traceback" not in proc.stderr

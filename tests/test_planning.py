@@ -10,12 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from djcurator_core.energy_arc import arc_curve, spearman
+from djcurator_core.errors import validation_error_line
 from djcurator_core.keys import ALL_KEYS
 from djcurator_core.models import Track, dump_tracks
 from djcurator_core.planning import DEFAULT_SOLVER, SetOptions, bpm_jumps, plan_order
 from djcurator_core.scoring import cost_matrix
+from djcurator_core.selection import select
 from djcurator_core.sequencing import SequencingError, SolverRequest, path_cost, solve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,6 +227,24 @@ def test_impossible_options_raise_one_line(options, message):
     with pytest.raises(SequencingError, match=message) as info:
         plan_order(pool(30, 14), options)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("data", [{"count": 10, "duration": 1200}, {"duration": 3600, "count": 3}])
+def test_count_and_duration_together_are_refused(data):
+    # both at once used to obey neither (10 tracks lasting 3825 s for 1200 s)
+    with pytest.raises(ValidationError) as info:
+        SetOptions.model_validate(data)
+    assert validation_error_line(info.value) == (
+        "field 'duration': give --count or --duration, not both"
+    )
+    tracks = pool(30, 14)
+    with pytest.raises(SequencingError, match="a count or a duration, not both"):
+        select(
+            cost_matrix(tracks),
+            count=data["count"],
+            duration=data["duration"],
+            durations=[t.duration for t in tracks],
+        )
 
 
 def test_duration_needs_durations():

@@ -6,10 +6,14 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from djcurator_core.errors import validation_error_line
 from djcurator_core.keys import ALL_KEYS, parse_key
 from djcurator_core.models import Track
+from djcurator_core.planning import SetOptions
 from djcurator_core.scoring import (
+    ZERO_WEIGHTS,
     HarmonicValues,
     ScoringConfig,
     cost_matrix,
@@ -107,8 +111,24 @@ def test_total_is_the_weighted_mean_of_the_parts():
     config = ScoringConfig(harmonic_weight=2, tempo_weight=1, energy_weight=1)
     s = score_transition(T(key="8A", bpm=120, energy=5), T(key="10A", bpm=125, energy=3), config)
     assert s.total == pytest.approx((2 * s.harmonic + s.tempo + s.energy) / 4)
-    with pytest.raises(ValueError):
-        ScoringConfig(harmonic_weight=0, tempo_weight=0, energy_weight=0).weights()
+
+
+ZEROS = {"harmonic_weight": 0, "tempo_weight": 0, "energy_weight": 0}
+
+
+def test_all_zero_weights_are_refused_when_the_config_is_built():
+    with pytest.raises(ValidationError) as info:
+        ScoringConfig(**ZEROS)
+    assert validation_error_line(info.value) == f"field 'value': {ZERO_WEIGHTS}"
+    # the same line when the weights arrive inside the set options (plugin config, request)
+    with pytest.raises(ValidationError) as info:
+        SetOptions.model_validate({"scoring": ZEROS})
+    assert validation_error_line(info.value) == f"field 'scoring': {ZERO_WEIGHTS}"
+    # weights() still normalises any valid config, even one with a single positive weight
+    assert ScoringConfig(**{**ZEROS, "tempo_weight": 0.1}).weights() == (0.0, 1.0, 0.0)
+    assert ScoringConfig().weights() == pytest.approx((0.5, 0.3, 0.2))
+    with pytest.raises(ValueError, match="at least one of"):
+        ScoringConfig.model_construct(**ZEROS).weights()  # validation bypassed
 
 
 tracks_strategy = st.lists(
