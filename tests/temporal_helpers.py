@@ -103,14 +103,17 @@ class ActivityRecord:
     activity: str
     scheduled: int  # how many times the workflow scheduled it
     last_attempt: int  # attempt of the recorded Started event (only the last is recorded)
+    # The failure of the attempt before it, as that Started event records it: "" if none.
+    previous_failure: str = ""
 
 
 async def activity_records(handle: WorkflowHandle) -> dict[str, ActivityRecord]:
-    """Per activity type: times scheduled and the attempt of its (last) Started event."""
+    """Per activity type: times scheduled, the attempt of its (last) Started event and the
+    failure that made the server retry it (type: message)."""
     history = await handle.fetch_history()
     names: dict[int, str] = {}
     scheduled: Counter[str] = Counter()
-    attempts: dict[str, int] = {}
+    started: dict[str, tuple[int, str]] = {}
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             name = event.activity_task_scheduled_event_attributes.activity_type.name
@@ -118,9 +121,15 @@ async def activity_records(handle: WorkflowHandle) -> dict[str, ActivityRecord]:
             scheduled[name] += 1
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes
-            attempts[names[attrs.scheduled_event_id]] = attrs.attempt
+            failure = ""
+            if attrs.HasField("last_failure"):
+                last = attrs.last_failure
+                kind = last.application_failure_info.type or "failure"
+                failure = f"{kind}: {last.message}"
+            started[names[attrs.scheduled_event_id]] = (attrs.attempt, failure)
     return {
-        name: ActivityRecord(name, scheduled[name], attempts.get(name, 0)) for name in scheduled
+        name: ActivityRecord(name, scheduled[name], *started.get(name, (0, "")))
+        for name in scheduled
     }
 
 
