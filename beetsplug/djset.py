@@ -206,7 +206,7 @@ class DJSetPlugin(BeetsPlugin):
             self._temporal_command(lib, lambda: self._create_schedule(lib, opts, args))
             return
         if opts.collect:
-            self._finish(lib, opts, None, lambda: self._collect(opts))
+            self._temporal_command(lib, lambda: self._output(lib, opts, *self._collect(opts)))
             return
         name = opts.name or name_from_query(args)
         export = self._export(lib, args, opts)
@@ -232,7 +232,7 @@ class DJSetPlugin(BeetsPlugin):
             )
             if given
         ]
-        if len(modes) > 1 and not set(modes) <= {"--collect", "--export"}:
+        if len(modes) > 1:
             raise ui.UserError(f"{' and '.join(modes)} cannot be combined")
         if (opts.serve or managed) and args:
             raise ui.UserError(f"{modes[0]} takes no query")
@@ -244,8 +244,8 @@ class DJSetPlugin(BeetsPlugin):
             )
         if opts.schedule is not None and (opts.print_set or opts.no_wait):
             raise ui.UserError("--schedule writes the playlist at each run: no --print, --no-wait")
-        if opts.collect and (args or opts.export or opts.no_wait):
-            raise ui.UserError("--collect takes a workflow id and no query, --export or --no-wait")
+        if opts.collect and (args or opts.no_wait):
+            raise ui.UserError("--collect takes a workflow id and no query or --no-wait")
         if opts.export and (opts.print_set or opts.no_wait):
             raise ui.UserError("--export writes the tracks and stops: no --print or --no-wait")
         if opts.no_wait and opts.print_set:
@@ -300,6 +300,7 @@ class DJSetPlugin(BeetsPlugin):
     def _set_options(self, lib: Library, opts: DJSetOptions, export: Export | None) -> SetOptions:
         from pydantic import ValidationError
 
+        from djcurator_core.errors import validation_error_line
         from djcurator_core.planning import SetOptions
         from djcurator_core.scoring import ScoringConfig
 
@@ -317,14 +318,22 @@ class DJSetPlugin(BeetsPlugin):
             query = getattr(opts, which)
             if query:
                 values[which] = self._pinned_track(lib, which, query, ids)
+        if values.get("start") is not None and values.get("start") == values.get("end"):
+            item = lib.get_item(int(values["start"]))
+            raise ui.UserError(
+                f"--start {opts.start!r} and --end {opts.end!r} match the same track "
+                f"({item.artist} - {item.title}): a set opens and closes with different tracks"
+            )
         try:
             scoring = ScoringConfig.model_validate(self.config["scoring"].get(dict) or {})
         except ValidationError as exc:
-            raise ui.UserError(_first_error("djset.scoring.{}", exc)) from None
+            line = validation_error_line(exc, default_field="weights")
+            raise ui.UserError(f"djset.scoring: {line}") from None
         try:
             return SetOptions(**values, scoring=scoring)
         except ValidationError as exc:
-            raise ui.UserError(_first_error("djset option {}", exc)) from None
+            line = validation_error_line(exc, default_field="options")
+            raise ui.UserError(f"set options: {line}") from None
 
     @staticmethod
     def _pinned_track(lib: Library, which: str, query: str, ids: set[str]) -> str:
@@ -363,28 +372,34 @@ class DJSetPlugin(BeetsPlugin):
     # --- Temporal ------------------------------------------------------------------------
 
     def _connection(self, opts: DJSetOptions):
-        """Connection settings, or None when nothing is configured (embedded server)."""
-        from temporalio.envconfig import ClientConfig
-
-        from djcurator_core.client import ConnectionSettings
+        """Connection settings, or None when no server address is configured anywhere
+        (djset.temporal.address, --address, TEMPORAL_ADDRESS, a temporal.toml profile):
+        then the local service or an embedded server is used. Other Temporal settings
+        (API key, namespace, TLS) without an address are an error, not silently dropped."""
+        from djcurator_core.client import ClientError, ConnectionSettings
 
         temporal = self.config["temporal"]
-        profile = temporal["profile"].as_str() or None
-        address = opts.address or temporal["address"].as_str()
-        if not address:
-            try:
-                configured = ClientConfig.load_client_connect_config(profile=profile)
-            except Exception as exc:  # the loader raises plain errors for bad files
-                raise ui.UserError(f"Temporal configuration: {exc}") from None
-            if not configured.get("target_host"):
-                return None
-        return ConnectionSettings(
-            address=address or None,
+        settings = ConnectionSettings(
+            address=opts.address or temporal["address"].as_str() or None,
             namespace=temporal["namespace"].as_str() or None,
             api_key=temporal["api_key"].as_str() or None,
             tls=temporal["tls"].get(),
-            profile=profile,
+            profile=temporal["profile"].as_str() or None,
         )
+        try:
+            configured = settings.connect_config(defaults=False)
+        except ClientError as exc:
+            raise ui.UserError(str(exc)) from None
+        if configured.get("target_host"):
+            return settings
+        if configured:
+            names = ", ".join(sorted(configured))
+            raise ui.UserError(
+                f"Temporal settings ({names}) but no server address: set "
+                "djset.temporal.address or TEMPORAL_ADDRESS (the local service and the "
+                "embedded server take no such settings)"
+            )
+        return None
 
     def _task_queue(self, opts: DJSetOptions) -> str:
         return opts.task_queue or self.config["temporal"]["task_queue"].as_str()
@@ -443,7 +458,9 @@ class DJSetPlugin(BeetsPlugin):
     def _show_progress(self, progress) -> None:
         self._log.info("{}", progress.line())
 
-    def _collect(self, opts: DJSetOptions) -> tuple[SetResult, str]:
+    def _collect(self, opts: DJSetOptions) -> tuple[tuple[str, list[str] | None], SetResult, str]:
+        """((name, query), result, workflow id) of a finished run; the name is -n, else
+        the one the run was started with (its request), the query that of a library run."""
         from djcurator_core import client as temporal
 
         settings, _ = self._server_or_service(opts)
@@ -453,11 +470,15 @@ class DJSetPlugin(BeetsPlugin):
                 "TEMPORAL_ADDRESS) or a running `beet djset --serve`"
             )
 
-        async def fetch() -> SetResult:
+        async def fetch():
             connected = await temporal.connect(settings)
-            return await temporal.fetch_result(connected, opts.collect)
+            result = await temporal.fetch_result(connected, opts.collect)
+            return result, await temporal.fetch_request(connected, opts.collect)
 
-        return asyncio.run(fetch()), opts.collect
+        result, request = asyncio.run(fetch())
+        name = opts.name or (request.name if request else opts.collect)
+        query = request.library.query if request and request.library else None
+        return (name, query), result, opts.collect
 
     # --- schedules and the local service -------------------------------------------------
 
@@ -648,10 +669,8 @@ class DJSetPlugin(BeetsPlugin):
             seen.append(update)
             self._show_progress(update)
 
-        result = await temporal.wait_for_result(handle, progress)
+        result = await temporal.wait_for_result(handle, progress)  # ends with the last one
         written = next((p.playlist for p in reversed(seen) if p.playlist), None)
-        final = await temporal.query_progress(handle)
-        written = (final.playlist if final else None) or written
         ui.print_(f"wrote {written or 'the playlist'} ({result.summary.track_count} tracks)")
         return 0
 
@@ -717,7 +736,7 @@ class DJSetPlugin(BeetsPlugin):
         self,
         lib: Library,
         opts: DJSetOptions,
-        origin: tuple[str, list[str]] | None,
+        origin: tuple[str, list[str] | None],
         result: SetResult | None,
         workflow_id: str,
     ) -> None:
@@ -727,7 +746,7 @@ class DJSetPlugin(BeetsPlugin):
         if result is None:  # --no-wait
             ui.print_(workflow_id)
             return
-        name, query = origin if origin else (opts.name or _name_of(workflow_id), None)
+        name, query = origin
         output_format = _pick(opts.format, self.config["format"].as_str())
         if opts.print_set:
             if output_format == "json":
@@ -750,13 +769,6 @@ class DJSetPlugin(BeetsPlugin):
         ui.print_(f"wrote {target} ({result.summary.track_count} tracks)")
 
 
-def _first_error(field_name: str, exc) -> str:
-    """One line for a pydantic ValidationError: "<field_name with {} = field>: message"."""
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return f"{field_name.format(where)}: {first['msg'].removeprefix('Value error, ')}"
-
-
 def _pick(given: Any, configured: Any) -> Any:
     return configured if given is None else given
 
@@ -770,10 +782,6 @@ def _duration(text: str) -> float:
         return parse_duration(str(text))
     except ArgumentTypeError as exc:
         raise ui.UserError(f"--duration: {exc}") from None
-
-
-def _name_of(workflow_id: str) -> str:
-    return workflow_id.removeprefix("djset-") or workflow_id
 
 
 def _user_errors(function, *args, **kwargs):

@@ -27,6 +27,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from .activities import _log_execution, bad_input, heartbeating
+from .errors import validation_error_line
 from .export import export_items
 from .justify import SetResult
 from .models import Track
@@ -177,7 +178,7 @@ def write_playlist_activity(request: WritePlaylistRequest) -> WrittenPlaylist:
     try:
         result = SetResult.model_validate_json(request.result_json)
     except ValidationError as exc:
-        raise bad_input("PlaylistError", f"set result: {exc.errors()[0]['msg']}") from None
+        raise bad_input("PlaylistError", f"set result: {validation_error_line(exc)}") from None
     try:
         text = render_playlist(
             result,

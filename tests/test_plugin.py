@@ -160,9 +160,9 @@ async def test_scoring_weights_from_config(
         "album:Set",
         config=server_config(temporal_server, task_queue, tmp_path, bad),
     )
-    assert_one_line_error(run, "djset.scoring.harmonic_weight: Input should be greater than")
+    assert_one_line_error(run, "djset.scoring: field 'harmonic_weight': Input should be")
     run = await beet(library, "djset", "--count", "0", "album:Set", config=config)
-    assert_one_line_error(run, "djset option count: Input should be greater than 0")
+    assert_one_line_error(run, "set options: field 'count': Input should be greater than 0")
 
 
 async def test_pinned_ends_and_set_options(
@@ -190,6 +190,19 @@ async def test_no_wait_then_collect(library, temporal_server, task_queue, djset_
     assert run.code == 0, run.stderr
     text = (tmp_path / "later.m3u8").read_text(encoding="utf-8")
     assert len(entries(text)) == 3 and f"# workflow: {workflow_id}" in text
+
+    # Without -n the playlist takes the set's own name, from the run's request (the
+    # workflow id of "Late Night" carries a hash, so it cannot be read back from the id).
+    run = await beet(library, "djset", "--no-wait", "-n", "Late Night", "genre:Techno",
+                     config=config)  # fmt: skip
+    assert run.code == 0, run.stderr
+    workflow_id = run.stdout.strip()
+    assert workflow_id.startswith("djset-late-night-")
+    run = await beet(library, "djset", "--collect", workflow_id, config=config)
+    assert run.code == 0, run.stderr
+    assert run.stdout.strip() == f"wrote {tmp_path / 'Late Night.m3u8'} (3 tracks)"
+    text = (tmp_path / "Late Night.m3u8").read_text(encoding="utf-8")
+    assert text.startswith("#EXTM3U\n#PLAYLIST:Late Night\n")
 
 
 async def test_embedded_server_when_nothing_is_configured(library, tmp_path):
@@ -315,6 +328,48 @@ async def test_pin_query_must_match_one_track(library):
     assert_one_line_error(run, "--end 'genre:House' matches 4 of the set's tracks")
 
 
+async def test_same_track_at_both_ends_is_refused_at_once(library, tmp_path):
+    """Refused before any Temporal server (here: the embedded one) starts."""
+    run = await beet(
+        library, "djset", "--start", "title:Tide", "--end", "artist:Kessel", "album:Set",
+        config=f"djset:\n  playlist_dir: {tmp_path}\n",
+    )  # fmt: skip
+    assert_one_line_error(
+        run, "--start 'title:Tide' and --end 'artist:Kessel' match the same track (Kessel - Tide)"
+    )
+    assert "embedded" not in run.stderr and "workflow" not in run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "env", "named"),
+    [
+        ("api_key: secret", {}, "api_key, tls"),
+        ("namespace: night", {}, "namespace"),
+        ("", {"TEMPORAL_NAMESPACE": "night"}, "namespace"),
+    ],
+)
+async def test_temporal_settings_without_an_address_are_an_error(
+    library, tmp_path, config, env, named
+):
+    """An API key or namespace meant for a remote server must not silently run on the
+    embedded server (which knows neither)."""
+    overlay = f"djset:\n  playlist_dir: {tmp_path}\n" + (
+        f"  temporal: {{{config}}}\n" if config else ""
+    )
+    run = await beet(library, "djset", "genre:Techno", config=overlay, env=env)
+    assert_one_line_error(run, f"Temporal settings ({named}) but no server address")
+    assert "starting an embedded one" not in run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_broken_temporal_config_file_is_one_line(library, tmp_path):
+    broken = tmp_path / "temporal.toml"
+    broken.write_text("[profile.default\naddress = \n", encoding="utf-8")
+    run = await beet(library, "djset", "genre:Techno", env={"TEMPORAL_CONFIG_FILE": str(broken)})
+    assert_one_line_error(run, "Temporal configuration: ")
+
+
 async def test_unwritable_playlist_folder_keeps_the_old_playlist(library, tmp_path):
     old = tmp_path / "genre-Techno.m3u8"
     old.write_text("#EXTM3U\n/old/entry.mp3\n", encoding="utf-8")
@@ -365,6 +420,8 @@ async def test_failing_workflow(library, temporal_server, task_queue, djset_work
 async def test_conflicting_options(library):
     run = await beet(library, "djset", "--collect", "djset-x", "genre:Techno")
     assert_one_line_error(run, "--collect takes a workflow id and no query")
+    run = await beet(library, "djset", "--collect", "djset-x", "--export", "t.json")
+    assert_one_line_error(run, "--collect and --export cannot be combined")
     run = await beet(library, "djset", "--no-wait", "genre:Techno")
     assert_one_line_error(run, "--no-wait needs a configured Temporal server")
 
