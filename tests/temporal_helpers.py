@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.api.common.v1 import Payload
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import WorkflowHandle
 
 from djcurator_core.keys import ALL_KEYS
@@ -124,7 +124,10 @@ async def activity_records(handle: WorkflowHandle) -> dict[str, ActivityRecord]:
             failure = ""
             if attrs.HasField("last_failure"):
                 last = attrs.last_failure
-                kind = last.application_failure_info.type or "failure"
+                if last.HasField("timeout_failure_info"):  # e.g. TIMEOUT_TYPE_HEARTBEAT
+                    kind = TimeoutType.Name(last.timeout_failure_info.timeout_type)
+                else:
+                    kind = last.application_failure_info.type or "failure"
                 failure = f"{kind}: {last.message}"
             started[names[attrs.scheduled_event_id]] = (attrs.attempt, failure)
     return {

@@ -33,7 +33,7 @@ async def _wait_for_log(log, predicate, timeout: float = 30.0) -> dict:
 
 
 async def test_killed_worker_mid_sequencing_is_replaced_without_reloading(
-    temporal_server, temporal_client, task_queue, fixture_tracks_path, tmp_path
+    temporal_server, temporal_client, task_queue, fixture_tracks_path, tmp_path, record_property
 ):
     log = tmp_path / "activity.log"
     # Worker A sequences slowly (it heartbeats meanwhile), so the kill lands mid-step.
@@ -76,7 +76,12 @@ async def test_killed_worker_mid_sequencing_is_replaced_without_reloading(
     tracks = load_tracks(fixture_tracks_path)
     assert sorted(result.order) == sorted(t.id for t in tracks)
     print(f"kill -> completed: {recovery:.1f} s")
-    assert recovery < 12  # heartbeat timeout 4 s + retry 1 s + sticky timeout 1 s + work
+    record_property("kill_to_completion_seconds", round(recovery, 1))
+    # Heartbeat-driven: the server notices the dead worker within the 4 s heartbeat
+    # timeout, retries after 1 s (+ 1 s sticky timeout + the work); ~6 s measured. The
+    # bound is generous for a busy machine but well under the 60 s start-to-close timeout
+    # a recovery without heartbeats would wait for.
+    assert recovery < 30
 
     runs = [(r["activity"], r["attempt"], r["pid"]) for r in read_log(log)]
     a, b = str(first.pid), str(second.pid)
@@ -93,6 +98,10 @@ async def test_killed_worker_mid_sequencing_is_replaced_without_reloading(
     ) == (1, 1)
     assert records["sequence_tracks_activity"].scheduled == 1
     assert records["sequence_tracks_activity"].last_attempt == 2
+    # Attempt 1 ended by the heartbeat timeout, not the step's start-to-close timeout.
+    assert records["sequence_tracks_activity"].previous_failure.startswith(
+        "TIMEOUT_TYPE_HEARTBEAT: "
+    )
     assert records["generate_justifications_activity"].last_attempt == 1
 
 
