@@ -963,13 +963,19 @@ def _random_path(n: int, request: SolverRequest, seed: int) -> list[int]:
 def _drive(
     search: _Search, kicks: int, stall: int, deadline: float | None, request: SolverRequest
 ) -> None:
-    """Kick in chunks of ~0.2 s until done, stalled or out of time; report progress."""
+    """Kick in chunks of ~0.2 s until done, stalled or out of time; report progress, and
+    at the end why the search stopped ("search stopped (time limit): ...")."""
     chunk = 200
     last_report = time.perf_counter()
-    while search.counters[0] < kicks:
+    while True:
+        if search.counters[0] >= kicks:
+            reason = "kick limit"
+            break
         if search.counters[0] - search.counters[1] >= stall:
+            reason = "no new best"
             break
         if deadline is not None and time.perf_counter() >= deadline:
+            reason = "time limit"
             break
         todo = min(chunk, kicks - int(search.counters[0]))
         tick = time.perf_counter()
@@ -985,6 +991,10 @@ def _drive(
                 f"searching: {int(search.counters[0])} kicks, best cost {search.state[1]:.4f}"
             )
             last_report = now
+    request.report(
+        f"search stopped ({reason}): {search.dummy} tracks, {int(search.counters[0])} of "
+        f"{kicks} kicks, best cost {search.state[1]:.4f}"
+    )
 
 
 def _arc_start(request: SolverRequest, penalty: PositionPenalty, n: int) -> list[int]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +16,10 @@ from djcurator_core.energy_arc import arc_curve, spearman
 from djcurator_core.errors import validation_error_line
 from djcurator_core.keys import ALL_KEYS
 from djcurator_core.models import Track, dump_tracks
+from djcurator_core.optimizer import DEFAULT_EFFORT
 from djcurator_core.planning import DEFAULT_SOLVER, SetOptions, bpm_jumps, plan_order
 from djcurator_core.scoring import cost_matrix
-from djcurator_core.selection import select
+from djcurator_core.selection import POOL_EFFORT, select
 from djcurator_core.sequencing import SequencingError, SolverRequest, path_cost, solve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -253,11 +254,28 @@ def test_duration_needs_durations():
 
 
 def test_time_budget_covers_selection_and_order():
+    # Without a budget both searches run to their effort (measured: the pool search stops
+    # with no new best after ~50,000 of 64,000 kicks, the final order uses all 25,000 kicks;
+    # ~5 s). With 0.5 s, 70 % goes to the selection (half of it to ordering the pool) and
+    # 30 % to the final order; each search must say the budget stopped it, well before
+    # its effort (measured: ~3,000 and ~5,000 kicks).
     tracks = pool(800, 19)
-    started = time.perf_counter()
-    plan = plan_order(tracks, SetOptions(count=60, time_budget=1.0))
-    assert len(plan.order) == 60 and len(set(plan.order)) == 60
-    assert time.perf_counter() - started < 20  # generous: no speed target, just no runaway
+    messages: list[str] = []
+    plan = plan_order(
+        tracks, SetOptions(count=250, time_budget=0.5, seed=1), progress=messages.append
+    )
+    assert len(plan.order) == 250 and len(set(plan.order)) == 250
+    stops = [m for m in messages if m.startswith("search stopped")]
+    assert len(stops) == 2, messages
+    pool_stop, order_stop = stops
+    assert pool_stop.startswith("search stopped (time limit): 800 tracks"), pool_stop
+    assert order_stop.startswith("search stopped (time limit): 250 tracks"), order_stop
+    assert f"of {POOL_EFFORT.kicks(800)} kicks" in pool_stop
+    assert f"of {DEFAULT_EFFORT.kicks(250)} kicks" in order_stop
+    for stop in stops:
+        done, limit = (int(v) for v in re.search(r"(\d+) of (\d+) kicks", stop).groups())
+        assert done < limit
+    assert messages.index(pool_stop) < messages.index("selection: pool ordered")
 
 
 def test_progress_reaches_the_callback():
