@@ -20,9 +20,11 @@ dummy -> j edge but dummy -> start prohibitively expensive (likewise for the end
   objective; with it, every move also pays for the positions it shifts.
 
 The search runs in chunks between which Python checks the clock (time budget) and calls
-`request.report` (activity heartbeat). Randomness comes from a xorshift generator seeded
-by `request.seed`, so the result is deterministic for a seed unless the time budget stops
-the search first (or the Effort's time cap, when the request has no budget).
+`request.report` (activity heartbeat); its last report says why it stopped (time limit,
+kick limit or no new best) and after how many kicks. Randomness comes from a xorshift
+generator seeded by `request.seed`, so the result is deterministic for a seed unless the
+time budget stops the search first (or the Effort's time cap, when the request has no
+budget).
 """
 
 from __future__ import annotations
