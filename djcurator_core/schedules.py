@@ -295,15 +295,17 @@ async def run_summary(
     return RunSummary(workflow_id, run_id, scheduled, started, status, error)
 
 
-async def describe_schedule(client: Client, schedule_id: str, recent: int = 5) -> ScheduleSummary:
+async def _describe(client: Client, schedule_id: str) -> ScheduleDescription:
     try:
-        description = await client.get_schedule_handle(schedule_id).describe(
-            rpc_timeout=RPC_TIMEOUT
-        )
+        return await client.get_schedule_handle(schedule_id).describe(rpc_timeout=RPC_TIMEOUT)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise ScheduleError(f"no schedule {schedule_id!r}") from None
         raise _rpc_error(client, exc) from None
+
+
+async def describe_schedule(client: Client, schedule_id: str, recent: int = 5) -> ScheduleSummary:
+    description = await _describe(client, schedule_id)
     info = description.info
     memo = await _decode_memo(client, description)
     actions = sorted(info.recent_actions, key=lambda a: a.started_at, reverse=True)[:recent]
@@ -407,18 +409,16 @@ class Triggered:
 async def trigger_schedule(client: Client, schedule_id: str, wait: float = 15.0) -> Triggered:
     """Start a run now (even when paused) and return its workflow id once the server has
     started it; a run still going means this one is skipped (overlap policy SKIP)."""
-    handle = client.get_schedule_handle(schedule_id)
-    before = await describe_schedule(client, schedule_id, recent=0)
+    before = (await _describe(client, schedule_id)).info  # only its two counters matter
     await _call(client, schedule_id, "trigger")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while loop.time() < deadline:
-        description = await handle.describe(rpc_timeout=RPC_TIMEOUT)
-        info = description.info
-        if info.num_actions > before.actions:
+        info = (await _describe(client, schedule_id)).info
+        if info.num_actions > before.num_actions:
             newest = max(info.recent_actions, key=lambda a: a.started_at)
             return Triggered(newest.action.workflow_id, newest.action.first_execution_run_id)
-        if info.num_actions_skipped_overlap > before.skipped_overlap:
+        if info.num_actions_skipped_overlap > before.num_actions_skipped_overlap:
             running = [a.workflow_id for a in info.running_actions]
             return Triggered(None, None, running)
         await asyncio.sleep(0.2)

@@ -5,8 +5,9 @@ run histories survive restarts), its Web UI, and a worker that serves the pipeli
 the library activities. With a configured Temporal server, only the worker runs (the
 server is the user's). One service per state folder: an exclusive lock (flock, released
 by the OS when the process dies, so a crash leaves no stale lock) and a small JSON file
-saying who runs it, on which address and Web UI. Other commands find the running
-service's server through that file (`running_service`).
+saying who runs it, on which address and Web UI, written (atomically) once the server
+answers. Other commands find the running service's server through that file
+(`running_service`), and wait while the lock is held but the file not yet written.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import os
 import signal
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -34,6 +36,7 @@ DB_FILE = "temporal.db"
 LOG_FILE = "temporal.log"
 DEFAULT_PORT = 7233
 DEFAULT_UI_PORT = 8233
+STARTING_WAIT = 30.0  # seconds a command waits for a service that is starting
 GRACEFUL_TIMEOUT = timedelta(seconds=10)  # running steps may finish after a stop signal
 
 
@@ -70,22 +73,44 @@ def _read_state(state_dir: Path) -> ServiceInfo | None:
         return None
 
 
-def running_service(state_dir: str | os.PathLike[str]) -> ServiceInfo | None:
-    """The service running for this state folder, or None (checked with its lock)."""
-    state_dir = Path(state_dir)
+def _lock_held(state_dir: Path) -> bool:
     try:
         fd = os.open(state_dir / LOCK_FILE, os.O_RDONLY)
     except OSError:
-        return None
+        return False
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:  # held: a service runs
-            return _read_state(state_dir)
+        except BlockingIOError:
+            return True
         fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
+        return False
     finally:
         os.close(fd)
+
+
+def running_service(
+    state_dir: str | os.PathLike[str], wait: float = STARTING_WAIT
+) -> ServiceInfo | None:
+    """The service running for this state folder, or None (checked with its lock).
+
+    The service takes the lock first and writes its state file once its server answers,
+    so a held lock without a state file is a service starting (or stopping): wait for it
+    to be ready (or gone) rather than start a second server; ServiceError after `wait`
+    seconds."""
+    state_dir = Path(state_dir)
+    deadline = time.monotonic() + wait
+    while _lock_held(state_dir):
+        info = _read_state(state_dir)
+        if info is not None:
+            return info
+        if time.monotonic() >= deadline:
+            raise ServiceError(
+                f"beet djset --serve is starting (state in {state_dir}) and not ready "
+                f"after {wait:g} s; try again when it says 'worker polling'"
+            )
+        time.sleep(0.1)
+    return None
 
 
 class ServiceLock:
@@ -108,6 +133,8 @@ class ServiceLock:
                 f"beet djset --serve is already running{detail}; state in {self.state_dir}"
             ) from None
         self._fd = fd
+        with contextlib.suppress(FileNotFoundError):  # left by a service that crashed
+            (self.state_dir / STATE_FILE).unlink()
 
     def write_state(self, info: ServiceInfo) -> None:
         path = self.state_dir / STATE_FILE

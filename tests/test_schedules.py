@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import queue
 import signal
@@ -21,6 +22,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,7 @@ from djcurator_core.playlist import render_m3u8
 from djcurator_core.runtime import run_worker
 from djcurator_core.schedules import DEFAULT_CATCHUP_WINDOW
 from djcurator_core.server import free_port
+from djcurator_core.service import ServiceError, ServiceInfo, ServiceLock, running_service
 from djcurator_core.workflows import STEPS, DJSetWorkflow, SetRequest, steps_for
 
 TECHNO = {
@@ -181,7 +184,28 @@ def add_track(library: Library, name: str, spec: DJTagSpec) -> Path:
     return path
 
 
-async def test_schedule_trigger_add_track_pause_delete(library, worker, temporal_client, tmp_path):
+@pytest.fixture
+def late_track(library):
+    """Adds LATE_ARRIVAL to the module's library when called; removes it afterwards, also
+    when the test fails, so that the other tests see the library as built."""
+    added: list[Path] = []
+
+    def add() -> Path:
+        added.append(add_track(library, "05 Late Arrival.mp3", LATE_ARRIVAL))
+        return added[-1]
+
+    yield add
+    for path in added:
+        path.unlink(missing_ok=True)
+        subprocess.run(
+            [BEET, "remove", "-f", "title:Late Arrival"], env=clean_env(library), check=True,
+            capture_output=True,
+        )  # fmt: skip
+
+
+async def test_schedule_trigger_add_track_pause_delete(
+    library, worker, temporal_client, tmp_path, late_track
+):
     name = unique_name("nightly")
     playlist = tmp_path / "lists" / f"{name}.m3u8"
     run = await schedule(library, worker, name, "genre:Techno")
@@ -224,7 +248,7 @@ async def test_schedule_trigger_add_track_pause_delete(library, worker, temporal
     assert progress.playlist == str(playlist) and progress.tracks_loaded == 3
 
     # Tonight's run sees the track added today.
-    late = add_track(library, "05 Late Arrival.mp3", LATE_ARRIVAL)
+    late = late_track()
     run = await trigger(library, worker, name)
     assert run.code == 0, run.stderr
     assert run.stdout.splitlines()[-1] == f"wrote {playlist} (4 tracks)"
@@ -272,11 +296,6 @@ async def test_schedule_trigger_add_track_pause_delete(library, worker, temporal
     assert (run.code, run.stdout.strip()) == (0, f"deleted schedule djset-{name}"), run.stderr
     run = await beet(library, "djset", "--schedule-show", name, config=worker)
     assert_one_line_error(run, f"no schedule named '{name}'")
-    late.unlink()  # the module's library: keep the other tests' track count
-    subprocess.run(
-        [BEET, "remove", "-f", "title:Late Arrival"], env=clean_env(library), check=True,
-        capture_output=True,
-    )  # fmt: skip
 
 
 async def test_failed_run_keeps_the_old_playlist(library, worker, temporal_client, tmp_path):
@@ -496,6 +515,49 @@ def port_open(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def _info(pid: int = 4242) -> ServiceInfo:
+    return ServiceInfo(
+        pid=pid, address="127.0.0.1:1", namespace="default", task_queue="djset",
+        ui_url=None, embedded=True,
+    )  # fmt: skip
+
+
+def test_a_starting_service_is_waited_for(tmp_path):
+    """Between taking the lock and writing its state the service is starting: a command
+    waits for the state instead of concluding that no service runs (and starting an
+    embedded server of its own). A state file left by a crashed service is not used."""
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "service.json").write_text(json.dumps(asdict(_info(pid=1))), encoding="utf-8")
+    lock = ServiceLock(state)
+    lock.acquire()
+    try:
+        assert not (state / "service.json").exists()  # the crashed service's state is gone
+        found: list = []
+        looking = threading.Thread(target=lambda: found.append(running_service(state)))
+        looking.start()
+        time.sleep(0.5)
+        assert looking.is_alive() and not found  # still waiting for the state
+        lock.write_state(_info())
+        looking.join(timeout=10)
+        assert found == [_info()]
+        assert running_service(state) == _info()
+    finally:
+        lock.release()
+    assert running_service(state) is None
+
+
+def test_a_service_that_never_gets_ready(tmp_path):
+    lock = ServiceLock(tmp_path)
+    lock.acquire()
+    try:
+        with pytest.raises(ServiceError, match="beet djset --serve is starting .* not ready"):
+            running_service(tmp_path, wait=0.3)
+    finally:
+        lock.release()
+    assert running_service(tmp_path, wait=0.3) is None  # gone: no service
 
 
 async def test_local_service(tmp_path_factory):
