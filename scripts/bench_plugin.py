@@ -19,41 +19,25 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from audiofiles import make_audio_file  # noqa: E402
-from demo import BEET, FORMATS, isolated_env, spec_for  # noqa: E402
+from beets_helpers import BEET, clean_env, fixture_files, import_music, write_music  # noqa: E402
 
 from djcurator_core.models import load_tracks  # noqa: E402
 
 
 def build(folder: Path, size: int) -> float:
-    tracks = load_tracks(ROOT / "fixtures" / "tracks_enriched.json")
-    music = folder / "music"
-    for index in range(size):
-        track = tracks[index % len(tracks)]
-        spec = spec_for(index, track.model_copy(update={"title": f"{track.title} {index}"}))
-        make_audio_file(music / f"{index:05d}.{FORMATS[index % 3]}", spec, seconds=0.2)
-    (folder / "config.yaml").write_text(
-        f"directory: {music}\nlibrary: {folder / 'library.db'}\nplugins: [djset]\n"
-        "import: {write: no, copy: no, move: no, autotag: no, quiet: yes}\n"
-        f"djset: {{playlist_dir: {folder}}}\n",
-        encoding="utf-8",
-    )
+    """A library of `size` 0.2 s files made from the fixture tracks; seconds to import."""
+    files = fixture_files(load_tracks(ROOT / "fixtures" / "tracks_enriched.json"), size)
+    write_music(folder, files, 0.2)
     started = time.perf_counter()
-    subprocess.run(
-        [BEET, "import", "-A", "-C", "-q", str(music)],
-        env=isolated_env(folder),
-        check=True,
-        capture_output=True,
-    )
+    import_music(folder, extra_config=f"djset: {{playlist_dir: {folder}}}\n")
     return time.perf_counter() - started
 
 
 def timed(folder: Path, *args: str) -> float:
     started = time.perf_counter()
-    subprocess.run([BEET, *args], env=isolated_env(folder), check=True, capture_output=True)
+    subprocess.run([BEET, *args], env=clean_env(folder), check=True, capture_output=True)
     return time.perf_counter() - started
 
 

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from beets_helpers import BEET, clean_env  # noqa: E402
 from bench_plugin import build  # noqa: E402
-from demo import BEET, isolated_env  # noqa: E402
 
 from djcurator_core.client import connect, query_progress  # noqa: E402
 from djcurator_core.server import free_port  # noqa: E402
@@ -48,7 +48,7 @@ STEPS = [
 def beet(folder: Path, *args: str) -> tuple[float, str]:
     started = time.perf_counter()
     done = subprocess.run(
-        [BEET, *args], env=isolated_env(folder), check=True, capture_output=True, text=True
+        [BEET, *args], env=clean_env(folder), check=True, capture_output=True, text=True
     )
     return time.perf_counter() - started, done.stdout
 
@@ -74,7 +74,7 @@ def bench(folder: Path, size: int, runs: int) -> dict[str, float]:
     started = time.perf_counter()
     service = subprocess.Popen(
         [BEET, "-c", str(overlay), "djset", "--serve"],
-        env={**isolated_env(folder), "PYTHONUNBUFFERED": "1"},
+        env={**clean_env(folder), "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -6,6 +6,7 @@
    Key comment, Vorbis BPM / INITIALKEY or KEY / ENERGYLEVEL, MP4 tmpo / freeform
    initialkey / EnergyLevel.
 2. Imports them with `beet import -A -C` into a library under build/demo (BEETSDIR).
+   Both steps are tests/beets_helpers.py's, which the tests build their libraries with.
 3. Runs `beet djset -n "Demo set"` with no Temporal configuration, so the plugin starts
    the embedded dev server and an in-process worker, and prints the playlist.
 
@@ -16,89 +17,19 @@ user's beets library nor a Temporal profile is touched or used.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from audiofiles import DJTagSpec, make_audio_file  # noqa: E402
+from beets_helpers import BEET, build_library, clean_env, fixture_files  # noqa: E402
 
-from djcurator_core.keys import parse_key  # noqa: E402
-from djcurator_core.models import Track, load_tracks  # noqa: E402
-
-BEET = str(Path(sys.executable).parent / "beet")
-FORMATS = ("mp3", "flac", "m4a")
-
-
-def spec_for(index: int, track: Track) -> DJTagSpec:
-    """Tags for one track, rotating through the notations DJ tools write."""
-    key = parse_key(track.key)
-    notation = index % 3
-    key_text = None if key is None else (key.name, key.camelot, key.open_key)[notation]
-    bpm = None if track.bpm is None else f"{track.bpm:.2f}"
-    energy = None if track.energy is None else f"{track.energy:g}"
-    in_comment = index % 2 == 1 and energy is not None and key is not None
-    return DJTagSpec(
-        title=track.title,
-        artist=track.artist,
-        album=track.album,
-        genre=track.genre,
-        bpm=bpm,
-        key=key_text,
-        energy=None if in_comment else energy,
-        comment=f"{key.camelot} - Energy {energy}" if in_comment else None,
-        vorbis_key_field="KEY" if index % 4 == 0 else "INITIALKEY",
-    )
-
-
-def build_library(folder: Path, fixture: Path, seconds: float | None) -> Path:
-    """Generate, tag and import the fixture tracks; returns the music folder."""
-    music = folder / "music"
-    for index, track in enumerate(load_tracks(fixture)):
-        suffix = FORMATS[index % len(FORMATS)]
-        name = f"{track.id} {track.artist} - {track.title}.{suffix}".replace("/", "-")
-        length = seconds if seconds is not None else (track.duration or 1.0)
-        make_audio_file(music / name, spec_for(index, track), seconds=length)
-    (folder / "config.yaml").write_text(
-        textwrap.dedent(
-            f"""\
-            directory: {music}
-            library: {folder / "library.db"}
-            plugins: [djset]
-            import:
-              write: no
-              copy: no
-              move: no
-              autotag: no
-              quiet: yes
-            djset:
-              playlist_dir: {folder / "playlists"}
-            """
-        ),
-        encoding="utf-8",
-    )
-    run = subprocess.run(
-        [BEET, "import", "-A", "-C", "-q", str(music)],
-        env=isolated_env(folder),
-        capture_output=True,
-        text=True,
-    )
-    if run.returncode:
-        sys.exit(f"beet import failed:\n{run.stderr}")
-    return music
-
-
-def isolated_env(folder: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "BEETS"))}
-    env.update(BEETSDIR=str(folder), HOME=str(folder))
-    return env
+from djcurator_core.models import load_tracks  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,8 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     started = time.perf_counter()
-    music = build_library(folder, args.fixture, args.seconds)
-    count = len(list(music.iterdir()))
+    tracks = load_tracks(args.fixture)
+    files = fixture_files(tracks)
+    lengths = (args.seconds or track.duration or 1.0 for track in tracks)
+    seconds = dict(zip(files, lengths, strict=True))
+    library = build_library(
+        folder, files, seconds, extra_config=f"djset:\n  playlist_dir: {folder / 'playlists'}\n"
+    )
+    count = len(list(library.music.iterdir()))
     print(
         f"demo library: {folder} ({count} generated files, "
         f"{time.perf_counter() - started:.1f} s to generate and import)",
@@ -126,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     command = [BEET, "djset", "-n", "Demo set", *args.djset_args]
     print(f"$ BEETSDIR={folder} beet {shlex.join(command[1:])}", flush=True)
     started = time.perf_counter()
-    run = subprocess.run(command, env=isolated_env(folder), cwd=folder)
+    run = subprocess.run(command, env=clean_env(library), cwd=folder)
     if run.returncode:
         return run.returncode
     print(f"(beet djset took {time.perf_counter() - started:.1f} s)")

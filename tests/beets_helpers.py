@@ -1,7 +1,9 @@
-"""Shared helpers for tests that run the real `beet` command on a real beets library: the
-tagged test files, a library built in a temp dir with `beet import`, `beet(...)` as a
-subprocess that checks the library and files stay unchanged, config overlays for a
-Temporal server, a plain M3U reader, and a folder made read-only (for root too).
+"""Real beets libraries for the tests, `make demo` and the benchmarks: the tagged test
+files, a library built in a folder with `beet import` (`build_library`), the fixture
+tracks as tagged files (`fixture_files`), `beet(...)` as a subprocess that checks the
+library and files stay unchanged, config overlays for a Temporal server, a plain M3U
+reader, and a folder made read-only (for root too). The scripts put tests/ on sys.path
+to import it; pytest is only imported where a test needs it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pytest
-from audiofiles import DJTagSpec, make_audio_file
+from audiofiles import FORMATS, DJTagSpec, make_audio_file
+
+if TYPE_CHECKING:
+    from djcurator_core.models import Track
 
 BEET = str(Path(sys.executable).parent / "beet")
 
@@ -94,18 +100,41 @@ def snapshot(library: Library) -> dict[str, tuple[str, int]]:
     }
 
 
-def clean_env(library: Library) -> dict[str, str]:
+def clean_env(library: Library | Path) -> dict[str, str]:
+    """This environment without TEMPORAL_* and BEETS*, with the library's folder (or the
+    folder given) as BEETSDIR and HOME: the user's beets and Temporal setup stay out."""
+    root = str(library.root if isinstance(library, Library) else library)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "BEETS"))}
-    env.update(BEETSDIR=str(library.root), HOME=str(library.root), PYTHONUNBUFFERED="1")
+    env.update(BEETSDIR=root, HOME=root, PYTHONUNBUFFERED="1")
     return env
 
 
-def build_library(root: Path, files: dict[str, DJTagSpec] = LIBRARY) -> Library:
-    """Files generated and tagged in each convention, imported with `beet import -A -C`
-    into a library under `root` (its BEETSDIR and HOME, with the djset plugin enabled)."""
-    music = root / "music"
+def build_library(
+    root: Path,
+    files: Mapping[str, DJTagSpec] = LIBRARY,
+    seconds: float | Mapping[str, float] = 1.0,
+    extra_config: str = "",
+) -> Library:
+    """Files generated and tagged in each convention (`seconds` long: one length for all
+    or one per file name), imported with `beet import -A -C` into a library under `root`
+    (its BEETSDIR and HOME, with the djset plugin enabled; `extra_config` is appended to
+    its config.yaml)."""
+    write_music(root, files, seconds)
+    return import_music(root, extra_config)
+
+
+def write_music(
+    root: Path, files: Mapping[str, DJTagSpec], seconds: float | Mapping[str, float] = 1.0
+) -> None:
+    """The tagged files in root/music (the first half of `build_library`)."""
     for name, spec in files.items():
-        make_audio_file(music / name, spec)
+        length = seconds if isinstance(seconds, int | float) else seconds[name]
+        make_audio_file(root / "music" / name, spec, seconds=length)
+
+
+def import_music(root: Path, extra_config: str = "") -> Library:
+    """Write the config and `beet import` root/music (the second half of `build_library`)."""
+    music = root / "music"
     (root / "config.yaml").write_text(
         textwrap.dedent(
             f"""\
@@ -119,12 +148,56 @@ def build_library(root: Path, files: dict[str, DJTagSpec] = LIBRARY) -> Library:
               autotag: no
               quiet: yes
             """
-        ),
+        )
+        + textwrap.dedent(extra_config),
         encoding="utf-8",
     )
     lib = Library(root, music)
-    subprocess.run([BEET, "import", "-A", "-C", "-q", str(music)], env=clean_env(lib), check=True)
+    subprocess.run(
+        [BEET, "import", "-A", "-C", "-q", str(music)],
+        env=clean_env(lib),
+        check=True,
+        capture_output=True,
+    )
     return lib
+
+
+def spec_for(index: int, track: Track) -> DJTagSpec:
+    """Tags for one fixture track, rotating through the notations DJ tools write: key as
+    name / Camelot / Open Key, energy in its own tag or in a Mixed In Key comment, the
+    Vorbis KEY or INITIALKEY field."""
+    from djcurator_core.keys import parse_key
+
+    key = parse_key(track.key)
+    notation = index % 3
+    key_text = None if key is None else (key.name, key.camelot, key.open_key)[notation]
+    bpm = None if track.bpm is None else f"{track.bpm:.2f}"
+    energy = None if track.energy is None else f"{track.energy:g}"
+    in_comment = index % 2 == 1 and energy is not None and key is not None
+    return DJTagSpec(
+        title=track.title,
+        artist=track.artist,
+        album=track.album,
+        genre=track.genre,
+        bpm=bpm,
+        key=key_text,
+        energy=None if in_comment else energy,
+        comment=f"{key.camelot} - Energy {energy}" if in_comment else None,
+        vorbis_key_field="KEY" if index % 4 == 0 else "INITIALKEY",
+    )
+
+
+def fixture_files(tracks: Sequence[Track], count: int | None = None) -> dict[str, DJTagSpec]:
+    """File name -> tags for `count` files (default: one per track) made from the tracks,
+    repeated as needed (repeats get a numbered title), MP3, FLAC and M4A in turn."""
+    files = {}
+    for index in range(len(tracks) if count is None else count):
+        track = tracks[index % len(tracks)]
+        if index >= len(tracks):
+            track = track.model_copy(update={"title": f"{track.title} {index}"})
+        name = f"{index:05d} {track.artist} - {track.title}".replace("/", "-")
+        files[f"{name}.{FORMATS[index % len(FORMATS)]}"] = spec_for(index, track)
+    return files
 
 
 async def beet(library: Library, *args: str, config: str = "", env: dict | None = None) -> Run:
@@ -174,6 +247,8 @@ def assert_one_line_error(run: Run, expected: str) -> None:
 @contextlib.contextmanager
 def read_only(folder: Path):
     """Make `folder` unwritable, for root too (chattr +i) where possible."""
+    import pytest
+
     if os.geteuid() == 0:
         if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
             pytest.skip("running as root without chattr +i: cannot make a folder read-only")

@@ -163,6 +163,20 @@ async def test_scoring_weights_from_config(
     assert_one_line_error(run, "djset.scoring: field 'harmonic_weight': Input should be")
     run = await beet(library, "djset", "--count", "0", "album:Set", config=config)
     assert_one_line_error(run, "set options: field 'count': Input should be greater than 0")
+    # Refused before any server starts (no traceback, no retries on a worker).
+    zero = "scoring: {harmonic_weight: 0, tempo_weight: 0, energy_weight: 0}\n"
+    run = await beet(
+        library,
+        "djset",
+        "album:Set",
+        config=server_config(temporal_server, task_queue, tmp_path, zero),
+    )
+    assert_one_line_error(run, "djset.scoring: field 'weights': ")
+    assert "at least one of harmonic_weight" in run.errors[0]
+    run = await beet(
+        library, "djset", "--count", "3", "--duration", "1h", "album:Set", config=config
+    )
+    assert_one_line_error(run, "set options: field 'duration': give --count or --duration")
 
 
 async def test_pinned_ends_and_set_options(
