@@ -1,8 +1,8 @@
 """Set length: choose WHICH tracks of a larger pool make the set (--count / --duration).
 
 A prize-collecting path problem: pick tracks (always including the pinned ones) so that
-the set has `count` tracks, or fills at most `duration` seconds, and its transitions are
-as cheap as possible.
+the set has `count` tracks, or fills at most `duration` seconds (one or the other, never
+both), and its transitions are as cheap as possible.
 
 1. Order the whole pool with the optimiser (a short search): neighbours in that order
    mix well.
