@@ -311,6 +311,11 @@ class DJSetPlugin(BeetsPlugin):
             value = given if given is not None else configured.get(option)
             if value is not None:
                 values[option] = value
+        # --count and --duration are alternatives: either on the command line replaces a
+        # configured value of the other, instead of clashing with it.
+        for given, other in (("count", "duration"), ("duration", "count")):
+            if getattr(opts, given) is not None and getattr(opts, other) is None:
+                values.pop(other, None)
         if isinstance(values.get("duration"), str):
             values["duration"] = _duration(values["duration"])
         ids = {track.id for track in export.tracks} if export else set()

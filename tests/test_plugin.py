@@ -179,6 +179,25 @@ async def test_scoring_weights_from_config(
     assert_one_line_error(run, "set options: field 'duration': give --count or --duration")
 
 
+async def test_set_length_on_the_command_line_replaces_the_configured_one(
+    library, temporal_server, task_queue, djset_worker, tmp_path
+):
+    config = server_config(temporal_server, task_queue, tmp_path, "set: {duration: 1h}\n")
+    run = await beet(
+        library, "djset", "--print", "--format", "json", "--count", "2", "album:Set",
+        config=config,
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    assert len(json.loads(run.stdout)["order"]) == 2
+    config = server_config(temporal_server, task_queue, tmp_path, "set: {count: 2}\n")
+    run = await beet(
+        library, "djset", "--print", "--format", "json", "--duration", "1h", "album:Set",
+        config=config,
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    assert len(json.loads(run.stdout)["order"]) > 2
+
+
 async def test_pinned_ends_and_set_options(
     library, temporal_server, task_queue, djset_worker, tmp_path
 ):
