@@ -27,7 +27,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from .errors import first_line
-from .justify import SetResult, justify
+from .justify import SetResult, justify_for_options
 from .models import Track, TrackFormatError, load_tracks, parse_tracks
 from .planning import SetOptions, plan_order
 from .sequencing import SequencingError
@@ -229,15 +229,7 @@ def generate_justifications_activity(request: JustifyRequest) -> JustifiedSet:
         )
     options = request.options
     with heartbeating(f"explaining {max(0, len(request.order) - 1)} transitions"):
-        result = justify(
-            request.tracks,
-            request.order,
-            options.scoring,
-            solver=options.solver,
-            notes=request.notes,
-            pinned_start=options.start is not None,
-            pinned_end=options.end is not None,
-        )
+        result = justify_for_options(request.tracks, request.order, options, request.notes)
     return JustifiedSet(result_json=result.model_dump_json(), attempt=activity.info().attempt)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from .errors import first_line, validation_error_line
-from .justify import justify
+from .justify import justify_for_options
 from .models import TrackFormatError, load_tracks
 from .planning import SetOptions, plan_order
 from .report import render_text
@@ -150,15 +150,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             return 0
         options = set_options_from(args)
         plan = plan_order(tracks, options)
-        result = justify(
-            tracks,
-            plan.order,
-            options.scoring,
-            solver=options.solver,
-            notes=plan.notes,
-            pinned_start=options.start is not None,
-            pinned_end=options.end is not None,
-        )
+        result = justify_for_options(tracks, plan.order, options, plan.notes)
     except (TrackFormatError, SequencingError, ValidationError, OSError) as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -7,6 +7,7 @@ summary compares the order's cost with the naive (input) order and the greedy or
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel
@@ -14,6 +15,9 @@ from pydantic import BaseModel
 from .models import Track
 from .scoring import ScoringConfig, TransitionScore, cost_matrix, score_transition
 from .sequencing import SolverRequest, greedy, naive, path_cost
+
+if TYPE_CHECKING:
+    from .planning import SetOptions
 
 COMPATIBLE_MOVES = frozenset(
     {"same key", "relative", "+1", "-1", "diagonal", "boost +2", "boost +7"}
@@ -226,3 +230,18 @@ def baseline_costs(
     dtype = np.float32 if len(chosen) > 3000 else np.float64  # 10,000 tracks: 400 MB
     matrix = cost_matrix([tracks[i] for i in chosen], config, dtype=dtype)
     return (path_cost(matrix, naive(matrix, request)), path_cost(matrix, greedy(matrix, request)))
+
+
+def justify_for_options(
+    tracks: Sequence[Track], order: Sequence[int], options: SetOptions, notes: Sequence[str] = ()
+) -> SetResult:
+    """`justify` with the scoring, solver name and pinned ends of the set's options."""
+    return justify(
+        tracks,
+        order,
+        options.scoring,
+        solver=options.solver,
+        notes=notes,
+        pinned_start=options.start is not None,
+        pinned_end=options.end is not None,
+    )

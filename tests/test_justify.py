@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from djcurator_core.justify import justify
+from djcurator_core.justify import justify, justify_for_options
 from djcurator_core.models import Track, load_tracks
+from djcurator_core.planning import SetOptions
 from djcurator_core.scoring import ScoringConfig, cost_matrix
 from djcurator_core.sequencing import SolverRequest, greedy, path_cost
 
@@ -85,3 +86,19 @@ def test_baselines_use_only_the_chosen_tracks_with_the_same_pins(tracks):
 def test_single_track_set():
     result = justify([Track(id="solo", bpm=120)], [0])
     assert result.transitions == [] and result.summary.mean_score == 1.0
+
+
+def test_justify_for_options_takes_scoring_solver_and_pins(tracks):
+    options = SetOptions(
+        solver="greedy", start="t03", end="t01", scoring=ScoringConfig(energy_weight=0)
+    )
+    order = [2, 5, 9, 0]
+    result = justify_for_options(tracks, order, options, notes=["a note"])
+    expected = justify(
+        tracks, order, options.scoring, solver="greedy", notes=["a note"],
+        pinned_start=True, pinned_end=True,
+    )  # fmt: skip
+    assert result == expected
+    assert result.solver == "greedy" and result.notes == ["a note"]
+    assert all(t.score == pytest.approx((0.5 * t.harmonic + 0.3 * t.tempo) / 0.8)
+               for t in result.transitions)  # fmt: skip
