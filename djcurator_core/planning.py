@@ -16,6 +16,7 @@ count or duration is asked for (`selection`), and runs the solver.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -34,6 +35,9 @@ DEFAULT_SOLVER = "ils"
 COUNT_AND_DURATION = "give --count or --duration, not both"
 
 
+MIN_SEARCH_BUDGET = 0.05  # seconds the solver always gets, even after a slow matrix
+
+
 class SetOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -41,7 +45,9 @@ class SetOptions(BaseModel):
     start: str | None = Field(None, description="track id pinned first")
     end: str | None = Field(None, description="track id pinned last")
     seed: int = 0
-    time_budget: float | None = Field(None, gt=0, description="seconds of search at most")
+    time_budget: float | None = Field(
+        None, gt=0, description="seconds for the whole plan at most, cost matrix included"
+    )
     max_bpm_jump: float | None = Field(None, gt=0, description="hard limit, percent")
     energy_arc: Literal["none", "rise", "peak", "wave"] = "none"
     arc_weight: float = Field(0.5, ge=0)
@@ -87,6 +93,7 @@ def plan_order(
     progress: Callable[[str], None] | None = None,
 ) -> Plan:
     """Choose and order the set's tracks."""
+    started = time.perf_counter()
     options = options or SetOptions()
     if not tracks:
         raise SequencingError("no tracks to order")
@@ -112,6 +119,9 @@ def plan_order(
         matrix = matrix + forbidden * jump_cost
     chosen = list(range(len(tracks)))
     budget = options.time_budget
+    if budget is not None:
+        # the matrix of a large pool takes seconds: the search gets what is left
+        budget = max(MIN_SEARCH_BUDGET, budget - (time.perf_counter() - started))
     if options.count is not None or options.duration is not None:
         # a time budget covers both steps: 70 % choosing the tracks, 30 % the final order
         selection_budget = None if budget is None else 0.7 * budget

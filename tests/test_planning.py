@@ -6,12 +6,14 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from djcurator_core import planning, sequencing
 from djcurator_core.energy_arc import arc_curve, spearman
 from djcurator_core.errors import validation_error_line
 from djcurator_core.keys import ALL_KEYS
@@ -317,3 +319,29 @@ def test_cli_impossible_count_is_one_line(tmp_path):
     proc = run_cli("sequence", str(path), "--count", "9")
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: count 9 is larger than the 5 tracks available"
+
+
+def test_time_budget_covers_the_cost_matrix(monkeypatch):
+    """A pool whose matrix takes long leaves the solver only the rest of the budget."""
+    seen: list[float | None] = []
+
+    def recording_solver(matrix, request):
+        seen.append(request.time_budget)
+        return list(range(len(matrix)))
+
+    def slow_matrix(tracks, config):
+        slow_matrix.calls += 1
+        time.sleep(0.3)
+        return cost_matrix(tracks, config)
+
+    slow_matrix.calls = 0
+    monkeypatch.setitem(sequencing.SOLVERS, "recording", recording_solver)
+    monkeypatch.setattr(planning, "cost_matrix", slow_matrix)
+    tracks = [Track(id=str(i), bpm=120 + i, key="8A") for i in range(5)]
+    plan_order(tracks, SetOptions(solver="recording", time_budget=1.0))
+    plan_order(tracks, SetOptions(solver="recording", time_budget=0.2))
+    assert slow_matrix.calls == 2
+    assert seen[0] is not None and seen[0] <= 0.7
+    assert seen[1] == planning.MIN_SEARCH_BUDGET
+    plan_order(tracks, SetOptions(solver="recording"))
+    assert seen[2] is None  # no budget: the solver's own limits
