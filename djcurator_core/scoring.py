@@ -242,6 +242,23 @@ def _column(tracks: Sequence[Track], name: str) -> np.ndarray:
     )
 
 
+# Above this many distinct values a part is computed pair by pair instead of through a
+# table of its distinct values (the table would be as big as the matrix).
+TABLE_MAX = 2048
+
+
+def _part_table(values: np.ndarray, part, config: ScoringConfig):
+    """(table, index) with part(values[i], values[j]) == table[index[i], index[j]], or None.
+
+    Libraries repeat BPM and energy values (integers, mostly): scoring the distinct values
+    once and gathering is many times faster than scoring every pair.
+    """
+    distinct, index = np.unique(values, return_inverse=True, equal_nan=True)
+    if len(distinct) > TABLE_MAX:
+        return None
+    return part(distinct[:, None], distinct[None, :], config), index.reshape(-1)
+
+
 def cost_matrix(
     tracks: Sequence[Track],
     config: ScoringConfig | None = None,
@@ -255,16 +272,21 @@ def cost_matrix(
     config = config or ScoringConfig()
     wh, wt, we = config.weights()
     n = len(tracks)
-    table = harmonic_table(config)
-    keys = key_indices(tracks)
-    bpm = _column(tracks, "bpm")
-    energy = _column(tracks, "energy")
+    parts = [(wh, (harmonic_table(config), key_indices(tracks)), None)]
+    for weight, name, part in ((wt, "bpm", tempo_score), (we, "energy", energy_score)):
+        values = _column(tracks, name)
+        parts.append((weight, _part_table(values, part, config), (values, part)))
     out = np.empty((n, n), dtype=dtype)
     for start in range(0, n, block):
         rows = slice(start, min(start + block, n))
-        score = wh * table[keys[rows, None], keys[None, :]]
-        score += wt * tempo_score(bpm[rows, None], bpm[None, :], config)
-        score += we * energy_score(energy[rows, None], energy[None, :], config)
+        score = np.zeros((rows.stop - rows.start, n))
+        for weight, tabled, direct in parts:
+            if tabled is not None:
+                table, index = tabled
+                score += weight * table[index[rows, None], index[None, :]]
+            else:
+                values, part = direct
+                score += weight * part(values[rows, None], values[None, :], config)
         out[rows] = 1.0 - score
     np.fill_diagonal(out, 0.0)
     return out

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from djcurator_core import scoring
 from djcurator_core.errors import validation_error_line
 from djcurator_core.keys import ALL_KEYS, parse_key
 from djcurator_core.models import Track
@@ -164,3 +165,19 @@ def test_cost_matrix_blocks_agree():
     ]
     assert np.allclose(cost_matrix(tracks, block=7), cost_matrix(tracks))
     assert cost_matrix(tracks, dtype=np.float32).dtype == np.float32
+
+
+def test_cost_matrix_tables_of_distinct_values_equal_pair_by_pair(monkeypatch):
+    rng = np.random.default_rng(5)
+    tracks = [
+        T(
+            id=str(i),
+            key=ALL_KEYS[i % 24].camelot if i % 7 else None,
+            bpm=None if i % 11 == 0 else float(rng.choice([64, 120, 122.5, 124, 128, 174])),
+            energy=None if i % 13 == 0 else float(rng.integers(1, 11)),
+        )
+        for i in range(120)
+    ]
+    tabled = cost_matrix(tracks)
+    monkeypatch.setattr(scoring, "TABLE_MAX", 1)  # forces the pair-by-pair path
+    assert np.array_equal(cost_matrix(tracks), tabled)
