@@ -197,6 +197,15 @@ def _exchange_search(matrix, order, request, out_nb, in_nb, duration, dur, mean_
     def fill(seconds):
         return 0.0 if duration is None else FILL_COST * seconds / mean_dur
 
+    def candidates(before, after):
+        """Pool tracks outside the set that are near neighbours of `before` or `after`."""
+        cands = set()
+        if before is not None:
+            cands.update(out_nb[before].tolist())
+        if after is not None:
+            cands.update(in_nb[after].tolist())
+        return sorted(cands - chosen)
+
     for _ in range(50 * len(order) + 100):
         improved = False
         k = len(order)
@@ -212,12 +221,7 @@ def _exchange_search(matrix, order, request, out_nb, in_nb, duration, dur, mean_
                 continue
             prev = order[i - 1] if i > 0 else None
             nxt = order[i + 1] if i + 1 < k else None
-            cands = set()
-            if prev is not None:
-                cands.update(out_nb[prev].tolist())
-            if nxt is not None:
-                cands.update(in_nb[nxt].tolist())
-            for u in sorted(cands - chosen):
+            for u in candidates(prev, nxt):
                 if duration is not None and total - dur[v] + dur[u] > duration:
                     continue
                 delta = c(prev, u) + c(u, nxt) - c(prev, v) - c(v, nxt)
@@ -242,12 +246,7 @@ def _exchange_search(matrix, order, request, out_nb, in_nb, duration, dur, mean_
             y = order[pos] if pos < k else None
             if (pos == 0 and request.start is not None) or (pos == k and request.end is not None):
                 continue
-            cands = set()
-            if x is not None:
-                cands.update(out_nb[x].tolist())
-            if y is not None:
-                cands.update(in_nb[y].tolist())
-            for u in sorted(cands - chosen):
+            for u in candidates(x, y):
                 insert = c(x, u) + c(u, y) - c(x, y)
                 # add without dropping (duration only)
                 fits = duration is not None and total + dur[u] <= duration
