@@ -5,29 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import ROOT, run_cli
 
 from djcurator_core.cli import parse_duration
 from djcurator_core.models import load_tracks
 from djcurator_core.scoring import cost_matrix
 from djcurator_core.sequencing import path_cost
 
-ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "tracks_enriched.json"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "djcurator_core", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, timeout=120)
 
 
 def test_sequence_json_has_order_cost_and_summary():

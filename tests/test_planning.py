@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 from pydantic import ValidationError
 
 from djcurator_core import planning, sequencing
@@ -23,8 +21,6 @@ from djcurator_core.planning import DEFAULT_SOLVER, SetOptions, bpm_jumps, plan_
 from djcurator_core.scoring import cost_matrix
 from djcurator_core.selection import POOL_EFFORT, select
 from djcurator_core.sequencing import SequencingError, SolverRequest, path_cost, solve
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def pool(n: int, seed: int, *, bpm=(118, 134), durations=True) -> list[Track]:
@@ -287,16 +283,6 @@ def test_progress_reaches_the_callback():
 
 
 # --- command line ------------------------------------------------------------------------
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "djcurator_core", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def test_cli_count_pin_arc_and_limit(tmp_path):
