@@ -109,14 +109,7 @@ def plan_order(
     jumps = None
     if options.max_bpm_jump is not None:
         jumps = bpm_jumps(tracks, options.scoring)
-        with np.errstate(invalid="ignore"):
-            forbidden = jumps > options.max_bpm_jump
-        np.fill_diagonal(forbidden, False)
-        # more than any order's ordinary cost: transitions (<= 1 each) and the arc (at most
-        # arc_weight * ARC_UNIT * 9 levels per track)
-        arc_max = options.arc_weight * ARC_UNIT * 9 if options.energy_arc != "none" else 0.0
-        jump_cost = 2.0 * optimizer.penalty_scale(len(tracks)) * (1.0 + arc_max)
-        matrix = matrix + forbidden * jump_cost
+        matrix = matrix + _jump_penalty(jumps, options)
     chosen = list(range(len(tracks)))
     budget = options.time_budget
     if budget is not None:
@@ -169,6 +162,18 @@ def plan_order(
     if jumps is not None:
         notes.extend(_jump_notes(tracks, order, jumps, options.max_bpm_jump))
     return Plan(order, notes)
+
+
+def _jump_penalty(jumps: np.ndarray, options: SetOptions) -> np.ndarray:
+    """The extra cost of each transition above `options.max_bpm_jump` (0 elsewhere)."""
+    with np.errstate(invalid="ignore"):
+        forbidden = jumps > options.max_bpm_jump
+    np.fill_diagonal(forbidden, False)
+    # more than any order's ordinary cost: transitions (<= 1 each) and the arc (at most
+    # arc_weight * ARC_UNIT * 9 levels per track)
+    arc_max = options.arc_weight * ARC_UNIT * 9 if options.energy_arc != "none" else 0.0
+    jump_cost = 2.0 * optimizer.penalty_scale(len(jumps)) * (1.0 + arc_max)
+    return forbidden * jump_cost
 
 
 def _jump_notes(tracks, order, jumps, limit) -> list[str]:
