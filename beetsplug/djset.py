@@ -573,12 +573,9 @@ class DJSetPlugin(BeetsPlugin):
             or self.config["schedule"]["timezone"].as_str()
             or schedules.local_timezone()
         )
-        try:
-            catchup = _duration(self.config["schedule"]["catchup_window"].as_str())
-        except ui.UserError as exc:
-            raise ui.UserError(
-                str(exc).replace("--duration", "djset.schedule.catchup_window", 1)
-            ) from None
+        catchup = _duration(
+            self.config["schedule"]["catchup_window"].as_str(), "djset.schedule.catchup_window"
+        )
         settings, task_queue = self._schedule_server(opts)
         matching = len(lib.items(args))
 
@@ -778,7 +775,8 @@ def _pick(given: Any, configured: Any) -> Any:
     return configured if given is None else given
 
 
-def _duration(text: str) -> float:
+def _duration(text: str, option: str = "--duration") -> float:
+    """Seconds of a duration (cli.parse_duration); bad text is a user error naming `option`."""
     from argparse import ArgumentTypeError
 
     from djcurator_core.cli import parse_duration
@@ -786,7 +784,7 @@ def _duration(text: str) -> float:
     try:
         return parse_duration(str(text))
     except ArgumentTypeError as exc:
-        raise ui.UserError(f"--duration: {exc}") from None
+        raise ui.UserError(f"{option}: {exc}") from None
 
 
 def _user_errors(function, *args, **kwargs):
