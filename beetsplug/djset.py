@@ -217,7 +217,10 @@ class DJSetPlugin(BeetsPlugin):
         target = None if opts.print_set or opts.no_wait else self._playlist_path(opts, name)
         if target is not None:
             _user_errors(check_writable, target.parent)
-        self._finish(lib, opts, (name, args), lambda: self._run(opts, name, export, options))
+        self._temporal_command(
+            lib,
+            lambda: self._output(lib, opts, (name, args), *self._run(opts, name, export, options)),
+        )
 
     def _check_option_combinations(self, opts: DJSetOptions, args: list[str]) -> None:
         managed = self._schedule_action(opts)
@@ -260,7 +263,7 @@ class DJSetPlugin(BeetsPlugin):
         shown = " ".join(args) or "(whole library)"
         if not items:
             raise ui.UserError(f"no tracks match the query {shown}")
-        keep = _pick(opts.keep_incomplete, self.config["keep_incomplete"].get(bool))
+        keep = self._keep_incomplete(opts)
         export = export_items(items, keep_incomplete=keep)
         for warning in export.warnings:
             self._log.warning("{}", warning)
@@ -357,9 +360,18 @@ class DJSetPlugin(BeetsPlugin):
         from djcurator_core.playlist import name_from_query, suffix_for
 
         folder = _pick(opts.playlist_dir, self.config["playlist_dir"].as_str())
-        output_format = _pick(opts.format, self.config["format"].as_str())
+        output_format = self._output_format(opts)
         suffix = _user_errors(suffix_for, output_format)
         return Path(os.path.expanduser(folder)).absolute() / f"{name_from_query([name])}{suffix}"
+
+    def _output_format(self, opts: DJSetOptions) -> str:
+        return _pick(opts.format, self.config["format"].as_str())
+
+    def _forward_slash(self, opts: DJSetOptions) -> bool:
+        return _pick(opts.forward_slash, self.config["forward_slash"].get(bool))
+
+    def _keep_incomplete(self, opts: DJSetOptions) -> bool:
+        return _pick(opts.keep_incomplete, self.config["keep_incomplete"].get(bool))
 
     def _relative_to(self, lib: Library, opts: DJSetOptions, playlist: Path) -> str | None:
         setting = _pick(opts.relative_to, self.config["relative_to"].get())
@@ -547,11 +559,11 @@ class DJSetPlugin(BeetsPlugin):
         from djcurator_core.workflows import SetRequest
 
         name = opts.name or name_from_query(args)
-        keep = _pick(opts.keep_incomplete, self.config["keep_incomplete"].get(bool))
+        keep = self._keep_incomplete(opts)
         options = self._set_options(lib, opts, None)
         target = self._playlist_path(opts, name)
         _user_errors(check_writable, target.parent)
-        output_format = _pick(opts.format, self.config["format"].as_str())
+        output_format = self._output_format(opts)
         request = SetRequest(
             name=name,
             library=LibrarySource(
@@ -565,7 +577,7 @@ class DJSetPlugin(BeetsPlugin):
                 path=str(target),
                 format=output_format,
                 relative_to=self._relative_to(lib, opts, target),
-                forward_slash=_pick(opts.forward_slash, self.config["forward_slash"].get(bool)),
+                forward_slash=self._forward_slash(opts),
             ),
         )
         timezone = (
@@ -697,15 +709,6 @@ class DJSetPlugin(BeetsPlugin):
 
     # --- output --------------------------------------------------------------------------
 
-    def _finish(self, lib: Library, opts: DJSetOptions, origin, temporal_work) -> None:
-        """Run the Temporal part, write the output, and leave the process deliberately."""
-
-        def work() -> None:
-            result, workflow_id = temporal_work()
-            self._output(lib, opts, origin, result, workflow_id)
-
-        self._temporal_command(lib, work)
-
     def _temporal_command(self, lib: Library, work) -> None:
         """Run `work` (which may return an exit status), with Temporal's ClientErrors as
         one-line user errors, and leave the process deliberately afterwards."""
@@ -749,7 +752,7 @@ class DJSetPlugin(BeetsPlugin):
             ui.print_(workflow_id)
             return
         name, query = origin
-        output_format = _pick(opts.format, self.config["format"].as_str())
+        output_format = self._output_format(opts)
         if opts.print_set:
             if output_format == "json":
                 sys.stdout.write(render_json(result, name, query=query, workflow_id=workflow_id))
@@ -765,7 +768,7 @@ class DJSetPlugin(BeetsPlugin):
             query=query,
             workflow_id=workflow_id,
             relative_to=self._relative_to(lib, opts, target),
-            forward_slash=_pick(opts.forward_slash, self.config["forward_slash"].get(bool)),
+            forward_slash=self._forward_slash(opts),
         )
         _user_errors(write_atomically, target, text)
         ui.print_(f"wrote {target} ({result.summary.track_count} tracks)")
