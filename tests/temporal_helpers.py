@@ -6,6 +6,7 @@ import os
 import queue
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,8 +25,42 @@ from djcurator_core.models import Track
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class WorkerProcess:
+class OutputLines:
+    """A subprocess's output lines, collected by a thread as they come (`output`)."""
+
+    label = "process"  # names it in a failed wait
+    line_timeout = 30.0
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+
+    def wait_for_line(self, text: str, timeout: float | None = None) -> str:
+        deadline = time.monotonic() + (self.line_timeout if timeout is None else timeout)
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                if self.process.poll() is not None and self.lines.empty():
+                    break
+                continue
+            if text in line:
+                return line
+        raise AssertionError(f"{self.label} never printed {text!r}; output: {''.join(self.output)}")
+
+
+class WorkerProcess(OutputLines):
     """`python worker.py` in a subprocess, against the given server and queue."""
+
+    label = "worker"
 
     def __init__(
         self,
@@ -37,41 +72,22 @@ class WorkerProcess:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
         full_env.update({"TEMPORAL_ADDRESS": address, "PYTHONUNBUFFERED": "1"})
         full_env.update(env or {})
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "worker.py"), "--task-queue", task_queue, *(args or [])],
-            cwd=ROOT,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        argv = [sys.executable, str(ROOT / "worker.py"), "--task-queue", task_queue]
+        super().__init__(
+            subprocess.Popen(
+                [*argv, *(args or [])],
+                cwd=ROOT,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.output: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
-            self.lines.put(line)
 
     @property
     def pid(self) -> int:
         return self.process.pid
-
-    def wait_for_line(self, text: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.process.poll() is not None and self.lines.empty():
-                    break
-                continue
-            if text in line:
-                return line
-        raise AssertionError(f"worker never printed {text!r}; output: {''.join(self.output)}")
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         self.wait_for_line("polling task queue", timeout)
@@ -145,6 +161,15 @@ def history_payloads(history) -> list[Payload]:
             if attrs.DESCRIPTOR.fields_by_name.get(field) and attrs.HasField(field):
                 found += list(getattr(attrs, field).payloads)
     return found
+
+
+def port_open(port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts connections on 127.0.0.1:port."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def read_log(path: Path) -> list[dict[str, str]]:

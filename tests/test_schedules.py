@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import json
 import os
-import queue
 import signal
 import socket
 import subprocess
@@ -38,7 +37,7 @@ from beets_helpers import (
     entries,
     read_only,
 )
-from temporal_helpers import WorkerProcess, synthetic_tracks
+from temporal_helpers import OutputLines, WorkerProcess, port_open, synthetic_tracks
 from temporalio import activity
 from temporalio.client import ScheduleOverlapPolicy, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
@@ -84,41 +83,25 @@ def library(tmp_path_factory) -> Library:
     return build_library(tmp_path_factory.mktemp("nightly"), TECHNO)
 
 
-class Service:
+class Service(OutputLines):
     """`beet djset --serve` in a subprocess; its output lines are collected as they come."""
+
+    label = "--serve"
+    line_timeout = 60.0
 
     def __init__(self, library: Library, overlay: str) -> None:
         path = library.root / f"serve-{uuid.uuid4().hex[:8]}.yaml"
         path.write_text(overlay, encoding="utf-8")
-        self.process = subprocess.Popen(
-            [BEET, "-c", str(path), "djset", "--serve"],
-            env=clean_env(library),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        super().__init__(
+            subprocess.Popen(
+                [BEET, "-c", str(path), "djset", "--serve"],
+                env=clean_env(library),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         )
-        self.output: list[str] = []
-        self._lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.output.append(line)
-            self._lines.put(line)
-
-    def wait_for(self, text: str, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.process.poll() is not None and self._lines.empty():
-                    break
-                continue
-            if text in line:
-                return line
-        raise AssertionError(f"--serve never printed {text!r}: {''.join(self.output)}")
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -154,7 +137,7 @@ def worker(library, temporal_server, task_queue, tmp_path):
     playlists = tmp_path / "lists"
     overlay = worker_overlay(temporal_server, task_queue, tmp_path / "state", playlists)
     service = Service(library, overlay)
-    service.wait_for("worker polling task queue")
+    service.wait_for_line("worker polling task queue")
     yield overlay
     assert service.stop() == 0, "".join(service.output)
 
@@ -509,14 +492,6 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-def port_open(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
-
-
 def _info(pid: int = 4242) -> ServiceInfo:
     return ServiceInfo(
         pid=pid, address="127.0.0.1:1", namespace="default", task_queue="djset",
@@ -573,7 +548,7 @@ async def test_local_service(tmp_path_factory):
     started = time.monotonic()
     service = Service(library, overlay)
     try:
-        service.wait_for("worker polling task queue 'djset'")
+        service.wait_for_line("worker polling task queue 'djset'")
         ready = time.monotonic() - started
         assert f"Temporal server on 127.0.0.1:{port}" in "".join(service.output)
         assert f"(database {library.root / 'djset' / 'temporal.db'})" in "".join(service.output)
@@ -625,7 +600,7 @@ async def test_local_service(tmp_path_factory):
     # The schedule and its run history live in the SQLite file: a restart finds them.
     service = Service(library, overlay)
     try:
-        service.wait_for("worker polling task queue")
+        service.wait_for_line("worker polling task queue")
         run = await beet(library, "djset", "--schedule-show", "home", config=overlay)
         assert run.code == 0, run.stderr
         assert "when: 0 3 * * *  time zone Europe/Berlin" in run.stdout

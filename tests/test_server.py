@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from temporal_helpers import port_open
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import WorkflowExecutionStatus
 
@@ -38,14 +39,6 @@ def _gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
-
-
-def _port_open(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
 
 
 def test_temporal_binary_is_the_packaged_cli():
@@ -78,7 +71,7 @@ async def test_start_answers_and_stop_leaves_nothing_behind():
         server.stop()
     assert not server.running
     assert _gone(pid)
-    assert not _port_open(port)
+    assert not port_open(port)
     server.stop()  # a second stop is harmless
 
 
@@ -86,9 +79,9 @@ async def test_given_port_and_context_manager():
     port = free_port()
     with EmbeddedServer(port=port) as server:
         assert server.address == f"127.0.0.1:{port}"
-        assert _port_open(port)
+        assert port_open(port)
         pid = server.pid
-    assert _gone(pid) and not _port_open(port)
+    assert _gone(pid) and not port_open(port)
 
 
 def test_port_in_use_fails_at_once_in_one_line(monkeypatch):
@@ -137,7 +130,7 @@ def test_web_ui_is_served_when_asked_for():
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
-    assert not _port_open(ui_port)
+    assert not port_open(ui_port)
     with EmbeddedServer() as headless:
         assert headless.ui_url is None
 
@@ -163,7 +156,7 @@ async def test_embedded_runtime_runs_a_set_and_shuts_everything_down(fixture_tra
         result = await wait_for_result(handle)
         pid, port = server.pid, server.port
     assert len(result.order) == 20
-    assert _gone(pid) and not _port_open(port)
+    assert _gone(pid) and not port_open(port)
 
 
 async def test_embedded_runtime_that_cannot_start_is_a_client_error():
@@ -214,7 +207,7 @@ def test_a_parent_killed_with_sigkill_takes_its_server_along():
     )
     try:
         pid, port = map(int, parent.stdout.readline().split())
-        assert not _dead(pid) and _port_open(port)
+        assert not _dead(pid) and port_open(port)
     finally:
         parent.kill()
         parent.wait(timeout=10)
@@ -222,7 +215,7 @@ def test_a_parent_killed_with_sigkill_takes_its_server_along():
     while not _dead(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _dead(pid)
-    assert not _port_open(port)
+    assert not port_open(port)
 
 
 def _group_leader(shell: str) -> subprocess.Popen:
