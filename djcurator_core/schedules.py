@@ -22,6 +22,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from temporalio.client import (
@@ -296,12 +297,7 @@ async def run_summary(
 
 
 async def _describe(client: Client, schedule_id: str) -> ScheduleDescription:
-    try:
-        return await client.get_schedule_handle(schedule_id).describe(rpc_timeout=RPC_TIMEOUT)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ScheduleError(f"no schedule {schedule_id!r}") from None
-        raise _rpc_error(client, exc) from None
+    return await _call(client, schedule_id, "describe")
 
 
 async def describe_schedule(client: Client, schedule_id: str, recent: int = 5) -> ScheduleSummary:
@@ -365,21 +361,21 @@ async def resolve(client: Client, name: str) -> str:
         candidates.append(name)
     for candidate in candidates:
         try:
-            await client.get_schedule_handle(candidate).describe(rpc_timeout=RPC_TIMEOUT)
+            await _describe(client, candidate)
             return candidate
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise _rpc_error(client, exc) from None
+        except ScheduleError:  # not found: try the next
+            continue
     raise ScheduleError(f"no schedule named {name!r} (`beet djset --schedules` lists them)")
 
 
 # --- changing schedules ------------------------------------------------------------------
 
 
-async def _call(client: Client, schedule_id: str, operation: str, **kwargs) -> None:
+async def _call(client: Client, schedule_id: str, operation: str, **kwargs) -> Any:
+    """`operation` of the schedule's handle; a missing schedule is a ScheduleError."""
     handle = client.get_schedule_handle(schedule_id)
     try:
-        await getattr(handle, operation)(rpc_timeout=RPC_TIMEOUT, **kwargs)
+        return await getattr(handle, operation)(rpc_timeout=RPC_TIMEOUT, **kwargs)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise ScheduleError(f"no schedule {schedule_id!r}") from None
