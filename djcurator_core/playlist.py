@@ -66,10 +66,10 @@ def entry_location(
 
 def _extinf(track: Track) -> str:
     seconds = round(track.duration) if track.duration is not None else -1
-    if track.artist and track.title:
-        display = f"{track.artist} - {track.title}"
+    if track.artist or track.title:
+        display = track.label
     else:
-        display = track.title or track.artist or os.path.basename(track.path or "") or track.id
+        display = os.path.basename(track.path or "") or track.id
     return f"#EXTINF:{seconds},{_line(display)}"
 
 
