@@ -200,16 +200,21 @@ def fixture_files(tracks: Sequence[Track], count: int | None = None) -> dict[str
     return files
 
 
+def beet_command(library: Library, config: str = "") -> list[str]:
+    """`beet`, with `-c OVERLAY` when there is a config overlay (written to a new file in
+    the library's folder)."""
+    if not config:
+        return [BEET]
+    overlay = library.root / f"overlay-{uuid.uuid4().hex[:8]}.yaml"
+    overlay.write_text(textwrap.dedent(config), encoding="utf-8")
+    return [BEET, "-c", str(overlay)]
+
+
 async def beet(library: Library, *args: str, config: str = "", env: dict | None = None) -> Run:
     """Run `beet [-c overlay] ARGS` and check that the library and files stayed the same."""
     before = snapshot(library)
-    command = [BEET]
-    if config:
-        overlay = library.root / f"overlay-{uuid.uuid4().hex[:8]}.yaml"
-        overlay.write_text(textwrap.dedent(config), encoding="utf-8")
-        command += ["-c", str(overlay)]
     process = await asyncio.create_subprocess_exec(
-        *command,
+        *beet_command(library, config),
         *args,
         env={**clean_env(library), **(env or {})},
         cwd=library.root,

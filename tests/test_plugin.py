@@ -30,6 +30,7 @@ from beets_helpers import (
     Library,
     assert_one_line_error,
     beet,
+    beet_command,
     build_library,
     clean_env,
     entries,
@@ -260,10 +261,9 @@ async def test_interrupted_wait_can_be_collected_later(
     """Ctrl-C while waiting: exit 130, no playlist, the id to collect; the workflow goes
     on on the server and --collect writes its playlist afterwards."""
     monkeypatch.setenv(SEQUENCE_DELAY_ENV, "2")  # read by the activity in this process
-    overlay = library.root / f"overlay-{uuid.uuid4().hex[:8]}.yaml"
-    overlay.write_text(server_config(temporal_server, task_queue, tmp_path), encoding="utf-8")
+    config = server_config(temporal_server, task_queue, tmp_path)
     process = await asyncio.create_subprocess_exec(
-        BEET, "-c", str(overlay), "djset", "-n", "interrupted", "genre:Techno",
+        *beet_command(library, config), "djset", "-n", "interrupted", "genre:Techno",
         env=clean_env(library), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     seen = b""
@@ -280,7 +280,7 @@ async def test_interrupted_wait_can_be_collected_later(
     assert list(tmp_path.iterdir()) == []
 
     run = await beet(library, "djset", "--collect", "djset-interrupted", "-n", "interrupted",
-                     config=overlay.read_text(encoding="utf-8"))  # fmt: skip
+                     config=config)  # fmt: skip
     assert run.code == 0, run.stderr
     assert len(entries((tmp_path / "interrupted.m3u8").read_text(encoding="utf-8"))) == 3
 
