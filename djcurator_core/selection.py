@@ -185,7 +185,11 @@ def _best_window(matrix, pool_order, request, count, duration, dur, mean_dur) ->
 
 
 def _exchange_search(matrix, order, request, out_nb, in_nb, duration, dur, mean_dur) -> list[int]:
-    """First-improvement exchanges of set tracks against pool tracks."""
+    """First-improvement exchanges of set tracks against pool tracks.
+
+    Each round takes the first improving move of: replacing a set track in place,
+    inserting an outside track (dropping a set track unless the duration leaves room),
+    dropping a set track (duration only). A move is (position, track in, track out)."""
     order = list(order)
     chosen = set(order)
     pinned = {p for p in (request.start, request.end) if p is not None}
@@ -206,41 +210,36 @@ def _exchange_search(matrix, order, request, out_nb, in_nb, duration, dur, mean_
             cands.update(in_nb[after].tolist())
         return sorted(cands - chosen)
 
-    for _ in range(50 * len(order) + 100):
-        improved = False
+    def neighbours(i):
         k = len(order)
-        # removal gain of each set track (transition saving)
-        removal = []
-        for i, v in enumerate(order):
-            prev = order[i - 1] if i > 0 else None
-            nxt = order[i + 1] if i + 1 < k else None
-            removal.append(c(prev, v) + c(v, nxt) - c(prev, nxt))
-        # replace in place
+        return (order[i - 1] if i > 0 else None), (order[i + 1] if i + 1 < k else None)
+
+    def replacement():
         for i, v in enumerate(order):
             if v in pinned:
                 continue
-            prev = order[i - 1] if i > 0 else None
-            nxt = order[i + 1] if i + 1 < k else None
+            prev, nxt = neighbours(i)
             for u in candidates(prev, nxt):
                 if duration is not None and total - dur[v] + dur[u] > duration:
                     continue
                 delta = c(prev, u) + c(u, nxt) - c(prev, v) - c(v, nxt)
                 delta += fill(dur[v] - dur[u])
                 if delta < -1e-9:
-                    order[i] = u
-                    chosen.discard(v)
-                    chosen.add(u)
-                    total += dur[u] - dur[v]
-                    improved = True
-                    break
-            if improved:
-                break
-        if improved:
-            continue
-        # insert an outside track between neighbours x, y (and drop the worst set track)
-        free_removal = sorted(
-            ((removal[i], i) for i, v in enumerate(order) if v not in pinned), reverse=True
-        )
+                    return i, u, v
+        return None
+
+    def removal_gains():
+        """(transition saving, position) of each unpinned set track, largest first."""
+        gains = []
+        for i, v in enumerate(order):
+            prev, nxt = neighbours(i)
+            if v not in pinned:
+                gains.append((c(prev, v) + c(v, nxt) - c(prev, nxt), i))
+        return sorted(gains, reverse=True)
+
+    def insertion(free_removal):
+        """An outside track between neighbours x, y (and drop one of the worst set tracks)."""
+        k = len(order)
         for pos in range(k + 1):
             x = order[pos - 1] if pos > 0 else None
             y = order[pos] if pos < k else None
@@ -251,44 +250,42 @@ def _exchange_search(matrix, order, request, out_nb, in_nb, duration, dur, mean_
                 # add without dropping (duration only)
                 fits = duration is not None and total + dur[u] <= duration
                 if fits and insert - fill(dur[u]) < -1e-9:
-                    order.insert(pos, u)
-                    chosen.add(u)
-                    total += dur[u]
-                    improved = True
-                    break
+                    return pos, u, None
                 for gain, i in free_removal[:3]:
                     if i in (pos - 1, pos):
                         continue
                     v = order[i]
                     if duration is not None and total - dur[v] + dur[u] > duration:
                         continue
-                    delta = insert - gain + fill(dur[v] - dur[u])
-                    if delta < -1e-9:
-                        order.insert(pos, u)
-                        order.remove(v)
-                        chosen.add(u)
-                        chosen.discard(v)
-                        total += dur[u] - dur[v]
-                        improved = True
-                        break
-                if improved:
-                    break
-            if improved:
+                    if insert - gain + fill(dur[v] - dur[u]) < -1e-9:
+                        return pos, u, v
+        return None
+
+    def dropping(free_removal):
+        """Duration only: drop a track when the saving beats the emptied time."""
+        if duration is None:
+            return None
+        for gain, i in free_removal:
+            if len(order) <= len(pinned) + 1:
                 break
-        if improved:
-            continue
-        # duration: drop a track when the saving beats the emptied time
-        if duration is not None:
-            for gain, i in free_removal:
-                if len(order) <= len(pinned) + 1:
-                    break
-                v = order[i]
-                if -gain + fill(dur[v]) < -1e-9:
-                    order.pop(i)
-                    chosen.discard(v)
-                    total -= dur[v]
-                    improved = True
-                    break
-        if not improved:
+            v = order[i]
+            if -gain + fill(dur[v]) < -1e-9:
+                return None, None, v
+        return None
+
+    for _ in range(50 * len(order) + 100):
+        move = replacement()
+        if move is None:
+            free_removal = removal_gains()
+            move = insertion(free_removal) or dropping(free_removal)
+        if move is None:
             break
+        pos, u, v = move
+        if u is not None:
+            order.insert(pos, u)
+            chosen.add(u)
+        if v is not None:
+            order.remove(v)
+            chosen.discard(v)
+        total += (0.0 if u is None else dur[u]) - (0.0 if v is None else dur[v])
     return order
