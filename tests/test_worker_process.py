@@ -22,6 +22,27 @@ def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+def _run_worker(*args: str) -> subprocess.CompletedProcess:
+    """`python worker.py ARGS` to the end, without this environment's TEMPORAL_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "worker.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def _start_greedy(client, task_queue: str, tracks_path, prefix: str):
+    """Start a set that uses the baseline solver (no JIT compile in a fresh worker)."""
+    request = SetRequest(
+        name=_name(prefix), tracks_path=str(tracks_path), options=SetOptions(solver="greedy")
+    )
+    return await start_set(client, request, task_queue=task_queue)
+
+
 async def _wait_for_log(log, predicate, timeout: float = 30.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -47,12 +68,7 @@ async def test_killed_worker_mid_sequencing_is_replaced_without_reloading(
         first.wait_ready()
         # The baseline solver: the recovery time measured must not include a JIT compile
         # of the default solver in the fresh second worker.
-        request = SetRequest(
-            name=_name("crash"),
-            tracks_path=str(fixture_tracks_path),
-            options=SetOptions(solver="greedy"),
-        )
-        handle = await start_set(temporal_client, request, task_queue=task_queue)
+        handle = await _start_greedy(temporal_client, task_queue, fixture_tracks_path, "crash")
         await _wait_for_log(
             log,
             lambda r: r["activity"] == "sequence_tracks_activity" and r["pid"] == str(first.pid),
@@ -176,15 +192,7 @@ def test_worker_reads_a_profile_from_temporal_toml(temporal_server, task_queue, 
 
 
 def test_worker_without_a_server_says_so_in_one_line(task_queue):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "worker.py"), "--address", "127.0.0.1:1"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _run_worker("--address", "127.0.0.1:1")
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -199,12 +207,9 @@ async def test_sigterm_lets_the_running_step_finish_a_second_signal_does_not(
         env = {"DJSET_ACTIVITY_LOG": str(log), "DJSET_TEST_SEQUENCE_DELAY": delay}
         with WorkerProcess(temporal_server.address, task_queue, env=env) as first:
             first.wait_ready()
-            request = SetRequest(
-                name=_name("sigterm"),
-                tracks_path=str(fixture_tracks_path),
-                options=SetOptions(solver="greedy"),
+            handle = await _start_greedy(
+                temporal_client, task_queue, fixture_tracks_path, "sigterm"
             )
-            handle = await start_set(temporal_client, request, task_queue=task_queue)
             await _wait_for_log(
                 log,
                 lambda r, h=handle: (
@@ -225,22 +230,7 @@ async def test_sigterm_lets_the_running_step_finish_a_second_signal_does_not(
 
 
 def test_worker_for_an_unknown_namespace_says_so_in_one_line(temporal_server, task_queue):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "worker.py"),
-            "--address",
-            temporal_server.address,
-            "--namespace",
-            "no-such-namespace",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _run_worker("--address", temporal_server.address, "--namespace", "no-such-namespace")
     assert done.returncode == 1
     assert done.stderr.strip() == (
         f"error: namespace 'no-such-namespace' not found on {temporal_server.address}"
