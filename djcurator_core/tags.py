@@ -94,12 +94,17 @@ def _first_text(values: Iterable[object]) -> str | None:
     return None
 
 
-def _from_comments(comments: Iterable[str]) -> tuple[float | None, str | None]:
+def _dj_tags(
+    bpm: float | None, key: str | None, energy: float | None, comments: Iterable[str]
+) -> DJTags:
+    """DJTags with the key of the first energy comment, whose energy stands in for a
+    missing energy tag."""
+    comment_energy, comment_key = None, None
     for comment in comments:
-        energy, key = parse_energy_comment(comment)
-        if energy is not None:
-            return energy, key
-    return None, None
+        comment_energy, comment_key = parse_energy_comment(comment)
+        if comment_energy is not None:
+            break
+    return DJTags(bpm, key, energy if energy is not None else comment_energy, comment_key)
 
 
 def _id3_tags(tags: ID3) -> DJTags:
@@ -111,8 +116,7 @@ def _id3_tags(tags: ID3) -> DJTags:
             energy = parse_number(_first_text(frame.text))
             break
     comments = [text for frame in tags.getall("COMM") for text in frame.text]
-    comment_energy, comment_key = _from_comments(comments)
-    return DJTags(bpm, key, energy if energy is not None else comment_energy, comment_key)
+    return _dj_tags(bpm, key, energy, comments)
 
 
 def _vorbis_tags(tags) -> DJTags:
@@ -120,15 +124,8 @@ def _vorbis_tags(tags) -> DJTags:
         return _first_text(tags.get(name, []))
 
     key = next((k for k in (first(name) for name in _VORBIS_KEY_FIELDS) if k), None)
-    energy = parse_number(first("energylevel"))
     comments = [*tags.get("comment", []), *tags.get("description", [])]
-    comment_energy, comment_key = _from_comments(comments)
-    return DJTags(
-        parse_number(first("bpm")),
-        key,
-        energy if energy is not None else comment_energy,
-        comment_key,
-    )
+    return _dj_tags(parse_number(first("bpm")), key, parse_number(first("energylevel")), comments)
 
 
 def _mp4_tags(tags: MP4Tags) -> DJTags:
@@ -142,8 +139,7 @@ def _mp4_tags(tags: MP4Tags) -> DJTags:
         bpm = parse_number(tags["tmpo"][0])
     key = freeform.get("initialkey") or freeform.get("key")
     energy = parse_number(freeform.get("energylevel"))
-    comment_energy, comment_key = _from_comments(tags.get("\xa9cmt", []))
-    return DJTags(bpm, key, energy if energy is not None else comment_energy, comment_key)
+    return _dj_tags(bpm, key, energy, tags.get("\xa9cmt", []))
 
 
 def read_dj_tags(path: str | bytes | os.PathLike[str]) -> DJTags:
