@@ -247,7 +247,7 @@ def _column(tracks: Sequence[Track], name: str) -> np.ndarray:
 TABLE_MAX = 2048
 
 
-def _part_table(values: np.ndarray, part, config: ScoringConfig):
+def part_table(values: np.ndarray, part, config: ScoringConfig):
     """(table, index) with part(values[i], values[j]) == table[index[i], index[j]], or None.
 
     Libraries repeat BPM and energy values (integers, mostly): scoring the distinct values
@@ -275,7 +275,7 @@ def cost_matrix(
     parts = [(wh, (harmonic_table(config), key_indices(tracks)), None)]
     for weight, name, part in ((wt, "bpm", tempo_score), (we, "energy", energy_score)):
         values = _column(tracks, name)
-        parts.append((weight, _part_table(values, part, config), (values, part)))
+        parts.append((weight, part_table(values, part, config), (values, part)))
     out = np.empty((n, n), dtype=dtype)
     for start in range(0, n, block):
         rows = slice(start, min(start + block, n))
