@@ -145,8 +145,11 @@ async def test_scoring_weights_from_config(
     library, temporal_server, task_queue, djset_worker, tmp_path
 ):
     """Only the harmonic part counts: every transition's score is its harmonic score."""
-    extra = "scoring: {harmonic_weight: 1, tempo_weight: 0, energy_weight: 0}\n"
-    config = server_config(temporal_server, task_queue, tmp_path, extra)
+
+    def with_scoring(weights: str) -> str:
+        return server_config(temporal_server, task_queue, tmp_path, f"scoring: {{{weights}}}\n")
+
+    config = with_scoring("harmonic_weight: 1, tempo_weight: 0, energy_weight: 0")
     run = await beet(library, "djset", "--print", "--format", "json", "album:Set", config=config)
     assert run.code == 0, run.stderr
     transitions = json.loads(run.stdout)["transitions"]
@@ -154,24 +157,13 @@ async def test_scoring_weights_from_config(
     assert all(t["score"] == pytest.approx(t["harmonic"]) for t in transitions)
     assert any(t["tempo"] != pytest.approx(t["harmonic"]) for t in transitions)
 
-    bad = "scoring: {harmonic_weight: -1}\n"
-    run = await beet(
-        library,
-        "djset",
-        "album:Set",
-        config=server_config(temporal_server, task_queue, tmp_path, bad),
-    )
+    run = await beet(library, "djset", "album:Set", config=with_scoring("harmonic_weight: -1"))
     assert_one_line_error(run, "djset.scoring: field 'harmonic_weight': Input should be")
     run = await beet(library, "djset", "--count", "0", "album:Set", config=config)
     assert_one_line_error(run, "set options: field 'count': Input should be greater than 0")
     # Refused before any server starts (no traceback, no retries on a worker).
-    zero = "scoring: {harmonic_weight: 0, tempo_weight: 0, energy_weight: 0}\n"
-    run = await beet(
-        library,
-        "djset",
-        "album:Set",
-        config=server_config(temporal_server, task_queue, tmp_path, zero),
-    )
+    zero = with_scoring("harmonic_weight: 0, tempo_weight: 0, energy_weight: 0")
+    run = await beet(library, "djset", "album:Set", config=zero)
     assert_one_line_error(run, "djset.scoring: field 'weights': ")
     assert "at least one of harmonic_weight" in run.errors[0]
     run = await beet(
