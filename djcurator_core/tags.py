@@ -14,6 +14,7 @@ which are numbers; unreadable numbers count as absent. No beets imports.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable
@@ -64,7 +65,7 @@ def parse_number(text: object) -> float | None:
             return None
     else:
         return None
-    return value if value > 0 and value == value and value != float("inf") else None
+    return value if value > 0 and math.isfinite(value) else None
 
 
 def parse_energy_comment(text: str) -> tuple[float | None, str | None]:
