@@ -798,12 +798,10 @@ class _Search:
         self.use_arc = penalty is not None
         if penalty is not None:
             n = m - 1
-            table = np.zeros((penalty.table.shape[0], m + 1), dtype=np.float64)
-            table[:, :n] = penalty.table[:, :n]
-            self.W = table
+            # one row per penalty level, and a zero row for the dummy (no cost anywhere)
+            self.W = np.zeros((penalty.table.shape[0] + 1, m + 1), dtype=np.float64)
+            self.W[:-1, :n] = penalty.table[:, :n]
             self.el = np.append(penalty.level[:n], 0).astype(np.int64)
-            # the dummy gets a row with no cost: use a dedicated zero row
-            self.W = np.vstack([self.W, np.zeros((1, m + 1))])
             self.el[self.dummy] = len(self.W) - 1
             self.ideal = np.vstack([_ideal_positions(penalty, n), np.full((1, 5), -1)])
         else:
@@ -933,11 +931,11 @@ def optimise(
     stall = effort.stall(n)
     best_path, best_cost = None, np.inf
     for run in range(runs):
+        seed = request.seed * 7919 + run
         if run == 0:
             start_path = initial if initial is not None else greedy(matrix, request)
         else:
-            start_path = _random_path(n, request, request.seed * 7919 + run)
-        seed = request.seed * 7919 + run
+            start_path = _random_path(n, request, seed)
         search = _Search(
             full, _tour_from_path(start_path, n), penalty, seed, out_nb, in_nb, request
         )
