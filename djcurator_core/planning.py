@@ -29,7 +29,7 @@ from .energy_arc import ARC_UNIT, arc_penalty
 from .models import Track
 from .scoring import ScoringConfig, cost_matrix, part_table, tempo_change
 from .selection import select
-from .sequencing import SOLVERS, SequencingError, SolverRequest, check_pins, solve
+from .sequencing import SequencingError, SolverRequest, check_pins, solve, solver_named
 
 DEFAULT_SOLVER = "ils"
 COUNT_AND_DURATION = "give --count or --duration, not both"
@@ -106,10 +106,7 @@ def plan_order(
     options = options or SetOptions()
     if not tracks:
         raise SequencingError("no tracks to order")
-    if options.solver not in SOLVERS:
-        raise SequencingError(
-            f"unknown solver {options.solver!r} (choose from {', '.join(sorted(SOLVERS))})"
-        )
+    solver_named(options.solver)  # an unknown solver fails before the matrix is built
     start = pin_index(tracks, options.start, "start")
     end = pin_index(tracks, options.end, "end")
     check_pins(len(tracks), SolverRequest(start=start, end=end), [t.id for t in tracks])

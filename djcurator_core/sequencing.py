@@ -109,17 +109,22 @@ def greedy(matrix: np.ndarray, request: SolverRequest) -> list[int]:
     return order
 
 
+def solver_named(name: str) -> Solver:
+    """The registered solver `name`; an unknown name is a SequencingError listing them."""
+    try:
+        return SOLVERS[name]
+    except KeyError:
+        raise SequencingError(
+            f"unknown solver {name!r} (choose from {', '.join(sorted(SOLVERS))})"
+        ) from None
+
+
 def solve(
     matrix: np.ndarray, solver: str = "greedy", request: SolverRequest | None = None
 ) -> list[int]:
     """Run a named solver and check that it returned a permutation honouring the pins."""
     request = request or SolverRequest()
-    try:
-        function = SOLVERS[solver]
-    except KeyError:
-        raise SequencingError(
-            f"unknown solver {solver!r} (choose from {', '.join(sorted(SOLVERS))})"
-        ) from None
+    function = solver_named(solver)
     order = [int(i) for i in function(matrix, request)]
     n = len(matrix)
     if sorted(order) != list(range(n)):
