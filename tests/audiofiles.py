@@ -92,11 +92,14 @@ def write_tags(path: Path, spec: DJTagSpec) -> None:
 
 def _write_id3(path: Path, spec: DJTagSpec) -> None:
     tags = ID3()
-    for frame, value in ((TIT2, spec.title), (TPE1, spec.artist), (TALB, spec.album)):
+    for frame, value in (
+        (TIT2, spec.title),
+        (TPE1, spec.artist),
+        (TALB, spec.album),
+        (TCON, spec.genre),
+    ):
         if value:
             tags.add(frame(encoding=3, text=[value]))
-    if spec.genre:
-        tags.add(TCON(encoding=3, text=[spec.genre]))
     if spec.bpm is not None:
         tags.add(TBPM(encoding=3, text=[spec.bpm]))
     if spec.key is not None:
