@@ -66,6 +66,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def port_open(port: int, timeout: float = 0.2) -> bool:
+    """Whether something accepts connections on loopback `port` right now."""
+    try:
+        socket.create_connection((HOST, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def _lookup_prctl() -> Callable[..., int] | None:
     """libc's prctl (Linux), looked up once, in the parent: between fork and exec the child
     may only call it (a library lookup there can deadlock on a lock that another thread
@@ -282,7 +291,7 @@ class EmbeddedServer:
         raise last_error
 
     def _launch(self) -> None:
-        if self._port_open():
+        if port_open(self.port):
             raise EmbeddedServerError(
                 f"cannot start the Temporal dev server: port {self.port} is in use"
             )
@@ -308,7 +317,7 @@ class EmbeddedServer:
                     f"Temporal dev server exited with status {self._process.returncode} "
                     f"at start: {self._log_tail()}"
                 )
-            if self._port_open():
+            if port_open(self.port):
                 error = _probe(self.address, self.namespace)
                 if error is None:
                     self.startup_seconds = time.monotonic() - started
@@ -318,13 +327,6 @@ class EmbeddedServer:
             f"Temporal dev server on {self.address} did not answer within "
             f"{self.start_timeout:g} s ({error or self._log_tail()})"
         )
-
-    def _port_open(self) -> bool:
-        try:
-            socket.create_connection((HOST, self.port), timeout=0.2).close()
-        except OSError:
-            return False
-        return True
 
     def _log_tail(self) -> str:
         try:

@@ -18,7 +18,6 @@ import fcntl
 import json
 import os
 import signal
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 
 from .client import ClientError, ConnectionSettings, connect
 from .runtime import run_worker
-from .server import HOST, EmbeddedServer, EmbeddedServerError
+from .server import HOST, EmbeddedServer, EmbeddedServerError, port_open
 from .workflows import DEFAULT_TASK_QUEUE
 
 LOCK_FILE = "service.lock"
@@ -150,14 +149,6 @@ class ServiceLock:
             self._fd = None
 
 
-def _port_in_use(port: int) -> bool:
-    try:
-        socket.create_connection((HOST, port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class ServiceConfig:
     state_dir: Path
@@ -240,7 +231,7 @@ async def _start_server(config: ServiceConfig) -> EmbeddedServer:
         (config.port, "Temporal", "port"),
         (config.ui_port, "Web UI", "ui_port"),
     ):
-        if port is not None and _port_in_use(port):
+        if port is not None and port_open(port):
             raise ServiceError(
                 f"{what} port {port} on {HOST} is in use by another program; "
                 f"choose another with djset.serve.{key}"

@@ -6,7 +6,6 @@ import os
 import queue
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -161,15 +160,6 @@ def history_payloads(history) -> list[Payload]:
             if attrs.DESCRIPTOR.fields_by_name.get(field) and attrs.HasField(field):
                 found += list(getattr(attrs, field).payloads)
     return found
-
-
-def port_open(port: int, timeout: float = 0.5) -> bool:
-    """Whether something accepts connections on 127.0.0.1:port."""
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=timeout).close()
-    except OSError:
-        return False
-    return True
 
 
 def read_log(path: Path) -> list[dict[str, str]]:

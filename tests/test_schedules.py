@@ -37,7 +37,7 @@ from beets_helpers import (
     entries,
     read_only,
 )
-from temporal_helpers import OutputLines, WorkerProcess, port_open, synthetic_tracks
+from temporal_helpers import OutputLines, WorkerProcess, synthetic_tracks
 from temporalio import activity
 from temporalio.client import ScheduleOverlapPolicy, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
@@ -55,7 +55,7 @@ from djcurator_core.library_activities import (
 from djcurator_core.playlist import render_m3u8
 from djcurator_core.runtime import run_worker
 from djcurator_core.schedules import DEFAULT_CATCHUP_WINDOW
-from djcurator_core.server import free_port
+from djcurator_core.server import free_port, port_open
 from djcurator_core.service import ServiceError, ServiceInfo, ServiceLock, running_service
 from djcurator_core.workflows import STEPS, DJSetWorkflow, SetRequest, steps_for
 

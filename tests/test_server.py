@@ -14,7 +14,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from temporal_helpers import port_open
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import WorkflowExecutionStatus
 
@@ -27,7 +26,13 @@ from djcurator_core.client import (
     wait_for_result,
 )
 from djcurator_core.runtime import embedded_runtime
-from djcurator_core.server import EmbeddedServer, EmbeddedServerError, free_port, temporal_binary
+from djcurator_core.server import (
+    EmbeddedServer,
+    EmbeddedServerError,
+    free_port,
+    port_open,
+    temporal_binary,
+)
 from djcurator_core.workflows import SetRequest
 
 ROOT = Path(__file__).resolve().parent.parent
