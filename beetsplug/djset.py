@@ -194,11 +194,10 @@ class DJSetPlugin(BeetsPlugin):
     def command(self, lib: Library, opts: DJSetOptions, args: list[str]) -> None:
         from djcurator_core.playlist import check_writable, name_from_query
 
-        self._check_option_combinations(opts, args)
+        managed = self._check_option_combinations(opts, args)
         if opts.serve:
             self._temporal_command(lib, lambda: self._serve(opts))
             return
-        managed = self._schedule_action(opts)
         if managed:
             self._temporal_command(lib, lambda: self._manage_schedule(opts, *managed))
             return
@@ -222,7 +221,10 @@ class DJSetPlugin(BeetsPlugin):
             lambda: self._output(lib, opts, (name, args), *self._run(opts, name, export, options)),
         )
 
-    def _check_option_combinations(self, opts: DJSetOptions, args: list[str]) -> None:
+    def _check_option_combinations(
+        self, opts: DJSetOptions, args: list[str]
+    ) -> tuple[str, str | None] | None:
+        """Refuse options that do not go together; the schedule action given, if any."""
         managed = self._schedule_action(opts)
         modes = [
             name
@@ -253,6 +255,7 @@ class DJSetPlugin(BeetsPlugin):
             raise ui.UserError("--export writes the tracks and stops: no --print or --no-wait")
         if opts.no_wait and opts.print_set:
             raise ui.UserError("--no-wait returns before there is a set to --print")
+        return managed
 
     # --- export --------------------------------------------------------------------------
 
