@@ -345,12 +345,17 @@ async def list_schedules(client: Client) -> list[ScheduleSummary]:
                 ids.append(entry.id)
     except RPCError as exc:
         raise _rpc_error(client, exc) from None
+    described = await asyncio.gather(
+        *(describe_schedule(client, schedule_id, recent=1) for schedule_id in ids),
+        return_exceptions=True,
+    )
     summaries = []
-    for schedule_id in ids:
-        try:
-            summaries.append(await describe_schedule(client, schedule_id, recent=1))
-        except ScheduleError:  # deleted meanwhile
+    for summary in described:
+        if isinstance(summary, ScheduleError):  # deleted meanwhile
             continue
+        if isinstance(summary, BaseException):
+            raise summary
+        summaries.append(summary)
     return sorted(summaries, key=lambda s: s.name)
 
 
