@@ -19,15 +19,15 @@ import signal
 import sys
 from datetime import timedelta
 
-from djcurator_core.client import (
+from djcurator_core.pipeline.client import (
     ClientError,
     ConnectionSettings,
     check_namespace,
     connect,
     one_line,
 )
-from djcurator_core.runtime import MAX_CONCURRENT_ACTIVITIES, STICKY_TIMEOUT, run_worker
-from djcurator_core.workflows import DEFAULT_TASK_QUEUE
+from djcurator_core.pipeline.worker import MAX_CONCURRENT_ACTIVITIES, STICKY_TIMEOUT, run_worker
+from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,9 +28,9 @@ from beets.plugins import BeetsPlugin
 if TYPE_CHECKING:
     from beets.library import Library
 
-    from djcurator_core.export import Export
-    from djcurator_core.justify import SetResult
-    from djcurator_core.planning import SetOptions
+    from djcurator_core.core.justify import SetResult
+    from djcurator_core.core.planning import SetOptions
+    from djcurator_core.files.export import Export
 
 # The core (numpy, pydantic, numba) is imported inside the methods that use it: beets
 # loads every enabled plugin for every command, and `beet ls` should not pay for it.
@@ -192,7 +192,7 @@ class DJSetPlugin(BeetsPlugin):
         return [cmd]
 
     def command(self, lib: Library, opts: DJSetOptions, args: list[str]) -> None:
-        from djcurator_core.playlist import check_writable, name_from_query
+        from djcurator_core.files.playlist import check_writable, name_from_query
 
         managed = self._check_option_combinations(opts, args)
         if opts.serve:
@@ -260,7 +260,7 @@ class DJSetPlugin(BeetsPlugin):
     # --- export --------------------------------------------------------------------------
 
     def _export(self, lib: Library, args: list[str], opts: DJSetOptions) -> Export:
-        from djcurator_core.export import export_items
+        from djcurator_core.files.export import export_items
 
         items = list(lib.items(args))
         shown = " ".join(args) or "(whole library)"
@@ -291,8 +291,8 @@ class DJSetPlugin(BeetsPlugin):
         return export
 
     def _write_export(self, destination: str, export: Export) -> None:
-        from djcurator_core.models import dump_tracks
-        from djcurator_core.playlist import write_atomically
+        from djcurator_core.core.models import dump_tracks
+        from djcurator_core.files.playlist import write_atomically
 
         text = dump_tracks(export.tracks)
         if destination == "-":
@@ -306,9 +306,9 @@ class DJSetPlugin(BeetsPlugin):
     def _set_options(self, lib: Library, opts: DJSetOptions, export: Export | None) -> SetOptions:
         from pydantic import ValidationError
 
+        from djcurator_core.core.planning import SetOptions
+        from djcurator_core.core.scoring import ScoringConfig
         from djcurator_core.errors import validation_error_line
-        from djcurator_core.planning import SetOptions
-        from djcurator_core.scoring import ScoringConfig
 
         values: dict[str, Any] = {}
         configured = self.config["set"].get(dict) or {}
@@ -360,7 +360,7 @@ class DJSetPlugin(BeetsPlugin):
         )
 
     def _playlist_path(self, opts: DJSetOptions, name: str) -> Path:
-        from djcurator_core.playlist import name_from_query, suffix_for
+        from djcurator_core.files.playlist import name_from_query, suffix_for
 
         folder = _pick(opts.playlist_dir, self.config["playlist_dir"].as_str())
         output_format = self._output_format(opts)
@@ -396,7 +396,7 @@ class DJSetPlugin(BeetsPlugin):
         (djset.temporal.address, --address, TEMPORAL_ADDRESS, a temporal.toml profile):
         then the local service or an embedded server is used. Other Temporal settings
         (API key, namespace, TLS) without an address are an error, not silently dropped."""
-        from djcurator_core.client import ClientError, ConnectionSettings
+        from djcurator_core.pipeline.client import ClientError, ConnectionSettings
 
         temporal = self.config["temporal"]
         settings = ConnectionSettings(
@@ -427,7 +427,7 @@ class DJSetPlugin(BeetsPlugin):
     def _run(
         self, opts: DJSetOptions, name: str, export: Export, options: SetOptions
     ) -> tuple[SetResult | None, str]:
-        from djcurator_core.workflows import SetRequest
+        from djcurator_core.pipeline.workflows import SetRequest
 
         request = SetRequest(name=name, tracks=export.tracks, options=options)
         settings, task_queue = self._server_or_service(opts, announce=True)
@@ -440,8 +440,8 @@ class DJSetPlugin(BeetsPlugin):
         return asyncio.run(self._submit(settings, request, task_queue, opts.no_wait))
 
     async def _submit(self, settings, request, task_queue: str, no_wait: bool):
-        from djcurator_core import client as temporal
-        from djcurator_core.runtime import embedded_runtime
+        from djcurator_core.pipeline import client as temporal
+        from djcurator_core.pipeline.worker import embedded_runtime
 
         wait = self.config["temporal"]["worker_wait"].as_number()
 
@@ -481,7 +481,7 @@ class DJSetPlugin(BeetsPlugin):
     def _collect(self, opts: DJSetOptions) -> tuple[tuple[str, list[str] | None], SetResult, str]:
         """((name, query), result, workflow id) of a finished run; the name is -n, else
         the one the run was started with (its request), the query that of a library run."""
-        from djcurator_core import client as temporal
+        from djcurator_core.pipeline import client as temporal
 
         settings, _ = self._server_or_service(opts)
         if settings is None:
@@ -528,7 +528,7 @@ class DJSetPlugin(BeetsPlugin):
     def _server_or_service(self, opts: DJSetOptions, announce: bool = False):
         """(connection settings, task queue): the configured server, else the running
         local service (`--serve`), else (None, queue): nothing runs to talk to."""
-        from djcurator_core.service import running_service
+        from djcurator_core.pipeline.local_service import running_service
 
         settings = self._connection(opts)
         if settings is not None:
@@ -555,11 +555,11 @@ class DJSetPlugin(BeetsPlugin):
     def _create_schedule(self, lib: Library, opts: DJSetOptions, args: list[str]) -> None:
         from datetime import timedelta
 
-        from djcurator_core import client as temporal
-        from djcurator_core import schedules
-        from djcurator_core.library_activities import LibrarySource, PlaylistTarget
-        from djcurator_core.playlist import check_writable, name_from_query
-        from djcurator_core.workflows import SetRequest
+        from djcurator_core.files.playlist import check_writable, name_from_query
+        from djcurator_core.pipeline import client as temporal
+        from djcurator_core.pipeline import schedules
+        from djcurator_core.pipeline.library_activities import LibrarySource, PlaylistTarget
+        from djcurator_core.pipeline.workflows import SetRequest
 
         name = opts.name or name_from_query(args)
         keep = self._keep_incomplete(opts)
@@ -627,8 +627,8 @@ class DJSetPlugin(BeetsPlugin):
             )
 
     def _manage_schedule(self, opts: DJSetOptions, option: str, name: str | None) -> int:
-        from djcurator_core import client as temporal
-        from djcurator_core import schedules
+        from djcurator_core.pipeline import client as temporal
+        from djcurator_core.pipeline import schedules
 
         settings, _ = self._schedule_server(opts)
 
@@ -661,9 +661,9 @@ class DJSetPlugin(BeetsPlugin):
         return asyncio.run(manage())
 
     async def _trigger(self, connected, schedule_id: str, no_wait: bool) -> int:
-        from djcurator_core import client as temporal
-        from djcurator_core import schedules
-        from djcurator_core.workflows import DJSetWorkflow
+        from djcurator_core.pipeline import client as temporal
+        from djcurator_core.pipeline import schedules
+        from djcurator_core.pipeline.workflows import DJSetWorkflow
 
         if not no_wait:  # without a worker the run would wait, and so would this command
             summary = await schedules.describe_schedule(connected, schedule_id, recent=0)
@@ -692,7 +692,7 @@ class DJSetPlugin(BeetsPlugin):
         return 0
 
     def _serve(self, opts: DJSetOptions) -> int:
-        from djcurator_core.service import ServiceConfig, run_service
+        from djcurator_core.pipeline.local_service import ServiceConfig, run_service
 
         serve = self.config["serve"]
         ui_port = serve["ui_port"].get()
@@ -715,7 +715,7 @@ class DJSetPlugin(BeetsPlugin):
     def _temporal_command(self, lib: Library, work) -> None:
         """Run `work` (which may return an exit status), with Temporal's ClientErrors as
         one-line user errors, and leave the process deliberately afterwards."""
-        from djcurator_core.client import ClientError
+        from djcurator_core.pipeline.client import ClientError
 
         code = 0
         try:
@@ -748,8 +748,8 @@ class DJSetPlugin(BeetsPlugin):
         result: SetResult | None,
         workflow_id: str,
     ) -> None:
-        from djcurator_core.playlist import render_json, render_playlist, write_atomically
-        from djcurator_core.report import render_text
+        from djcurator_core.core.report import render_text
+        from djcurator_core.files.playlist import render_json, render_playlist, write_atomically
 
         if result is None:  # --no-wait
             ui.print_(workflow_id)
@@ -795,7 +795,7 @@ def _duration(text: str, option: str = "--duration") -> float:
 
 def _user_errors(function, *args, **kwargs):
     """Call `function`; a PlaylistError becomes beets' one-line user error."""
-    from djcurator_core.playlist import PlaylistError
+    from djcurator_core.files.playlist import PlaylistError
 
     try:
         return function(*args, **kwargs)

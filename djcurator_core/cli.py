@@ -13,13 +13,13 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from .errors import first_line, validation_error_line
-from .justify import justify_for_options
-from .models import TrackFormatError, load_tracks
-from .planning import SetOptions, plan_order
-from .report import render_text
-from .scoring import cost_matrix
-from .sequencing import SOLVERS, SequencingError
+from djcurator_core.core.justify import justify_for_options
+from djcurator_core.core.models import TrackFormatError, load_tracks
+from djcurator_core.core.planning import SetOptions, plan_order
+from djcurator_core.core.report import render_text
+from djcurator_core.core.scoring import cost_matrix
+from djcurator_core.core.sequencing import SOLVERS, SequencingError
+from djcurator_core.errors import first_line, validation_error_line
 
 EXIT_BAD_INPUT = 2
 
@@ -139,7 +139,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "schema":
-            from .models import json_schema
+            from djcurator_core.core.models import json_schema
 
             print(json.dumps(json_schema(), indent=2))
             return 0

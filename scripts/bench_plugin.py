@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from beets_helpers import BEET, clean_env, fixture_files, import_music, write_music  # noqa: E402
 
-from djcurator_core.models import load_tracks  # noqa: E402
+from djcurator_core.core.models import load_tracks  # noqa: E402
 
 
 def build(folder: Path, size: int) -> float:

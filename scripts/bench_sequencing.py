@@ -38,11 +38,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from djcurator_core.models import Track  # noqa: E402
-from djcurator_core.optimizer import Effort, exact_path, optimise  # noqa: E402
-from djcurator_core.planning import SetOptions, plan_order  # noqa: E402
-from djcurator_core.scoring import cost_matrix  # noqa: E402
-from djcurator_core.sequencing import SolverRequest, greedy, path_cost  # noqa: E402
+from djcurator_core.core.models import Track  # noqa: E402
+from djcurator_core.core.optimizer import Effort, exact_path, optimise  # noqa: E402
+from djcurator_core.core.planning import SetOptions, plan_order  # noqa: E402
+from djcurator_core.core.scoring import cost_matrix  # noqa: E402
+from djcurator_core.core.sequencing import SolverRequest, greedy, path_cost  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "bench" / "giantsteps_mtg_bpm_key.tsv"
 GENRE_ENERGY = {

@@ -38,11 +38,11 @@ sys.path.insert(0, str(ROOT))
 
 from temporalio.api.enums.v1 import EventType  # noqa: E402
 
-from djcurator_core.client import connect, start_set, wait_for_result  # noqa: E402
-from djcurator_core.models import Track, TrackFormatError, dump_tracks  # noqa: E402
-from djcurator_core.planning import DEFAULT_SOLVER, SetOptions  # noqa: E402
-from djcurator_core.server import EmbeddedServer  # noqa: E402
-from djcurator_core.workflows import STEPS, SetRequest  # noqa: E402
+from djcurator_core.core.models import Track, TrackFormatError, dump_tracks  # noqa: E402
+from djcurator_core.core.planning import DEFAULT_SOLVER, SetOptions  # noqa: E402
+from djcurator_core.pipeline.client import connect, start_set, wait_for_result  # noqa: E402
+from djcurator_core.pipeline.dev_server import EmbeddedServer  # noqa: E402
+from djcurator_core.pipeline.workflows import STEPS, SetRequest  # noqa: E402
 
 DEFAULT_TSV = ROOT.parent / "shared" / "bench" / "giantsteps_mtg_bpm_key.tsv"
 STEP_NAMES = [name for _, name in STEPS]

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from beets_helpers import BEET, build_library, clean_env, fixture_files  # noqa: E402
 
-from djcurator_core.models import load_tracks  # noqa: E402
+from djcurator_core.core.models import load_tracks  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from audiofiles import FORMATS, DJTagSpec, make_audio_file
 
 if TYPE_CHECKING:
-    from djcurator_core.models import Track
+    from djcurator_core.core.models import Track
 
 BEET = str(Path(sys.executable).parent / "beet")
 
@@ -166,7 +166,7 @@ def spec_for(index: int, track: Track) -> DJTagSpec:
     """Tags for one fixture track, rotating through the notations DJ tools write: key as
     name / Camelot / Open Key, energy in its own tag or in a Mixed In Key comment, the
     Vorbis KEY or INITIALKEY field."""
-    from djcurator_core.keys import parse_key
+    from djcurator_core.core.keys import parse_key
 
     key = parse_key(track.key)
     notation = index % 3

@@ -5,7 +5,7 @@ Temporal fixtures (reuse them; one real dev server per test session):
 - `temporal_client`: a session client with the project's data converter (pydantic + gzip).
 - `task_queue`: a fresh task queue name per test (so tests never share workers).
 - `djset_worker`: an in-process worker on `task_queue` for the duration of the test.
-- `djcurator_core.runtime.run_worker(client, task_queue, **kwargs)`: the same as an async
+- `djcurator_core.pipeline.worker.run_worker(client, task_queue, **kwargs)`: the same as an async
   context manager, for tests that need their own worker settings (e.g. `activities=`).
 - `fixture_tracks_path`: the 20-track fixture file.
 - tests/temporal_helpers.py: `WorkerProcess` (`python worker.py` as a subprocess),
@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from djcurator_core.client import connect
-from djcurator_core.runtime import run_worker
-from djcurator_core.server import EmbeddedServer
+from djcurator_core.pipeline.client import connect
+from djcurator_core.pipeline.dev_server import EmbeddedServer
+from djcurator_core.pipeline.worker import run_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_TRACKS = ROOT / "fixtures" / "tracks_enriched.json"
@@ -65,6 +65,18 @@ async def djset_worker(temporal_client, task_queue):
 @pytest.fixture
 def fixture_tracks_path() -> Path:
     return FIXTURE_TRACKS
+
+
+TEMPORAL_FIXTURES = {"temporal_server", "temporal_client", "djset_worker"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that uses a Temporal fixture as `temporal`, so that
+    `pytest -m "not temporal"` runs the pure tests in seconds. Modules whose tests start
+    servers themselves (subprocess workers, `beet djset`) set `pytestmark` instead."""
+    for item in items:
+        if TEMPORAL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.temporal)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -18,8 +18,8 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import WorkflowHandle
 
-from djcurator_core.keys import ALL_KEYS
-from djcurator_core.models import Track
+from djcurator_core.core.keys import ALL_KEYS
+from djcurator_core.core.models import Track
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,9 +11,9 @@ import pytest
 from temporal_helpers import ROOT
 
 INNER_TEST = """
-from djcurator_core.client import start_set, wait_for_result
-from djcurator_core.runtime import run_worker
-from djcurator_core.workflows import SetRequest
+from djcurator_core.pipeline.client import start_set, wait_for_result
+from djcurator_core.pipeline.worker import run_worker
+from djcurator_core.pipeline.workflows import SetRequest
 
 
 async def test_uses_temporal(temporal_client, task_queue, fixture_tracks_path):

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from djcurator_core.justify import justify, justify_for_options
-from djcurator_core.models import Track, load_tracks
-from djcurator_core.planning import SetOptions
-from djcurator_core.scoring import ScoringConfig, cost_matrix
-from djcurator_core.sequencing import SolverRequest, greedy, path_cost
+from djcurator_core.core.justify import justify, justify_for_options
+from djcurator_core.core.models import Track, load_tracks
+from djcurator_core.core.planning import SetOptions
+from djcurator_core.core.scoring import ScoringConfig, cost_matrix
+from djcurator_core.core.sequencing import SolverRequest, greedy, path_cost
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "tracks_enriched.json"
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from djcurator_core.keys import ALL_KEYS, Key, KeyParseError, parse_key, render_key
+from djcurator_core.core.keys import ALL_KEYS, Key, KeyParseError, parse_key, render_key
 
 # The Camelot / Open Key table of NOTES.md section 1, row by row.
 TABLE = [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from djcurator_core.models import (
+from djcurator_core.core.models import (
     TrackFormatError,
     dump_tracks,
     json_schema,

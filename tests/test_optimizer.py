@@ -8,12 +8,18 @@ import re
 import numpy as np
 import pytest
 
-from djcurator_core import optimizer
-from djcurator_core.keys import ALL_KEYS
-from djcurator_core.models import Track
-from djcurator_core.optimizer import PositionPenalty, exact_path, optimise
-from djcurator_core.scoring import cost_matrix
-from djcurator_core.sequencing import SOLVERS, SequencingError, SolverRequest, greedy, path_cost
+from djcurator_core.core import optimizer
+from djcurator_core.core.keys import ALL_KEYS
+from djcurator_core.core.models import Track
+from djcurator_core.core.optimizer import PositionPenalty, exact_path, optimise
+from djcurator_core.core.scoring import cost_matrix
+from djcurator_core.core.sequencing import (
+    SOLVERS,
+    SequencingError,
+    SolverRequest,
+    greedy,
+    path_cost,
+)
 
 
 def random_tracks(n: int, seed: int) -> list[Track]:

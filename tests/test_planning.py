@@ -11,16 +11,16 @@ import pytest
 from cli_helpers import run_cli
 from pydantic import ValidationError
 
-from djcurator_core import planning, sequencing
-from djcurator_core.energy_arc import arc_curve, spearman
+from djcurator_core.core import planning, sequencing
+from djcurator_core.core.energy_arc import arc_curve, spearman
+from djcurator_core.core.keys import ALL_KEYS
+from djcurator_core.core.models import Track, dump_tracks
+from djcurator_core.core.optimizer import DEFAULT_EFFORT
+from djcurator_core.core.planning import DEFAULT_SOLVER, SetOptions, bpm_jumps, plan_order
+from djcurator_core.core.scoring import cost_matrix
+from djcurator_core.core.selection import POOL_EFFORT, select
+from djcurator_core.core.sequencing import SequencingError, SolverRequest, path_cost, solve
 from djcurator_core.errors import validation_error_line
-from djcurator_core.keys import ALL_KEYS
-from djcurator_core.models import Track, dump_tracks
-from djcurator_core.optimizer import DEFAULT_EFFORT
-from djcurator_core.planning import DEFAULT_SOLVER, SetOptions, bpm_jumps, plan_order
-from djcurator_core.scoring import cost_matrix
-from djcurator_core.selection import POOL_EFFORT, select
-from djcurator_core.sequencing import SequencingError, SolverRequest, path_cost, solve
 
 
 def pool(n: int, seed: int, *, bpm=(118, 134), durations=True) -> list[Track]:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from djcurator_core.justify import justify
-from djcurator_core.models import load_tracks
-from djcurator_core.planning import SetOptions, plan_order
-from djcurator_core.playlist import (
+from djcurator_core.core.justify import justify
+from djcurator_core.core.models import load_tracks
+from djcurator_core.core.planning import SetOptions, plan_order
+from djcurator_core.files.playlist import (
     PlaylistError,
     check_writable,
     entry_location,

@@ -38,10 +38,12 @@ from beets_helpers import (
     server_config,
 )
 
-from djcurator_core.activities import SEQUENCE_DELAY_ENV
-from djcurator_core.client import fetch_result
-from djcurator_core.models import load_tracks
-from djcurator_core.server import free_port
+from djcurator_core.core.models import load_tracks
+from djcurator_core.pipeline.client import fetch_result
+from djcurator_core.pipeline.dev_server import free_port
+from djcurator_core.pipeline.set_activities import SEQUENCE_DELAY_ENV
+
+pytestmark = pytest.mark.temporal
 
 
 @pytest.fixture(scope="module")
@@ -506,9 +508,9 @@ class TestInProcess(PluginMixin, TestHelper):
 def test_plugin_constants_match_the_core():
     """The plugin keeps copies of core constants so that loading it stays light."""
     from beetsplug import djset
-    from djcurator_core.planning import SetOptions
-    from djcurator_core.playlist import FORMATS
-    from djcurator_core.sequencing import SOLVERS
+    from djcurator_core.core.planning import SetOptions
+    from djcurator_core.core.sequencing import SOLVERS
+    from djcurator_core.files.playlist import FORMATS
 
     configurable = set(SetOptions.model_fields) - {"start", "end", "scoring"}
     assert set(djset.SET_DEFAULTS) == configurable

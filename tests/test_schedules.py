@@ -42,9 +42,10 @@ from temporalio import activity
 from temporalio.client import ScheduleOverlapPolicy, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 
-from djcurator_core.activities import ALL_ACTIVITIES
-from djcurator_core.client import start_set, wait_for_result
-from djcurator_core.library_activities import (
+from djcurator_core.files.playlist import render_m3u8
+from djcurator_core.pipeline.client import start_set, wait_for_result
+from djcurator_core.pipeline.dev_server import free_port, port_open
+from djcurator_core.pipeline.library_activities import (
     LibrarySource,
     PlaylistTarget,
     WritePlaylistRequest,
@@ -52,12 +53,18 @@ from djcurator_core.library_activities import (
     export_tracks_activity,
     write_playlist_activity,
 )
-from djcurator_core.playlist import render_m3u8
-from djcurator_core.runtime import run_worker
-from djcurator_core.schedules import DEFAULT_CATCHUP_WINDOW
-from djcurator_core.server import free_port, port_open
-from djcurator_core.service import ServiceError, ServiceInfo, ServiceLock, running_service
-from djcurator_core.workflows import STEPS, DJSetWorkflow, SetRequest, steps_for
+from djcurator_core.pipeline.local_service import (
+    ServiceError,
+    ServiceInfo,
+    ServiceLock,
+    running_service,
+)
+from djcurator_core.pipeline.schedules import DEFAULT_CATCHUP_WINDOW
+from djcurator_core.pipeline.set_activities import ALL_ACTIVITIES
+from djcurator_core.pipeline.worker import run_worker
+from djcurator_core.pipeline.workflows import STEPS, DJSetWorkflow, SetRequest, steps_for
+
+pytestmark = pytest.mark.temporal
 
 TECHNO = {
     "01 Lattice.mp3": DJTagSpec(

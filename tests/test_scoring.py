@@ -8,12 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from djcurator_core import scoring
-from djcurator_core.errors import validation_error_line
-from djcurator_core.keys import ALL_KEYS, parse_key
-from djcurator_core.models import Track
-from djcurator_core.planning import SetOptions
-from djcurator_core.scoring import (
+from djcurator_core.core import scoring
+from djcurator_core.core.keys import ALL_KEYS, parse_key
+from djcurator_core.core.models import Track
+from djcurator_core.core.planning import SetOptions
+from djcurator_core.core.scoring import (
     ZERO_WEIGHTS,
     HarmonicValues,
     ScoringConfig,
@@ -22,6 +21,7 @@ from djcurator_core.scoring import (
     move_value,
     score_transition,
 )
+from djcurator_core.errors import validation_error_line
 
 
 def T(id="a", key=None, bpm=None, energy=None):  # noqa: N802 - reads like a table row

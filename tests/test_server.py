@@ -17,23 +17,25 @@ import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import WorkflowExecutionStatus
 
-import djcurator_core.server as server_module
-from djcurator_core.client import (
+import djcurator_core.pipeline.dev_server as server_module
+from djcurator_core.pipeline.client import (
     ClientError,
     ServerUnreachable,
     connect,
     start_set,
     wait_for_result,
 )
-from djcurator_core.runtime import embedded_runtime
-from djcurator_core.server import (
+from djcurator_core.pipeline.dev_server import (
     EmbeddedServer,
     EmbeddedServerError,
     free_port,
     port_open,
     temporal_binary,
 )
-from djcurator_core.workflows import SetRequest
+from djcurator_core.pipeline.worker import embedded_runtime
+from djcurator_core.pipeline.workflows import SetRequest
+
+pytestmark = pytest.mark.temporal
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -198,7 +200,7 @@ def _dead(pid: int) -> bool:
 def test_a_parent_killed_with_sigkill_takes_its_server_along():
     script = (
         "import ctypes, time\n"
-        "from djcurator_core.server import EmbeddedServer\n"
+        "from djcurator_core.pipeline.dev_server import EmbeddedServer\n"
         # Between fork and exec the child may only call what the parent looked up: with
         # library lookups broken from here on, a lookup in the child would fail the start.
         "ctypes.CDLL = None\n"

@@ -10,12 +10,15 @@ import sys
 import time
 import uuid
 
+import pytest
 from temporal_helpers import ROOT, WorkerProcess, activity_records, read_log
 
-from djcurator_core.client import start_set, wait_for_result
-from djcurator_core.models import load_tracks
-from djcurator_core.planning import SetOptions
-from djcurator_core.workflows import SetRequest
+from djcurator_core.core.models import load_tracks
+from djcurator_core.core.planning import SetOptions
+from djcurator_core.pipeline.client import start_set, wait_for_result
+from djcurator_core.pipeline.workflows import SetRequest
+
+pytestmark = pytest.mark.temporal
 
 
 def _name(prefix: str) -> str:

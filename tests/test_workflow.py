@@ -16,9 +16,12 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.service import RPCError, RPCStatusCode
 
-import djcurator_core.activities as activities_module
-from djcurator_core.activities import ALL_ACTIVITIES
-from djcurator_core.client import (
+import djcurator_core.pipeline.set_activities as activities_module
+from djcurator_core.core.justify import justify
+from djcurator_core.core.models import load_tracks
+from djcurator_core.core.planning import SetOptions, plan_order
+from djcurator_core.core.sequencing import SOLVERS
+from djcurator_core.pipeline.client import (
     ClientError,
     InvalidSetRequest,
     NoWorkerPolling,
@@ -31,12 +34,11 @@ from djcurator_core.client import (
     wait_for_result,
     workflow_id_for,
 )
-from djcurator_core.justify import justify
-from djcurator_core.models import load_tracks
-from djcurator_core.planning import SetOptions, plan_order
-from djcurator_core.runtime import run_worker
-from djcurator_core.sequencing import SOLVERS
-from djcurator_core.workflows import STEPS, DJSetWorkflow, SetRequest
+from djcurator_core.pipeline.set_activities import ALL_ACTIVITIES
+from djcurator_core.pipeline.worker import run_worker
+from djcurator_core.pipeline.workflows import STEPS, DJSetWorkflow, SetRequest
+
+pytestmark = pytest.mark.temporal
 
 ORDERED_STATES = ["initializing"] + [status for status, _ in STEPS] + ["completed"]
 

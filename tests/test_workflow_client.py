@@ -7,8 +7,15 @@ import json
 import pytest
 from temporalio.api.common.v1 import Payload
 
-from djcurator_core.client import ClientError, ConnectionSettings, ServerUnreachable, connect
-from djcurator_core.codec import ENCODING, GzipPayloadCodec
+from djcurator_core.pipeline.client import (
+    ClientError,
+    ConnectionSettings,
+    ServerUnreachable,
+    connect,
+)
+from djcurator_core.pipeline.codec import ENCODING, GzipPayloadCodec
+
+pytestmark = pytest.mark.temporal
 
 TWO_MIB = 2 * 1024 * 1024
 

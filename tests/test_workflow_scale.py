@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from temporal_helpers import history_payloads, synthetic_tracks
 
-from djcurator_core.client import start_set, wait_for_result
-from djcurator_core.codec import GzipPayloadCodec
-from djcurator_core.models import dump_tracks
-from djcurator_core.planning import SetOptions
-from djcurator_core.workflows import SetRequest
+from djcurator_core.core.models import dump_tracks
+from djcurator_core.core.planning import SetOptions
+from djcurator_core.pipeline.client import start_set, wait_for_result
+from djcurator_core.pipeline.codec import GzipPayloadCodec
+from djcurator_core.pipeline.workflows import SetRequest
+
+pytestmark = pytest.mark.temporal
 
 TWO_MIB = 2 * 1024 * 1024
 N = 10_000

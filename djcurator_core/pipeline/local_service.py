@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from .client import ClientError, ConnectionSettings, connect
-from .runtime import run_worker
-from .server import HOST, EmbeddedServer, EmbeddedServerError, port_open
-from .workflows import DEFAULT_TASK_QUEUE
+from djcurator_core.pipeline.client import ClientError, ConnectionSettings, connect
+from djcurator_core.pipeline.dev_server import HOST, EmbeddedServer, EmbeddedServerError, port_open
+from djcurator_core.pipeline.worker import run_worker
+from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE
 
 LOCK_FILE = "service.lock"
 STATE_FILE = "service.json"

@@ -229,7 +229,7 @@ class EmbeddedServer:
 
     def connection_settings(self):
         """`client.ConnectionSettings` for this server (TEMPORAL_* variables ignored)."""
-        from .client import ConnectionSettings
+        from djcurator_core.pipeline.client import ConnectionSettings
 
         return ConnectionSettings(
             address=self.address, namespace=self.namespace, use_environment=False

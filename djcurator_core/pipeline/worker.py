@@ -11,11 +11,11 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from .activities import ALL_ACTIVITIES
-from .client import ClientError, connect
-from .library_activities import LIBRARY_ACTIVITIES
-from .server import EmbeddedServer, EmbeddedServerError
-from .workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow
+from djcurator_core.pipeline.client import ClientError, connect
+from djcurator_core.pipeline.dev_server import EmbeddedServer, EmbeddedServerError
+from djcurator_core.pipeline.library_activities import LIBRARY_ACTIVITIES
+from djcurator_core.pipeline.set_activities import ALL_ACTIVITIES
+from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow
 
 # A workflow task waits this long on a (possibly dead) worker's sticky queue before any
 # worker may take it: short, so a crashed worker's workflows move on within seconds.

@@ -21,9 +21,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .justify import SetResult, Transition
-from .models import Track
-from .report import summary_lines
+from djcurator_core.core.justify import SetResult, Transition
+from djcurator_core.core.models import Track
+from djcurator_core.core.report import summary_lines
 
 FORMATS = ("m3u8", "json")
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f<>:"/\\|?*]+')

@@ -33,11 +33,16 @@ from temporalio.exceptions import (
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.service import RPCError, RPCStatusCode
 
-from .codec import data_converter
-from .errors import first_line, validation_error_line
-from .justify import SetResult
-from .models import TrackFormatError, parse_tracks
-from .workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow, Progress, SetRequest
+from djcurator_core.core.justify import SetResult
+from djcurator_core.core.models import TrackFormatError, parse_tracks
+from djcurator_core.errors import first_line, validation_error_line
+from djcurator_core.pipeline.codec import data_converter
+from djcurator_core.pipeline.workflows import (
+    DEFAULT_TASK_QUEUE,
+    DJSetWorkflow,
+    Progress,
+    SetRequest,
+)
 
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_NAMESPACE = "default"

@@ -25,8 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .optimizer import Effort, neighbour_lists, optimise
-from .sequencing import SequencingError, SolverRequest, path_cost, pinned_ends, place_pins
+from djcurator_core.core.optimizer import Effort, neighbour_lists, optimise
+from djcurator_core.core.sequencing import (
+    SequencingError,
+    SolverRequest,
+    path_cost,
+    pinned_ends,
+    place_pins,
+)
 
 FILL_COST = 1.0  # cost of leaving one average track length of the slot empty
 POOL_EFFORT = Effort(kicks_per_node=30, min_kicks=2_000, stall_per_node=10, min_stall=1_000)

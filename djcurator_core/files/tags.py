@@ -24,7 +24,7 @@ import mutagen
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4Tags
 
-from .errors import first_line
+from djcurator_core.errors import first_line
 
 _VORBIS_KEY_FIELDS = ("initialkey", "key")
 _MP4_FREEFORM = "----:com.apple.iTunes:"

@@ -26,11 +26,11 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from .errors import first_line
-from .justify import SetResult, justify_for_options
-from .models import Track, TrackFormatError, load_tracks, parse_tracks
-from .planning import SetOptions, plan_order
-from .sequencing import SequencingError
+from djcurator_core.core.justify import SetResult, justify_for_options
+from djcurator_core.core.models import Track, TrackFormatError, load_tracks, parse_tracks
+from djcurator_core.core.planning import SetOptions, plan_order
+from djcurator_core.core.sequencing import SequencingError
+from djcurator_core.errors import first_line
 
 ACTIVITY_LOG_ENV = "DJSET_ACTIVITY_LOG"
 SEQUENCE_DELAY_ENV = "DJSET_TEST_SEQUENCE_DELAY"

@@ -24,12 +24,18 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from . import optimizer
-from .energy_arc import ARC_UNIT, arc_penalty
-from .models import Track
-from .scoring import ScoringConfig, cost_matrix, part_table, tempo_change
-from .selection import select
-from .sequencing import SequencingError, SolverRequest, check_pins, solve, solver_named
+from djcurator_core.core import optimizer
+from djcurator_core.core.energy_arc import ARC_UNIT, arc_penalty
+from djcurator_core.core.models import Track
+from djcurator_core.core.scoring import ScoringConfig, cost_matrix, part_table, tempo_change
+from djcurator_core.core.selection import select
+from djcurator_core.core.sequencing import (
+    SequencingError,
+    SolverRequest,
+    check_pins,
+    solve,
+    solver_named,
+)
 
 DEFAULT_SOLVER = "ils"
 COUNT_AND_DURATION = "give --count or --duration, not both"

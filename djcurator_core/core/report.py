@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .justify import SetResult
+from djcurator_core.core.justify import SetResult
 
 
 def _duration(seconds: float) -> str:

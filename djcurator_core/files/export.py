@@ -24,10 +24,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import first_line, validation_error_line
-from .keys import KeyParseError, parse_key
-from .models import Track
-from .tags import DJTags, TagReadError, parse_number, read_dj_tags
+from djcurator_core.core.keys import KeyParseError, parse_key
+from djcurator_core.core.models import Track
+from djcurator_core.errors import first_line, validation_error_line
+from djcurator_core.files.tags import DJTags, TagReadError, parse_number, read_dj_tags
 
 TagReader = Callable[[Any], DJTags]
 LIBRARY_VALUES = "using the library's values"

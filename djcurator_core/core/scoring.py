@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .keys import ALL_KEYS, Key, wheel_distance
-from .models import Track
+from djcurator_core.core.keys import ALL_KEYS, Key, wheel_distance
+from djcurator_core.core.models import Track
 
 # Move names, best first. Values are the defaults of `HarmonicValues`.
 MOVES = ("same key", "relative", "+1", "-1", "diagonal", "boost +2", "boost +7", "clash")

@@ -26,12 +26,12 @@ from pydantic import BaseModel, Field, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from .activities import _log_execution, bad_input, heartbeating
-from .errors import validation_error_line
-from .export import export_items
-from .justify import SetResult
-from .models import Track
-from .playlist import PlaylistError, render_playlist, write_atomically
+from djcurator_core.core.justify import SetResult
+from djcurator_core.core.models import Track
+from djcurator_core.errors import validation_error_line
+from djcurator_core.files.export import export_items
+from djcurator_core.files.playlist import PlaylistError, render_playlist, write_atomically
+from djcurator_core.pipeline.set_activities import _log_execution, bad_input, heartbeating
 
 MAX_REPORTED_SKIPS = 20  # skipped tracks named in the export result (the rest counted)
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .sequencing import SolverRequest, check_pins, greedy, place_pins, register
+from djcurator_core.core.sequencing import SolverRequest, check_pins, greedy, place_pins, register
 
 EXACT_MAX = 15  # Held-Karp inside the solver up to this many tracks (~20 ms)
 NEIGHBOURS = 8  # candidate list length

@@ -27,7 +27,19 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from .activities import (
+    from djcurator_core.core.justify import SetResult
+    from djcurator_core.core.models import Track
+    from djcurator_core.core.planning import SetOptions
+    from djcurator_core.pipeline.library_activities import (
+        ExportedTracks,
+        LibrarySource,
+        PlaylistTarget,
+        WritePlaylistRequest,
+        WrittenPlaylist,
+        export_tracks_activity,
+        write_playlist_activity,
+    )
+    from djcurator_core.pipeline.set_activities import (
         JustifiedSet,
         JustifyRequest,
         LoadedTracks,
@@ -38,18 +50,6 @@ with workflow.unsafe.imports_passed_through():
         load_tracks_activity,
         sequence_tracks_activity,
     )
-    from .justify import SetResult
-    from .library_activities import (
-        ExportedTracks,
-        LibrarySource,
-        PlaylistTarget,
-        WritePlaylistRequest,
-        WrittenPlaylist,
-        export_tracks_activity,
-        write_playlist_activity,
-    )
-    from .models import Track
-    from .planning import SetOptions
 
 DEFAULT_TASK_QUEUE = "djset"
 WORKFLOW_NAME = "DJSetWorkflow"

@@ -12,12 +12,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel
 
-from .models import Track
-from .scoring import ScoringConfig, TransitionScore, cost_matrix, score_transition
-from .sequencing import SolverRequest, greedy, naive, path_cost
+from djcurator_core.core.models import Track
+from djcurator_core.core.scoring import (
+    ScoringConfig,
+    TransitionScore,
+    cost_matrix,
+    score_transition,
+)
+from djcurator_core.core.sequencing import SolverRequest, greedy, naive, path_cost
 
 if TYPE_CHECKING:
-    from .planning import SetOptions
+    from djcurator_core.core.planning import SetOptions
 
 COMPATIBLE_MOVES = frozenset(
     {"same key", "relative", "+1", "-1", "diagonal", "boost +2", "boost +7"}

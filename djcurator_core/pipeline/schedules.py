@@ -41,8 +41,19 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from .client import ClientError, _failure, _rpc_error, validate_request, workflow_id_for
-from .workflows import DEFAULT_TASK_QUEUE, WORKFLOW_NAME, DJSetWorkflow, SetRequest
+from djcurator_core.pipeline.client import (
+    ClientError,
+    _failure,
+    _rpc_error,
+    validate_request,
+    workflow_id_for,
+)
+from djcurator_core.pipeline.workflows import (
+    DEFAULT_TASK_QUEUE,
+    WORKFLOW_NAME,
+    DJSetWorkflow,
+    SetRequest,
+)
 
 DEFAULT_CATCHUP_WINDOW = timedelta(hours=12)
 MEMO_CRON = "djset_cron"

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import validation_error_line
-from .keys import Key, KeyParseError, parse_key
+from djcurator_core.core.keys import Key, KeyParseError, parse_key
+from djcurator_core.errors import validation_error_line
 
 
 class TrackFormatError(ValueError):

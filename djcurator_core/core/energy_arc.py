@@ -23,8 +23,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .models import Track
-from .optimizer import PositionPenalty
+from djcurator_core.core.models import Track
+from djcurator_core.core.optimizer import PositionPenalty
 
 ARCS = ("none", "rise", "peak", "wave")
 ARC_UNIT = 0.1
