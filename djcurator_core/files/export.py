@@ -79,6 +79,14 @@ def _text(item: Any, name: str) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _genre(item: Any) -> str:
+    """beets 2.14 keeps genres as a list (`genres`); older items have a `genre` string."""
+    genres = _field(item, "genres")
+    if isinstance(genres, list | tuple):
+        return "; ".join(str(genre).strip() for genre in genres if str(genre).strip())
+    return _text(item, "genre")
+
+
 def item_path(item: Any) -> str:
     path = _field(item, "path")
     return os.fsdecode(path) if path else ""
@@ -160,7 +168,7 @@ def item_to_track(item: Any, tags: DJTags) -> tuple[Track, list[str]]:
         title=_text(item, "title"),
         artist=_text(item, "artist"),
         album=_text(item, "album"),
-        genre=_text(item, "genre"),
+        genre=_genre(item),
         duration=parse_number(_field(item, "length")),
         bpm=choose_bpm(tags.bpm, _field(item, "bpm")),
         key=choose_key(tags, _field(item, "initial_key"), problems),
