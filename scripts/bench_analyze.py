@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -63,6 +62,7 @@ def accuracy(folder: Path, count: int, seconds: float) -> tuple[list[str], list[
     rows, per_style, files = [], {}, []
     key_scores, key_kinds, times = [], Counter(), []
     acc1 = acc2 = 0
+    misses: list[str] = []
     for i in range(count):
         bpm = float(np.round(rng.uniform(70.0, 180.0), 2))
         tonic, minor = i % 12, (i // 12) % 2 == 1
@@ -83,6 +83,8 @@ def accuracy(folder: Path, count: int, seconds: float) -> tuple[list[str], list[
         times.append(time.perf_counter() - started)
         ok1 = tempo_ok(result.bpm, bpm)
         ok2 = tempo_ok(result.bpm, bpm, (1.0, 2.0, 0.5, 3.0, 1 / 3))
+        if not ok1:
+            misses.append(f"{bpm:g} -> {result.bpm:g} ({spec.drum_style})")
         acc1 += ok1
         acc2 += ok2
         style = per_style.setdefault(spec.drum_style, [0, 0])
@@ -94,6 +96,7 @@ def accuracy(folder: Path, count: int, seconds: float) -> tuple[list[str], list[
     rows.append(f"| tracks (all 24 keys, 70-180 BPM, {seconds:.0f} s, 7 formats) | {count} |")
     rows.append(f"| tempo accuracy1 (within 4 %) | {acc1 / count:.1%} |")
     rows.append(f"| tempo accuracy2 (octave errors allowed) | {acc2 / count:.1%} |")
+    rows.append(f"| tempo misses (truth -> estimate) | {'; '.join(misses) or 'none'} |")
     for style, (good, total) in sorted(per_style.items()):
         rows.append(f"| tempo accuracy1, {style} drums | {good}/{total} |")
     rows.append(f"| key MIREX weighted score | {np.mean(key_scores):.3f} |")
@@ -151,10 +154,11 @@ def _cold_process(path: Path) -> float:
 
 def _batch_process(paths: list[Path]) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one process analysing `paths`."""
+    # VmHWM, not ru_maxrss: the latter keeps the forking parent's peak across exec.
     code = (
-        "import sys, resource; from djcurator_core.files.audio_decode import analyse_file\n"
+        "import sys; from djcurator_core.files.audio_decode import analyse_file\n"
         "for p in sys.argv[1:]: analyse_file(p)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])"
     )
     started = time.perf_counter()
     out = subprocess.run(
@@ -206,6 +210,35 @@ def speed(folder: Path, files: list[Path]) -> list[str]:
     return rows
 
 
+def workflow_throughput(files: list[Path]) -> list[str]:
+    """DJAnalyzeWorkflow on the embedded server, 1 process vs every core: files/s."""
+    import asyncio
+
+    from djcurator_core.pipeline.analysis_activities import PROCESSES_ENV, AnalysisItem
+    from djcurator_core.pipeline.analysis_client import run_analysis
+    from djcurator_core.pipeline.analysis_workflow import AnalysisRequest
+    from djcurator_core.pipeline.worker import embedded_runtime
+
+    items = [AnalysisItem(item_id=i, path=str(p)) for i, p in enumerate(files)]
+    rows = []
+    for processes in (1, os.cpu_count() or 1):
+        os.environ[PROCESSES_ENV] = str(processes)
+
+        async def run() -> tuple[float, int]:
+            async with embedded_runtime(task_queue="bench-analyze") as client:
+                started = time.perf_counter()
+                summary = await run_analysis(client, AnalysisRequest(items=items), "bench-analyze")
+                return time.perf_counter() - started, summary.progress.failed
+
+        seconds, failed = asyncio.run(run())
+        rows.append(
+            f"| workflow, embedded server, {processes} analysis process(es): {len(items)} "
+            f"files | {seconds:.1f} s, {len(items) / seconds:.2f} files/s, {failed} failed |"
+        )
+    os.environ.pop(PROCESSES_ENV, None)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=96)
@@ -221,11 +254,11 @@ def main() -> None:
     rows, files = accuracy(args.dir, args.tracks, args.seconds)
     rows += energy(args.energy_songs)
     rows += speed(args.dir, files)
+    rows += workflow_throughput(files)
     for row in rows:
         print(row)
-    print(
-        f"(bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB)"
-    )
+    load = os.getloadavg()[0]
+    print(f"(load average at the end: {load:.1f} on {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":
