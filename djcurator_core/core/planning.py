@@ -92,12 +92,13 @@ MIN_SEARCH_BUDGET = 0.05  # seconds the solver always gets, even after a slow ma
 
 
 class SetOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Finite numbers only: an infinite arc weight or time budget breaks the search.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     solver: str = DEFAULT_SOLVER
     start: str | None = Field(None, description="track id pinned first")
     end: str | None = Field(None, description="track id pinned last")
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="numpy seeds are non-negative")
     time_budget: float | None = Field(
         None, gt=0, description="seconds for the whole plan at most, cost matrix included"
     )

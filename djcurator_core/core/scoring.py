@@ -30,7 +30,7 @@ MOVES = ("same key", "relative", "+1", "-1", "diagonal", "boost +2", "boost +7",
 class HarmonicValues(BaseModel):
     """Score of each named key move (see README "Scoring")."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     same_key: float = Field(1.0, ge=0, le=1)
     relative: float = Field(0.9, ge=0, le=1)
@@ -50,7 +50,7 @@ ZERO_WEIGHTS = (
 class ScoringConfig(BaseModel):
     """Weights of the three parts and the parameters of each."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     harmonic_weight: float = Field(0.5, ge=0)
     tempo_weight: float = Field(0.3, ge=0)

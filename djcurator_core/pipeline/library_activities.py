@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 from temporalio import activity
@@ -30,7 +29,8 @@ from djcurator_core.core.justify import SetResult
 from djcurator_core.core.models import Track
 from djcurator_core.errors import validation_error_line
 from djcurator_core.files.export import export_items
-from djcurator_core.files.playlist import PlaylistError, render_playlist, write_atomically
+from djcurator_core.files.formats import FormatName, RenderOptions, write_playlists
+from djcurator_core.files.playlist import PlaylistError
 from djcurator_core.pipeline.set_activities import _log_execution, bad_input, heartbeating
 
 MAX_REPORTED_SKIPS = 20  # skipped tracks named in the export result (the rest counted)
@@ -48,13 +48,35 @@ class LibrarySource(BaseModel):
         return " ".join(self.query) or "(whole library)"
 
 
-class PlaylistTarget(BaseModel):
-    """Where and how the workflow writes the playlist."""
+class PlaylistFile(BaseModel):
+    path: str = Field(min_length=1)  # absolute path of the file
+    format: FormatName = "m3u8"
 
-    path: str = Field(min_length=1)  # absolute path of the playlist file
-    format: Literal["m3u8", "json"] = "m3u8"
-    relative_to: str | None = None  # folder the entries are relative to; None = absolute
+
+class PlaylistTarget(BaseModel):
+    """Where and how the workflow writes the playlist: one file per format.
+
+    The first file is `path`/`format` (the only one before a run could write several
+    formats, so schedules made then still parse); `more` holds the other formats' files
+    (`--format m3u8,rekordbox`), written in that order."""
+
+    path: str = Field(min_length=1)  # absolute path of the first format's file
+    format: FormatName = "m3u8"
+    more: list[PlaylistFile] = []
+    relative_to: str | None = None  # folder the M3U8 entries are relative to; None = absolute
     forward_slash: bool = False
+
+    @classmethod
+    def of_files(cls, files: list[PlaylistFile], **settings) -> PlaylistTarget:
+        first, *more = files
+        return cls(path=first.path, format=first.format, more=more, **settings)
+
+    def files(self) -> list[PlaylistFile]:
+        return [PlaylistFile(path=self.path, format=self.format), *self.more]
+
+    def shown(self) -> str:
+        """ "/lists/a.m3u8 (m3u8), /lists/a.xml (rekordbox)" """
+        return ", ".join(f"{file.path} ({file.format})" for file in self.files())
 
 
 class ExportedTracks(BaseModel):
@@ -75,7 +97,8 @@ class WritePlaylistRequest(BaseModel):
 
 
 class WrittenPlaylist(BaseModel):
-    path: str
+    path: str  # the first file written
+    paths: list[str] = []  # every file written, in order
     track_count: int
     attempt: int = 1
 
@@ -168,10 +191,12 @@ def export_tracks_activity(source: LibrarySource) -> ExportedTracks:
 
 @activity.defn
 def write_playlist_activity(request: WritePlaylistRequest) -> WrittenPlaylist:
-    """Render the set and write it atomically over the previous playlist.
+    """Render the set in each format of the target, then write each file atomically over
+    its previous version.
 
     Any failure to write (folder missing and not creatable, no permission, disk full) is
-    non-retryable: the previous playlist stays as it was and the run fails visibly."""
+    non-retryable: that file's previous version stays as it was, the other formats are
+    still written, and the run fails visibly naming the file."""
     _log_execution("write_playlist_activity")
     target = request.target
     workflow_id = activity.info().workflow_id if activity.in_activity() else None
@@ -179,22 +204,21 @@ def write_playlist_activity(request: WritePlaylistRequest) -> WrittenPlaylist:
         result = SetResult.model_validate_json(request.result_json)
     except ValidationError as exc:
         raise bad_input("PlaylistError", f"set result: {validation_error_line(exc)}") from None
+    options = RenderOptions(
+        query=request.query,
+        workflow_id=workflow_id,
+        relative_to=target.relative_to,
+        forward_slash=target.forward_slash,
+    )
     try:
-        text = render_playlist(
-            result,
-            request.name,
-            target.format,
-            query=request.query,
-            workflow_id=workflow_id,
-            relative_to=target.relative_to,
-            forward_slash=target.forward_slash,
-        )
-        write_atomically(target.path, text)
+        files = [(file.format, file.path) for file in target.files()]
+        write_playlists(result, request.name, files, options).raise_errors()
     except PlaylistError as exc:
         raise bad_input("PlaylistError", str(exc)) from None
     attempt = activity.info().attempt if activity.in_activity() else 1
+    paths = [file.path for file in target.files()]
     return WrittenPlaylist(
-        path=target.path, track_count=result.summary.track_count, attempt=attempt
+        path=paths[0], paths=paths, track_count=result.summary.track_count, attempt=attempt
     )
 
 

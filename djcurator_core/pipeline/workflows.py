@@ -119,7 +119,7 @@ class Progress(BaseModel):
     step_number: int = 0  # 1..total_steps once a step started
     total_steps: int = len(STEPS)
     tracks_loaded: int | None = None
-    playlist: str | None = None  # the playlist file written (runs with a playlist target)
+    playlist: str | None = None  # the playlist files written (runs with a playlist target)
     timings: dict[str, float] = {}  # seconds per finished step, by activity name
     attempts: dict[str, int] = {}  # attempt each finished step succeeded on
     error_type: str | None = None
@@ -255,7 +255,8 @@ class DJSetWorkflow:
                 start_to_close_timeout=PLAYLIST_TIMEOUT,
                 retry_policy=RETRY_POLICY,
             )
-            self._finish("write_playlist_activity", started, written.attempt, playlist=written.path)
+            shown = ", ".join(written.paths) or written.path
+            self._finish("write_playlist_activity", started, written.attempt, playlist=shown)
         self._progress = self._progress.model_copy(update={"status": "completed"})
         return _unparsed_json(justified.result_json)  # the client reads it as a SetResult
 
