@@ -171,8 +171,9 @@ def repair_artist_gap(
 ) -> list[int]:
     """Move single tracks until no artist repeats within `gap` tracks, or no move helps.
 
-    Each step takes the move (a track of a violating pair to another position) that removes
-    the most violations, the cheapest by `cost` among those; pinned ends stay. Used for
+    Each step takes the move (a track of a violating pair moved to another position, or
+    swapped with another track) that removes the most violations, the cheapest by `cost`
+    among those; pinned ends stay. Used for
     gaps above 1 (a gap of 1 is an arc cost the solver handles itself).
     """
     order = list(order)
@@ -208,13 +209,16 @@ def repair_artist_gap(
             for target in range(lo, hi):
                 if target == source:
                     continue
-                candidate = rest[:target] + [track] + rest[target:]
-                violations = artist_gap_violations(candidate, artists, gap)
-                if violations >= current:
-                    continue
-                key = (violations, path(candidate))
-                if best is None or key < best[0]:
-                    best = (key, candidate)
+                moved = rest[:target] + [track] + rest[target:]
+                swapped = list(order)
+                swapped[source], swapped[target] = swapped[target], swapped[source]
+                for candidate in (moved, swapped):
+                    violations = artist_gap_violations(candidate, artists, gap)
+                    if violations >= current:
+                        continue
+                    key = (violations, path(candidate))
+                    if best is None or key < best[0]:
+                        best = (key, candidate)
         if best is None:
             break
         order = best[1]
