@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 from beets_helpers import BEET, USABLE, build_library, clean_env, entries, read_only
+from format_readers import nml_path, nml_playlist, rekordbox_path, rekordbox_playlist
 from pyrekordbox import RekordboxXml
 from traktor_nml_utils import TraktorCollection
 
@@ -74,28 +75,9 @@ def write_all(result: SetResult, folder: Path, **options) -> dict[str, Path]:
     return dict(zip(FORMAT_NAMES, paths, strict=True))
 
 
-def rekordbox_path(track) -> str:
-    """The file a Rekordbox TRACK points at. pyrekordbox's own decoding strips
-    "file://localhost/" and so loses the leading "/" of POSIX paths; decode the URI."""
-    uri = urlparse(track._element.get("Location"))
-    assert (uri.scheme, uri.netloc) == ("file", "localhost")
-    return unquote(uri.path)
-
-
-def nml_path(location) -> str:
-    """The file an NML LOCATION points at (VOLUME is empty off macOS/Windows)."""
-    assert location.dir.startswith("/:") and location.dir.endswith("/:")
-    return "/" + "".join(f"{part}/" for part in location.dir.split("/:") if part) + location.file
-
-
 def test_rekordbox_xml_reads_back_as_the_set(result, library, tmp_path):
-    xml = RekordboxXml(write_all(result, tmp_path)["rekordbox"])
-
-    playlist = xml.get_playlist(SET_NAME)
-    assert playlist.is_playlist and playlist.key_type == "TrackID"
-    by_id = {track["TrackID"]: track for track in xml.get_tracks()}
-    in_order = [by_id[key] for key in playlist.get_tracks()]
-    assert xml.num_tracks == len(in_order) == len(result.tracks) == len(USABLE)
+    in_order = rekordbox_playlist(write_all(result, tmp_path)["rekordbox"], SET_NAME)
+    assert len(in_order) == len(result.tracks) == len(USABLE)
 
     notes = track_notes(result)
     for position, (read, track) in enumerate(zip(in_order, result.tracks, strict=True), 1):
@@ -118,18 +100,11 @@ def test_rekordbox_xml_reads_back_as_the_set(result, library, tmp_path):
 
 
 def test_traktor_nml_reads_back_as_the_set(result, library, tmp_path):
-    nml = TraktorCollection(write_all(result, tmp_path)["nml"]).nml
-
-    assert nml.collection.entries == len(result.tracks)
-    (node,) = nml.playlists.node.subnodes.node
-    assert (node.type, node.name) == ("PLAYLIST", SET_NAME)
+    path = write_all(result, tmp_path)["nml"]
+    in_order = nml_playlist(path, SET_NAME)
+    assert len(in_order) == len(result.tracks) == len(USABLE)
+    (node,) = TraktorCollection(path).nml.playlists.node.subnodes.node
     assert node.playlist.uuid == playlist_uuid(SET_NAME)
-    assert node.playlist.entries == len(result.tracks)
-    by_key = {
-        f"{e.location.volume}{e.location.dir}{e.location.file}": e for e in nml.collection.entry
-    }
-    in_order = [by_key[entry.primarykey.key] for entry in node.playlist.entry]
-    assert all(entry.primarykey.type == "TRACK" for entry in node.playlist.entry)
 
     notes = track_notes(result)
     for position, (read, track) in enumerate(zip(in_order, result.tracks, strict=True), 1):

@@ -139,8 +139,12 @@ def test_cli_refuses_special_tracks_files_without_reading(kind, tmp_path):
         path = Path(kind)
     done = run_cli("sequence", str(path), timeout=30)  # a blocked read would time out
     assert done.returncode == 2
-    expected = {"fifo": "a FIFO", "/dev/zero": "a character device", "folder": "a folder"}
-    assert done.stderr == f"error: {path}: not a regular file ({expected[kind]})\n"
+    expected = {
+        "fifo": "not a regular file (a FIFO)",
+        "/dev/zero": "not a regular file (a character device)",
+        "folder": "Is a directory",
+    }
+    assert done.stderr == f"error: {path}: {expected[kind]}\n"
 
 
 def test_tracks_file_reads_are_size_limited(tmp_path):

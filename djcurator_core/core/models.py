@@ -7,6 +7,7 @@ they are stored and written back in Camelot.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -201,6 +202,8 @@ def read_text_file(path: str | os.PathLike[str], limit: int = MAX_TRACKS_FILE_BY
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):  # an OSError, as when a folder is read by name
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
         if not stat.S_ISREG(info.st_mode):
             raise TrackFormatError(f"{path}: not a regular file ({file_kind(info.st_mode)})")
         if info.st_size > limit:

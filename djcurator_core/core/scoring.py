@@ -28,7 +28,7 @@ MOVES = ("same key", "relative", "+1", "-1", "diagonal", "boost +2", "boost +7",
 
 
 class HarmonicValues(BaseModel):
-    """Score of each named key move (see README "Scoring")."""
+    """Score of each named key move (see docs/scoring.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
