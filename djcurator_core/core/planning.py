@@ -32,7 +32,14 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from djcurator_core.core import optimizer
 from djcurator_core.core.energy_arc import ARC_UNIT, arc_penalty
@@ -118,6 +125,17 @@ class SetOptions(BaseModel):
     )
     duration: float | None = Field(None, gt=0, description="set length in seconds")
     scoring: ScoringConfig = ScoringConfig()
+
+    @field_validator("count", mode="wrap")
+    @classmethod
+    def _count_message(cls, value, handler):
+        # the union's own errors name its members ("count.constrained-int"): one plain line
+        try:
+            return handler(value)
+        except ValidationError:
+            if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+                raise ValueError("Input should be greater than 0") from None
+            raise ValueError(f"{value!r} is not a whole number or 'auto'") from None
 
     @field_validator("duration")
     @classmethod
