@@ -98,7 +98,9 @@ def run_ours(tracks: list[Track]) -> tuple[dict, float]:
 
 
 def same_artist_neighbours(tracks: list[Track], order: list[int]) -> int:
-    return sum(tracks[a].artist == tracks[b].artist for a, b in zip(order[:-1], order[1:], strict=True))
+    return sum(
+        tracks[a].artist == tracks[b].artist for a, b in zip(order[:-1], order[1:], strict=True)
+    )
 
 
 def main() -> None:
