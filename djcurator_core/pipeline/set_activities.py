@@ -61,6 +61,7 @@ class LoadedTracks(BaseModel):
 class SequenceRequest(BaseModel):
     tracks: list[Track]
     options: SetOptions = SetOptions()
+    recent_sets: list[list[str]] = []  # track ids of the schedule's last sets, newest first
 
 
 class SequencedOrder(BaseModel):
@@ -215,7 +216,9 @@ def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
         _test_delay()
         try:
             options = with_search_budget(request.options, waited)
-            plan = plan_order(request.tracks, options, progress=progress)
+            plan = plan_order(
+                request.tracks, options, progress=progress, recent_sets=request.recent_sets
+            )
         except SequencingError as exc:
             raise bad_input("SequencingError", first_line(exc)) from None
     return SequencedOrder(
