@@ -67,6 +67,8 @@ async def test_three_runs_give_fresh_sets(nine, nine_worker, temporal_client, tm
     description = await temporal_client.get_schedule_handle(f"djset-{name}").describe()
     history = await history_memo(temporal_client, description.schedule.action.memo)
     assert len(history) == 3 and all(len(s) == 3 for s in history)
+    run = await beet(nine, "djset", "--schedule-show", name, config=nine_worker)
+    assert "fresh sets: holds back the tracks of the last 3 set(s); 3 remembered" in run.stdout
 
     # a fourth run: the pool cannot avoid all three last sets (nine tracks): it holds back
     # the last two and plays the oldest set's tracks again

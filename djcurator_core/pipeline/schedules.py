@@ -52,6 +52,7 @@ from djcurator_core.pipeline.set_history import (
     DEFAULT_FRESH_SETS,
     MEMO_RECENT,
     MEMO_SCHEDULE,
+    history_memo,
 )
 from djcurator_core.pipeline.workflows import (
     DEFAULT_TASK_QUEUE,
@@ -231,6 +232,7 @@ class ScheduleSummary:
     skipped_overlap: int = 0
     missed_catchup: int = 0
     task_queue: str | None = None  # where the runs go
+    remembered_sets: int = 0  # sets in the schedule's history (set_history.py)
 
     @property
     def name(self) -> str:
@@ -265,6 +267,11 @@ class ScheduleSummary:
             if options:
                 shown = ", ".join(f"{key}={value}" for key, value in options.items())
                 lines.append(f"  options: {shown}")
+            if request.fresh_sets:
+                lines.append(
+                    f"  fresh sets: holds back the tracks of the last {request.fresh_sets} "
+                    f"set(s); {self.remembered_sets} remembered"
+                )
         if self.paused:
             lines.append("  next runs: none while paused")
         else:
@@ -364,6 +371,9 @@ async def describe_schedule(client: Client, schedule_id: str, recent: int = 5) -
         skipped_overlap=info.num_actions_skipped_overlap,
         missed_catchup=info.num_actions_missed_catchup_window,
         task_queue=getattr(description.schedule.action, "task_queue", None),
+        remembered_sets=len(
+            await history_memo(client, getattr(description.schedule.action, "memo", None))
+        ),
     )
 
 
