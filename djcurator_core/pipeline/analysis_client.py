@@ -107,3 +107,34 @@ async def run_analysis(
     if on_progress is not None and summary.progress != last:
         on_progress(summary.progress)
     return summary
+
+
+async def analyse_on(
+    settings,
+    task_queue: str,
+    request: AnalysisRequest,
+    *,
+    on_progress: Callable[[AnalysisProgress], None] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> AnalysisSummary:
+    """Run the analysis where runs go: an embedded server with an in-process worker when
+    `settings` is None (ConnectionSettings otherwise: a configured server or the local
+    service, whose workers analyse).
+
+    With a server of its own, this process stores the results: it runs a worker for the
+    store activity on a task queue of its own, so the workers that analyse never need
+    the library's database."""
+    from djcurator_core.pipeline.analysis_activities import store_analysis_activity
+    from djcurator_core.pipeline.client import connect
+    from djcurator_core.pipeline.worker import embedded_runtime, run_worker
+
+    if settings is None:
+        async with embedded_runtime(task_queue=task_queue, say=say) as client:
+            return await run_analysis(client, request, task_queue, on_progress=on_progress)
+    client = await connect(settings)
+    if request.library is None:
+        return await run_analysis(client, request, task_queue, on_progress=on_progress)
+    store_queue = f"djanalyze-store-{uuid.uuid4().hex[:12]}"
+    request = request.model_copy(update={"store_task_queue": store_queue})
+    async with run_worker(client, store_queue, say=say, activities=[store_analysis_activity]):
+        return await run_analysis(client, request, task_queue, on_progress=on_progress)
