@@ -15,6 +15,7 @@ from djcurator_core.pipeline.client import ClientError, connect
 from djcurator_core.pipeline.dev_server import EmbeddedServer, EmbeddedServerError
 from djcurator_core.pipeline.library_activities import LIBRARY_ACTIVITIES
 from djcurator_core.pipeline.set_activities import ALL_ACTIVITIES
+from djcurator_core.pipeline.worker_scope import DENY_ALL, WorkerScope, register, unregister
 from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow
 
 # A workflow task waits this long on a (possibly dead) worker's sticky queue before any
@@ -36,6 +37,7 @@ def build_worker(
     included (sync activities on a thread pool).
 
     The thread pool is shut down by `run_worker`, or call `worker.djset_executor.shutdown()`.
+    Run it through `run_worker`: that gives its activities their scope (none here).
     `activities` replaces the registered activities (tests inject faults this way).
     """
     executor = concurrent.futures.ThreadPoolExecutor(
@@ -56,25 +58,40 @@ def build_worker(
 
 
 @asynccontextmanager
-async def run_worker(client: Client, task_queue: str = DEFAULT_TASK_QUEUE, **kwargs):
-    """Run a worker in this process for the duration of the block."""
+async def run_worker(
+    client: Client,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    *,
+    scope: WorkerScope = DENY_ALL,
+    **kwargs,
+):
+    """Run a worker in this process for the duration of the block.
+
+    `scope` is what its activities may touch (worker_scope): the folders it writes
+    playlists in, the beets libraries it opens, the folders it reads tracks files from.
+    It comes from the worker's own configuration; the default allows none of them (sets
+    with inline tracks and no playlist target need none)."""
     worker = build_worker(client, task_queue, **kwargs)
+    register(client.namespace, task_queue, scope)
     try:
         async with worker:
             yield worker
     finally:
+        unregister(client.namespace, task_queue)
         worker.djset_executor.shutdown(wait=True, cancel_futures=True)
 
 
 @asynccontextmanager
 async def embedded_runtime(
-    task_queue: str = DEFAULT_TASK_QUEUE, **server_kwargs
+    task_queue: str = DEFAULT_TASK_QUEUE, *, scope: WorkerScope = DENY_ALL, **server_kwargs
 ) -> AsyncIterator[Client]:
     """Start an embedded dev server, connect, run an in-process worker; yield the client.
 
     Everything is shut down when the block ends. The server object is available as
     `client.djset_server` (its address, Web UI url...). A server that cannot start raises
-    ClientError (one line), like every other connection problem.
+    ClientError (one line), like every other connection problem. The worker's `scope`
+    (see run_worker) allows nothing unless given: its port is reachable by other local
+    users while it runs.
     """
     server = EmbeddedServer(**server_kwargs)
     try:
@@ -86,7 +103,7 @@ async def embedded_runtime(
     try:
         client = await connect(server.connection_settings())
         client.djset_server = server  # type: ignore[attr-defined]
-        async with run_worker(client, task_queue):
+        async with run_worker(client, task_queue, scope=scope):
             yield client
     finally:
         server.stop()
