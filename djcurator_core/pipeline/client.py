@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
-from temporalio.api.enums.v1 import PendingWorkflowTaskState, TaskQueueKind, TaskQueueType
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
 from temporalio.client import (
@@ -277,16 +277,18 @@ async def wait_for_worker(client: Client, task_queue: str, wait: float = 5.0) ->
 
 
 async def picked_up(handle: WorkflowHandle) -> bool:
-    """Whether a worker has taken the run: its first workflow task started (or is done),
-    or the run already ended. Asked from the server's view of the run (describe)."""
+    """Whether a worker has taken the run: a workflow task was completed (no workflow
+    task pending, or an activity scheduled), or the run already ended. Asked from the
+    server's view of the run (describe).
+
+    A task merely "started" does not count: the server hands a task to a poll that a
+    frozen or killed worker left open, marks it started, and only reschedules it when
+    the workflow task times out (10 s)."""
     description = await handle.describe(rpc_timeout=timedelta(seconds=5))
     if description.status != WorkflowExecutionStatus.RUNNING:
         return True
     raw = description.raw_description
-    if not raw.HasField("pending_workflow_task"):
-        return True  # the first workflow task is done: a worker ran the workflow code
-    started = PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED
-    return raw.pending_workflow_task.state == started or len(raw.pending_activities) > 0
+    return not raw.HasField("pending_workflow_task") or len(raw.pending_activities) > 0
 
 
 async def wait_for_pickup(
@@ -294,9 +296,9 @@ async def wait_for_pickup(
 ) -> None:
     """Return once a worker has taken the run; NoWorkerTookRun after `wait` seconds.
 
-    The server keeps listing a worker that stopped (SIGTERM, SIGKILL) as a poller for
-    about five minutes, so `wait_for_worker` alone can pass while nobody is there; this
-    watches the run itself. `later` ends the message: how to get the result later."""
+    The server can keep listing a worker that stopped or froze as a poller for minutes,
+    so `wait_for_worker` alone can pass while nobody is there; this watches the run
+    itself. `later` ends the message: how to get the result later."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
