@@ -103,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _reply(self, status: HTTPStatus, body: bytes = b"") -> None:
         self.send_response(status)
         origin = self.headers.get("Origin")
-        if origin in self.codec_server.ui_origins:
+        if origin in self.codec_server.ui_origins and self._allowed():
             self.send_header("Access-Control-Allow-Origin", origin)
             self.send_header("Access-Control-Allow-Credentials", "true")
             self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
