@@ -298,7 +298,8 @@ async def wait_for_pickup(
 
     The server can keep listing a worker that stopped or froze as a poller for minutes,
     so `wait_for_worker` alone can pass while nobody is there; this watches the run
-    itself. `later` ends the message: how to get the result later."""
+    itself. `later` ends the message (how to get the result later; "{workflow_id}" in it
+    is replaced by the run's workflow id)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
@@ -309,7 +310,7 @@ async def wait_for_pickup(
             raise _rpc_error(handle._client, exc) from None
         if loop.time() >= deadline:
             address = handle._client.service_client.config.target_host
-            hint = PICKUP_HINT.format(queue=task_queue, later=later)
+            hint = PICKUP_HINT.format(queue=task_queue, later=later.format(workflow_id=handle.id))
             raise NoWorkerTookRun(
                 handle.id,
                 f"no worker took run {handle.id} within {wait:g} s on task queue "
