@@ -34,7 +34,7 @@ from djcurator_core.pipeline.client import ClientError, ConnectionSettings, conn
 from djcurator_core.pipeline.codec_server import CodecServer
 from djcurator_core.pipeline.dev_server import HOST, EmbeddedServer, EmbeddedServerError, port_open
 from djcurator_core.pipeline.worker import run_worker
-from djcurator_core.pipeline.worker_scope import DENY_ALL, WorkerScope
+from djcurator_core.pipeline.worker_scope import UNRESTRICTED, WorkerScope
 from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE
 
 LOCK_FILE = "service.lock"
@@ -178,7 +178,9 @@ class ServiceConfig:
     db_path: Path | None = None  # None: state_dir / temporal.db
     task_queue: str = DEFAULT_TASK_QUEUE
     settings: ConnectionSettings | None = None  # a configured server: run only the worker
-    scope: WorkerScope = DENY_ALL  # what the worker may touch (from the beets config)
+    # What the worker may touch, from the beets config. None: UNRESTRICTED, until the
+    # plugin passes its configuration's scope (issue 10, after the plugin package split).
+    scope: WorkerScope | None = None
 
 
 async def run_service(
@@ -215,7 +217,7 @@ async def run_service(
         async with run_worker(
             client,
             config.task_queue,
-            scope=config.scope,
+            scope=UNRESTRICTED if config.scope is None else config.scope,
             graceful_shutdown_timeout=GRACEFUL_TIMEOUT,
         ):
             info = ServiceInfo(

@@ -89,6 +89,9 @@ class WorkerScope:
 
 
 DENY_ALL = WorkerScope()
+# Everything the worker's OS user can reach: the behaviour before scopes existed. Only for
+# callers that do not pass their configuration's scope yet.
+UNRESTRICTED = WorkerScope(playlist_dirs=("/",), libraries=("/",), tracks_dirs=("/",))
 
 
 def bad_input(error_type: str, message: str) -> ApplicationError:
