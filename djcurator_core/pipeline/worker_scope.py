@@ -25,8 +25,11 @@ found through the task queue of the running activity: `worker.run_worker` regist
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from temporalio import activity
@@ -145,11 +148,27 @@ def unregister(namespace: str, task_queue: str) -> None:
             _scopes.pop((namespace, task_queue), None)
 
 
+_direct_scope: contextvars.ContextVar[WorkerScope] = contextvars.ContextVar(
+    "djset_direct_scope", default=DENY_ALL
+)
+
+
+@contextlib.contextmanager
+def using(scope: WorkerScope) -> Iterator[None]:
+    """Let activity functions called directly (outside a worker: tests, scripts) use
+    `scope` for the duration of the block."""
+    token = _direct_scope.set(scope)
+    try:
+        yield
+    finally:
+        _direct_scope.reset(token)
+
+
 def current_scope() -> WorkerScope:
-    """The scope of the worker running this activity (DENY_ALL outside an activity, or on
-    a queue no worker registered)."""
+    """The scope of the worker running this activity (DENY_ALL on a queue no worker
+    registered); outside an activity, the one `using` set (else DENY_ALL)."""
     if not activity.in_activity():
-        return DENY_ALL
+        return _direct_scope.get()
     info = activity.info()
     with _lock:
         return _scopes.get((info.namespace, info.task_queue), (DENY_ALL, 0))[0]
