@@ -32,9 +32,22 @@ from djcurator_core.pipeline.client import (
     connect,
     one_line,
 )
+from djcurator_core.pipeline.memory_gate import (
+    MEMORY_ENV,
+    MEMORY_SHARE,
+    MemorySizeError,
+    parse_size,
+)
 from djcurator_core.pipeline.worker import MAX_CONCURRENT_ACTIVITIES, STICKY_TIMEOUT, run_worker
 from djcurator_core.pipeline.worker_scope import WorkerScope
 from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE
+
+
+def _memory_size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except MemorySizeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="DIR",
         help="a folder this worker may read tracks files from (repeatable)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=_memory_size,
+        help="memory the heavy steps (ordering, justifying) may hold at once, e.g. 4G; a step "
+        f"that does not fit waits (default: ${MEMORY_ENV}, else "
+        f"{MEMORY_SHARE * 100:.0f}%% of this machine's memory)",
     )
     parser.add_argument(
         "--log-level",
@@ -135,6 +155,8 @@ async def serve(args: argparse.Namespace) -> int:
             args.task_queue,
             scope=scope_from(args),
             max_concurrent_activities=args.max_concurrent_activities,
+            memory_limit=args.memory_limit,
+            say=lambda message: print(f"worker {os.getpid()}: {message}", flush=True),
             sticky_timeout=timedelta(seconds=args.sticky_timeout),
             graceful_shutdown_timeout=timedelta(seconds=args.graceful_timeout),
         ):

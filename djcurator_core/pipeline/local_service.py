@@ -181,6 +181,7 @@ class ServiceConfig:
     # What the worker may touch, from the beets config. None: UNRESTRICTED, until the
     # plugin passes its configuration's scope (issue 10, after the plugin package split).
     scope: WorkerScope | None = None
+    memory_limit: int | None = None  # bytes for heavy steps at once (None: memory_gate default)
 
 
 async def run_service(
@@ -218,6 +219,8 @@ async def run_service(
             client,
             config.task_queue,
             scope=UNRESTRICTED if config.scope is None else config.scope,
+            say=say,
+            memory_limit=config.memory_limit,
             graceful_shutdown_timeout=GRACEFUL_TIMEOUT,
         ):
             info = ServiceInfo(

@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from djcurator_core.core import solver_cache
 from djcurator_core.pipeline.client import ClientError, connect
 from djcurator_core.pipeline.dev_server import EmbeddedServer, EmbeddedServerError
 from djcurator_core.pipeline.library_activities import LIBRARY_ACTIVITIES
+from djcurator_core.pipeline.memory_gate import set_worker_limit
 from djcurator_core.pipeline.set_activities import ALL_ACTIVITIES
 from djcurator_core.pipeline.worker_scope import DENY_ALL, WorkerScope, register, unregister
 from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow
@@ -22,6 +26,7 @@ from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow
 # worker may take it: short, so a crashed worker's workflows move on within seconds.
 STICKY_TIMEOUT = timedelta(seconds=1)
 MAX_CONCURRENT_ACTIVITIES = 4
+_log = logging.getLogger(__name__)
 
 
 def build_worker(
@@ -31,6 +36,7 @@ def build_worker(
     max_concurrent_activities: int = MAX_CONCURRENT_ACTIVITIES,
     sticky_timeout: timedelta = STICKY_TIMEOUT,
     activities: list | None = None,
+    memory_limit: int | None = None,
     **worker_kwargs,
 ) -> Worker:
     """A worker for DJSetWorkflow and its activities, the library ones of scheduled sets
@@ -39,7 +45,10 @@ def build_worker(
     The thread pool is shut down by `run_worker`, or call `worker.djset_executor.shutdown()`.
     Run it through `run_worker`: that gives its activities their scope (none here).
     `activities` replaces the registered activities (tests inject faults this way).
+    `memory_limit`: bytes the heavy steps of this process may hold at once (memory_gate.py;
+    None: DJSET_WORKER_MEMORY, else a share of the machine's memory).
     """
+    set_worker_limit(memory_limit)
     executor = concurrent.futures.ThreadPoolExecutor(
         max_workers=max_concurrent_activities, thread_name_prefix="djset-activity"
     )
@@ -61,6 +70,7 @@ def build_worker(
 async def run_worker(
     client: Client,
     task_queue: str = DEFAULT_TASK_QUEUE,
+    say: Callable[[str], None] | None = None,
     *,
     scope: WorkerScope = DENY_ALL,
     **kwargs,
@@ -70,7 +80,11 @@ async def run_worker(
     `scope` is what its activities may touch (worker_scope): the folders it writes
     playlists in, the beets libraries it opens, the folders it reads tracks files from.
     It comes from the worker's own configuration; the default allows none of them (sets
-    with inline tracks and no playlist target need none)."""
+    with inline tracks and no playlist target need none).
+
+    The solver is compiled first when its cache is cold (solver_cache.prepare; `say`
+    gets "preparing the solver, first run only"), so that no step pays for it."""
+    await asyncio.to_thread(solver_cache.prepare, say or _log.info)
     worker = build_worker(client, task_queue, **kwargs)
     register(client.namespace, task_queue, scope)
     try:
@@ -83,7 +97,11 @@ async def run_worker(
 
 @asynccontextmanager
 async def embedded_runtime(
-    task_queue: str = DEFAULT_TASK_QUEUE, *, scope: WorkerScope = DENY_ALL, **server_kwargs
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    say: Callable[[str], None] | None = None,
+    *,
+    scope: WorkerScope = DENY_ALL,
+    **server_kwargs,
 ) -> AsyncIterator[Client]:
     """Start an embedded dev server, connect, run an in-process worker; yield the client.
 
@@ -103,7 +121,7 @@ async def embedded_runtime(
     try:
         client = await connect(server.connection_settings())
         client.djset_server = server  # type: ignore[attr-defined]
-        async with run_worker(client, task_queue, scope=scope):
+        async with run_worker(client, task_queue, say=say, scope=scope):
             yield client
     finally:
         server.stop()
