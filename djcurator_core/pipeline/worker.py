@@ -14,6 +14,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from djcurator_core.core import solver_cache
+from djcurator_core.pipeline.analysis_activities import (
+    ANALYSIS_ACTIVITIES,
+    shutdown_analysis_pool,
+)
+from djcurator_core.pipeline.analysis_workflow import DJAnalyzeWorkflow
 from djcurator_core.pipeline.client import ClientError, connect
 from djcurator_core.pipeline.dev_server import EmbeddedServer, EmbeddedServerError
 from djcurator_core.pipeline.library_activities import LIBRARY_ACTIVITIES
@@ -39,8 +44,9 @@ def build_worker(
     memory_limit: int | None = None,
     **worker_kwargs,
 ) -> Worker:
-    """A worker for DJSetWorkflow and its activities, the library ones of scheduled sets
-    included (sync activities on a thread pool).
+    """A worker for DJSetWorkflow and DJAnalyzeWorkflow and their activities, the library
+    ones of scheduled sets included (sync activities on a thread pool; audio analysis
+    fans out further to a process pool of every core, see analysis_activities).
 
     The thread pool is shut down by `run_worker`, or call `worker.djset_executor.shutdown()`.
     Run it through `run_worker`: that gives its activities their scope (none here).
@@ -55,8 +61,8 @@ def build_worker(
     worker = Worker(
         client,
         task_queue=task_queue,
-        workflows=[DJSetWorkflow],
-        activities=list(activities or [*ALL_ACTIVITIES, *LIBRARY_ACTIVITIES]),
+        workflows=[DJSetWorkflow, DJAnalyzeWorkflow],
+        activities=list(activities or [*ALL_ACTIVITIES, *LIBRARY_ACTIVITIES, *ANALYSIS_ACTIVITIES]),
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         sticky_queue_schedule_to_start_timeout=sticky_timeout,
@@ -93,6 +99,7 @@ async def run_worker(
     finally:
         unregister(client.namespace, task_queue)
         worker.djset_executor.shutdown(wait=True, cancel_futures=True)
+        shutdown_analysis_pool()
 
 
 @asynccontextmanager
