@@ -35,6 +35,7 @@ from djcurator_core.pipeline.library_activities import (
     _prepare_beets,
 )
 from djcurator_core.pipeline.set_activities import _log_execution
+from djcurator_core.pipeline.worker_scope import current_scope
 
 PROCESSES_ENV = "DJSET_ANALYSIS_PROCESSES"
 HEARTBEAT_EVERY = 2.0  # seconds between heartbeats while a slow file is analysed
@@ -300,7 +301,8 @@ def store_analysis_activity(request: StoreRequest) -> StoredBatch:
     _log_execution("store_analysis_activity")
     _prepare_beets()
     try:
-        lib = _open_library(request.library)
+        # only a library this worker's configuration names (worker_scope)
+        lib = _open_library(request.library, current_scope())
     except sqlite3.Error as exc:
         raise ApplicationError(
             f"beets library {request.library.db}: {exc}", type="LibraryUnavailable"
