@@ -33,7 +33,14 @@ from beets_helpers import (
 )
 from temporal_helpers import WorkerProcess
 
-from djcurator_core.pipeline.client import wait_for_worker
+from djcurator_core.core.planning import SetOptions
+from djcurator_core.pipeline.client import start_set, wait_for_result, wait_for_worker
+from djcurator_core.pipeline.library_activities import (
+    ExportedTracks,
+    LibrarySource,
+    PlaylistTarget,
+)
+from djcurator_core.pipeline.workflows import SetRequest
 
 pytestmark = pytest.mark.temporal
 
@@ -153,3 +160,36 @@ def _service_config(tmp_path: Path, port: int, playlists: Path) -> str:
         "    ui_port: null\n"
         f"    state_dir: {tmp_path / 'state'}\n"
     )
+
+
+async def test_a_scheduled_run_leaves_the_same_files_out_and_names_them(
+    library, temporal_server, temporal_client, task_queue, tmp_path
+):
+    """The worker's export (what scheduled runs do) on the same library: the run
+    completes instead of failing three times, and its export result names both files."""
+    target = tmp_path / "nightly.m3u8"
+    request = SetRequest(
+        name="nightly",
+        library=LibrarySource(
+            db=str(library.db), directory=str(library.music), query=["album:Set"]
+        ),
+        options=SetOptions(solver="greedy"),
+        playlist=PlaylistTarget(path=str(target)),
+    )
+    with WorkerProcess(
+        temporal_server.address, task_queue, env={"BEETSDIR": str(library.root)}
+    ) as worker:
+        worker.wait_ready()
+        handle = await start_set(temporal_client, request, task_queue=task_queue)
+        result = await wait_for_result(handle)
+    assert len(result.tracks) == len(entries(target.read_text(encoding="utf-8"))) == len(USABLE) - 1
+    converter = temporal_client.data_converter
+    history = await handle.fetch_history()
+    exported = next(
+        event.activity_task_completed_event_attributes.result
+        for event in history.events
+        if event.HasField("activity_task_completed_event_attributes")
+    )
+    (export,) = await converter.decode(exported.payloads, [ExportedTracks])
+    assert any("file name with a byte 0xE9" in line for line in export.skipped), export.skipped
+    assert any("not a regular file (a FIFO)" in line for line in export.skipped), export.skipped
