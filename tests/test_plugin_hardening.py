@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 from audiofiles import DJTagSpec, make_audio_file
@@ -24,7 +22,6 @@ from beets_helpers import (
     LIBRARY,
     USABLE,
     Library,
-    assert_one_line_error,
     beet,
     entries,
     import_music,
@@ -34,7 +31,7 @@ from beets_helpers import (
 from temporal_helpers import WorkerProcess
 
 from djcurator_core.core.planning import SetOptions
-from djcurator_core.pipeline.client import start_set, wait_for_result, wait_for_worker
+from djcurator_core.pipeline.client import start_set, wait_for_result
 from djcurator_core.pipeline.library_activities import (
     ExportedTracks,
     LibrarySource,
@@ -111,55 +108,6 @@ async def test_long_multibyte_names_are_cut_to_fit_a_file_name(
     (playlist,) = tmp_path.glob("*.m3u8")
     assert len(os.fsencode(playlist.name)) <= 255
     assert f"#PLAYLIST:{name}" in playlist.read_text(encoding="utf-8")
-
-
-async def test_relative_to_a_missing_folder_is_refused_before_any_work(library, tmp_path):
-    run = await beet(
-        library, "djset", "--playlist-dir", str(tmp_path), "--relative-to",
-        str(tmp_path / "playlsit"), "genre:House",
-    )  # fmt: skip
-    assert_one_line_error(run, f"relative_to folder {tmp_path / 'playlsit'} does not exist")
-    assert list(tmp_path.iterdir()) == []
-
-
-async def _stopped_worker(server, client, task_queue: str, signum: int) -> None:
-    worker = WorkerProcess(server.address, task_queue)
-    worker.wait_ready()
-    await wait_for_worker(client, task_queue, 10)  # the server has seen it poll
-    worker.signal(signum)
-    worker.wait()
-
-
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
-async def test_beet_djset_without_a_live_worker_ends_with_one_line(
-    signum, library, temporal_server, temporal_client, task_queue, tmp_path
-):
-    await _stopped_worker(temporal_server, temporal_client, task_queue, signum)
-    config = server_config(temporal_server, task_queue, tmp_path)  # worker_wait: 2
-    started = time.monotonic()
-    run = await beet(library, "djset", "-n", f"orphan {task_queue}", "genre:House", config=config)
-    elapsed = time.monotonic() - started
-    assert_one_line_error(run, "no worker took run djset-orphan-")
-    line = run.errors[0]
-    workflow_id = line.split("no worker took run ")[1].split()[0]
-    assert f"{workflow_id} within 2 s" in line
-    assert f"task queue {task_queue!r}" in line and "beet djset --serve" in line
-    assert f"`beet djset --collect {workflow_id}`" in line
-    assert elapsed < 2 + 15, elapsed  # worker_wait, plus beet's and Python's start
-    assert list(tmp_path.glob("*.m3u8")) == []
-
-
-def _service_config(tmp_path: Path, port: int, playlists: Path) -> str:
-    return (
-        "djset:\n"
-        f"  playlist_dir: {playlists}\n"
-        "  temporal:\n"
-        "    worker_wait: 2\n"
-        "  serve:\n"
-        f"    port: {port}\n"
-        "    ui_port: null\n"
-        f"    state_dir: {tmp_path / 'state'}\n"
-    )
 
 
 async def test_a_scheduled_run_leaves_the_same_files_out_and_names_them(
