@@ -363,7 +363,11 @@ def plan_order(
         )
         chosen = picked.order
         notes.extend(picked.notes)
-    local = _order_set(ptracks, chosen, rules, options, pstart, pend, budget, progress, notes)
+    # count auto: the chosen tracks are in an all-mixable order already; start from it
+    start_order = list(range(len(chosen))) if options.count == "auto" else None
+    local = _order_set(
+        ptracks, chosen, rules, options, pstart, pend, budget, progress, notes, start_order
+    )
     order = [pool[chosen[i]] for i in local]
     return Plan(order, notes)
 
@@ -379,8 +383,11 @@ def _slack(ordinary: np.ndarray) -> float:
     return optimizer.ACCEPT_SLACK * 0.8 * mean
 
 
-def _order_set(ptracks, chosen, rules, options, pstart, pend, budget, progress, notes):
-    """Order the chosen tracks under the rules; returns positions into `chosen`."""
+def _order_set(
+    ptracks, chosen, rules, options, pstart, pend, budget, progress, notes, start_order=None
+):
+    """Order the chosen tracks under the rules; returns positions into `chosen`.
+    `start_order`: an order to start the search from (it can only get better)."""
     subset = [ptracks[i] for i in chosen]
     sub = np.asarray(chosen)
     request = SolverRequest(
@@ -421,7 +428,7 @@ def _order_set(ptracks, chosen, rules, options, pstart, pend, budget, progress, 
         matrix = rules.matrix(sub, bottleneck, limit, boost_cost)
         if penalty is None and options.solver != "ils":
             return solve(matrix, options.solver, request)
-        initial = None
+        initial = start_order
         if (
             witness is not None
             and bottleneck > limit
