@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import uuid
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import pytest
 from djcurator_core.pipeline.client import connect
 from djcurator_core.pipeline.dev_server import EmbeddedServer
 from djcurator_core.pipeline.worker import run_worker
+from djcurator_core.process import exit_now
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_TRACKS = ROOT / "fixtures" / "tracks_enriched.json"
@@ -89,6 +89,4 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_unconfigure(config):
     if os.environ.get("DJSET_PYTEST_NO_FORCE_EXIT") or "status" not in _session_status:
         return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(_session_status["status"])
+    exit_now(_session_status["status"])

@@ -22,7 +22,7 @@ from djcurator_core.core.scoring import (
 from djcurator_core.core.sequencing import SolverRequest, greedy, naive, path_cost
 
 if TYPE_CHECKING:
-    from djcurator_core.core.planning import SetOptions
+    from djcurator_core.core.set_options import SetOptions
 
 COMPATIBLE_MOVES = frozenset(
     {"same key", "relative", "+1", "-1", "diagonal", "boost +2", "boost +7"}

@@ -14,10 +14,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from djcurator_core.core.keys import Key, KeyParseError, parse_key
-from djcurator_core.errors import validation_error_line
+from djcurator_core.errors import DJSetError, validation_error_line
 
 
-class TrackFormatError(ValueError):
+class TrackFormatError(DJSetError, ValueError):
     """Bad tracks_enriched input; the message is one line naming the file/track/field."""
 
 

@@ -1,8 +1,8 @@
 """From tracks and set options to an order: the one entry point every shell calls.
 
-`SetOptions` is what a user can ask for (solver, pinned ends, tempo limit, energy arc,
-set length); `plan_order` turns it into a cost matrix, picks the set's tracks when a
-count or duration is asked for (`selection`), and runs the solver.
+`SetOptions` (set_options.py) is what a user can ask for (solver, pinned ends, tempo
+limit, energy arc, set length); `plan_order` turns it into a cost matrix, picks the
+set's tracks when a count or duration is asked for (`selection`), and runs the solver.
 
 - count / duration: one or the other; SetOptions refuses both together.
 - max_bpm_jump: a transition above the limit (half/double time aware, as scored) costs
@@ -19,10 +19,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from djcurator_core.core import optimizer
 from djcurator_core.core.energy_arc import ARC_UNIT, arc_penalty
@@ -36,39 +34,9 @@ from djcurator_core.core.sequencing import (
     solve,
     solver_named,
 )
-
-DEFAULT_SOLVER = "ils"
-COUNT_AND_DURATION = "give --count or --duration, not both"
-
+from djcurator_core.core.set_options import SetOptions
 
 MIN_SEARCH_BUDGET = 0.05  # seconds the solver always gets, even after a slow matrix
-
-
-class SetOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    solver: str = DEFAULT_SOLVER
-    start: str | None = Field(None, description="track id pinned first")
-    end: str | None = Field(None, description="track id pinned last")
-    seed: int = 0
-    time_budget: float | None = Field(
-        None, gt=0, description="seconds for the whole plan at most, cost matrix included"
-    )
-    max_bpm_jump: float | None = Field(None, gt=0, description="hard limit, percent")
-    energy_arc: Literal["none", "rise", "peak", "wave"] = "none"
-    arc_weight: float = Field(0.5, ge=0)
-    count: int | None = Field(None, gt=0, description="tracks in the set")
-    duration: float | None = Field(None, gt=0, description="set length in seconds")
-    scoring: ScoringConfig = ScoringConfig()
-
-    @field_validator("duration")
-    @classmethod
-    def _count_or_duration(cls, duration: float | None, info: ValidationInfo) -> float | None:
-        # The selection honours one length constraint; with both it would obey neither
-        # exactly, so refuse the pair (the error names the field 'duration').
-        if duration is not None and info.data.get("count") is not None:
-            raise ValueError(COUNT_AND_DURATION)
-        return duration
 
 
 def pin_index(tracks: Sequence[Track], track_id: str | None, which: str) -> int | None:

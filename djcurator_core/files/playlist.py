@@ -24,12 +24,13 @@ from pathlib import Path
 from djcurator_core.core.justify import SetResult, Transition
 from djcurator_core.core.models import Track
 from djcurator_core.core.report import summary_lines
+from djcurator_core.errors import DJSetError
 
 FORMATS = ("m3u8", "json")
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f<>:"/\\|?*]+')
 
 
-class PlaylistError(Exception):
+class PlaylistError(DJSetError):
     """The playlist cannot be rendered or written; one line naming the file."""
 
 

@@ -35,24 +35,20 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from djcurator_core.core.justify import SetResult
 from djcurator_core.core.models import TrackFormatError, parse_tracks
-from djcurator_core.errors import first_line, validation_error_line
+from djcurator_core.errors import DJSetError, first_line, validation_error_line
 from djcurator_core.pipeline.codec import data_converter
-from djcurator_core.pipeline.workflows import (
-    DEFAULT_TASK_QUEUE,
-    DJSetWorkflow,
-    Progress,
-    SetRequest,
-)
+from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE, Progress, SetRequest
+from djcurator_core.pipeline.workflows import DJSetWorkflow
 
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_NAMESPACE = "default"
-WORKER_HINT = "start one with `python worker.py --task-queue {queue}`"
+WORKER_HINT = "start one with `djset-worker --task-queue {queue}` (or `beet djset --serve`)"
 
 
 # --- errors ------------------------------------------------------------------------------
 
 
-class ClientError(Exception):
+class ClientError(DJSetError):
     """A problem talking to Temporal or running the set; str() is one clear line."""
 
 
@@ -155,6 +151,23 @@ class ConnectionSettings:
         config.setdefault("target_host", DEFAULT_ADDRESS)
         config.setdefault("namespace", DEFAULT_NAMESPACE)
         return config
+
+    def if_configured(self) -> ConnectionSettings | None:
+        """These settings when they name a server (here, in TEMPORAL_ADDRESS or in a
+        temporal.toml profile), else None: then the local service or an embedded server
+        is used. Other settings (API key, namespace, TLS) without an address are an
+        error, not silently dropped."""
+        configured = self.connect_config(defaults=False)
+        if configured.get("target_host"):
+            return self
+        if configured:
+            names = ", ".join(sorted(configured))
+            raise ClientError(
+                f"Temporal settings ({names}) but no server address: set "
+                "djset.temporal.address or TEMPORAL_ADDRESS (the local service and the "
+                "embedded server take no such settings)"
+            )
+        return None
 
 
 async def connect(settings: ConnectionSettings | None = None, timeout: float = 10.0) -> Client:
@@ -259,13 +272,15 @@ async def wait_for_worker(client: Client, task_queue: str, wait: float = 5.0) ->
         await asyncio.sleep(0.2)
 
 
-def _rpc_error(client: Client, exc: RPCError) -> ClientError:
-    address = client.service_client.config.target_host
+def _rpc_error(client: Client | None, exc: RPCError) -> ClientError:
+    """One line for a failed call; `client` names the server (None: a handle's call,
+    which does not expose its client publicly)."""
+    at = f" at {client.service_client.config.target_host}" if client else ""
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return ServerUnreachable(f"cannot reach the Temporal server at {address} ({exc.message})")
+        return ServerUnreachable(f"cannot reach the Temporal server{at} ({exc.message})")
     if exc.status == RPCStatusCode.NOT_FOUND:
-        return ClientError(f"not found on {address}: {exc.message}")
-    return ClientError(f"Temporal server at {address}: {exc.message}")
+        return ClientError(f"not found on the Temporal server{at}: {exc.message}")
+    return ClientError(f"Temporal server{at}: {exc.message}")
 
 
 async def start_set(
@@ -334,9 +349,8 @@ async def describe_progress(handle: WorkflowHandle, timeout: float = 5.0) -> Pro
         detail = None
         if pending.heartbeat_details.payloads:
             try:
-                values = await handle._client.data_converter.decode(
-                    pending.heartbeat_details.payloads
-                )
+                # every client uses the project's converter (codec.py), so decode with it
+                values = await data_converter().decode(pending.heartbeat_details.payloads)
                 detail = str(values[0]) if values else None
             except Exception:
                 detail = None
@@ -384,7 +398,7 @@ async def wait_for_result(
     except WorkflowFailureError as exc:
         raise _failure(handle.id, exc) from None
     except RPCError as exc:
-        raise _rpc_error(handle._client, exc) from None
+        raise _rpc_error(None, exc) from None
     finally:
         if not result.done():
             result.cancel()

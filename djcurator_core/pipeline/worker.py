@@ -12,14 +12,18 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from djcurator_core.pipeline.client import ClientError, connect
+from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE
 from djcurator_core.pipeline.dev_server import EmbeddedServer, EmbeddedServerError
 from djcurator_core.pipeline.library_activities import LIBRARY_ACTIVITIES
-from djcurator_core.pipeline.set_activities import ALL_ACTIVITIES
-from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow
+from djcurator_core.pipeline.set_activities import SET_ACTIVITIES
+from djcurator_core.pipeline.workflows import DJSetWorkflow
 
 # A workflow task waits this long on a (possibly dead) worker's sticky queue before any
 # worker may take it: short, so a crashed worker's workflows move on within seconds.
 STICKY_TIMEOUT = timedelta(seconds=1)
+# Every activity DJSetWorkflow calls: a worker registers all of them, so any worker on the
+# queue can run any step of any run.
+ALL_ACTIVITIES = [*SET_ACTIVITIES, *LIBRARY_ACTIVITIES]
 MAX_CONCURRENT_ACTIVITIES = 4
 
 
@@ -45,7 +49,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[DJSetWorkflow],
-        activities=list(activities or [*ALL_ACTIVITIES, *LIBRARY_ACTIVITIES]),
+        activities=list(activities or ALL_ACTIVITIES),
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         sticky_queue_schedule_to_start_timeout=sticky_timeout,
