@@ -5,7 +5,7 @@ Instances of n tracks are drawn by seed from ../shared/bench/giantsteps_mtg_bpm_
 above the file's size draw with replacement, and every repeat of a row gets its BPM
 moved by a random -2..+2 % so that no two tracks are identical.
 
-Energy is not in the data; it is derived by a fixed rule (documented in the README):
+Energy is not in the data; it is derived by a fixed rule (see also docs/benchmarks.md):
     energy = clip(round(GENRE_ENERGY[genre] + (bpm - 125) / 15 + jitter), 1, 10)
 with jitter in {-1, 0, +1} from the beatport id (missing BPM: no tempo term). Durations
 (for the --duration comparison) are 4-8 min, also from the id.

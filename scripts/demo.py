@@ -8,7 +8,8 @@
 2. Imports them with `beet import -A -C` into a library under build/demo (BEETSDIR).
    Both steps are tests/beets_helpers.py's, which the tests build their libraries with.
 3. Runs `beet djset -n "Demo set"` with no Temporal configuration, so the plugin starts
-   the embedded dev server and an in-process worker, and prints the playlist.
+   the embedded dev server and an in-process worker, and prints the playlist. The command
+   is printed first as a line to copy: BEETSDIR and the full path of .venv/bin/beet.
 
 The environment is isolated (BEETSDIR, HOME, no TEMPORAL_* variables), so neither the
 user's beets library nor a Temporal profile is touched or used.
@@ -61,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     command = [BEET, "djset", "-n", "Demo set", *args.djset_args]
-    print(f"$ BEETSDIR={folder} beet {shlex.join(command[1:])}", flush=True)
+    # The full path of this environment's `beet` (it is in .venv/bin, not on PATH), so the
+    # printed line works when copied into a shell, from any folder.
+    print(f"$ BEETSDIR={shlex.quote(str(folder))} {shlex.join(command)}", flush=True)
     started = time.perf_counter()
     run = subprocess.run(command, env=clean_env(library), cwd=folder)
     if run.returncode:

@@ -188,3 +188,11 @@ def test_real_beets_items_from_tagged_files(tmp_path):
     ]
     assert result.skipped == [] and result.warnings == []
     assert all(t.duration and t.duration > 0.9 for t in result.tracks)
+
+
+def test_genre_from_beets_genres_list():
+    """beets 2.14 keeps the genres as a list field; older items have a genre string."""
+    track, _ = item_to_track(fake_item(genres=["House", " Deep House "]), DJTags(bpm=120.0))
+    assert track.genre == "House; Deep House"
+    track, _ = item_to_track(fake_item(genre="Techno"), DJTags(bpm=120.0))
+    assert track.genre == "Techno"

@@ -8,6 +8,7 @@ unknown and parses to None.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -118,6 +119,13 @@ def parse_key(text: str | None) -> Key | None:
         return None
     if not isinstance(text, str):
         raise KeyParseError(f"unrecognised key {text!r}")
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Key | None:
+    """parse_key for text. Cached: a library repeats a few dozen spellings, and parsing
+    100,000 tracks' keys one by one took seconds."""
     cleaned = _normalise(text)
     lowered = cleaned.lower()
     if lowered in _UNKNOWN:

@@ -97,11 +97,41 @@ def penalty_scale(n: int, penalty: PositionPenalty | None = None) -> float:
     return float(n + 1) + extra
 
 
-def tour_matrix(matrix: np.ndarray, request: SolverRequest, big: float) -> np.ndarray:
-    """(n+1) x (n+1) float64 matrix with the dummy node n and the pins as `big` costs."""
+def tour_workspace(n: int, dtype=np.float32) -> np.ndarray:
+    """An (n+1) x (n+1) array whose top-left n x n block a caller fills with the costs
+    (scoring.cost_matrix(out=...)) and passes to `optimise`: the tour matrix is then
+    completed in place instead of copied (10,000 tracks: one 400 MB array, not three of
+    800 MB). float32 holds the costs; the search adds them up in float64."""
+    return np.zeros((n + 1, n + 1), dtype=dtype)
+
+
+def _workspace_of(matrix: np.ndarray) -> np.ndarray | None:
+    """The tour workspace whose top-left block `matrix` is, or None."""
+    base = matrix.base
     n = len(matrix)
-    full = np.zeros((n + 1, n + 1), dtype=np.float64)
-    full[:n, :n] = matrix
+    if (
+        isinstance(base, np.ndarray)
+        and base.shape == (n + 1, n + 1)
+        and base.dtype == matrix.dtype
+        and base.flags.c_contiguous
+        and matrix.__array_interface__["data"][0] == base.__array_interface__["data"][0]
+        and matrix.strides == base.strides
+    ):
+        return base
+    return None
+
+
+def tour_matrix(matrix: np.ndarray, request: SolverRequest, big: float) -> np.ndarray:
+    """(n+1) x (n+1) matrix with the dummy node n and the pins as `big` costs: float64, or
+    the matrix's own tour workspace (`tour_workspace`), completed in place."""
+    n = len(matrix)
+    full = _workspace_of(matrix)
+    if full is None:
+        full = np.zeros((n + 1, n + 1), dtype=np.float64)
+        full[:n, :n] = matrix
+    else:
+        full[n, :] = 0.0
+        full[:, n] = 0.0
     if request.start is not None:
         full[n, :n] = big
         full[n, request.start] = 0.0
@@ -201,6 +231,13 @@ def exact_path(
 # --- compiled local search ---------------------------------------------------------------
 
 
+@njit(cache=True, inline="always")
+def _c(C, i, j):
+    """A cost as float64: a float32 matrix (large pools) is stored compactly, but sums of
+    its entries in float32 would round gains of ~1e-7 into phantom improvements."""
+    return np.float64(C[i, j])
+
+
 @njit(cache=True)
 def _rand(rng, bound):
     x = rng[0]
@@ -241,7 +278,7 @@ def _exchange_gain(C, t, p, a, b, c, m):
     a1 = _succ(t, p, a, m)
     b1 = _succ(t, p, b, m)
     c1 = _succ(t, p, c, m)
-    return C[a, a1] + C[b, b1] + C[c, c1] - C[a, b1] - C[c, a1] - C[b, c1]
+    return _c(C, a, a1) + _c(C, b, b1) + _c(C, c, c1) - _c(C, a, b1) - _c(C, c, a1) - _c(C, b, c1)
 
 
 @njit(cache=True)
@@ -375,7 +412,7 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
     """
     k = out_nb.shape[1]
     a1 = _succ(t, p, a, m)
-    d_aa1 = C[a, a1]
+    d_aa1 = _c(C, a, a1)
     best = _EPS
     ba = -1
     bb = -1
@@ -384,17 +421,17 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
     # or-3opt: new edge a -> b' (b' from a's successor list), closed via a' or b.
     for i in range(k):
         b1 = out_nb[a, i]
-        g1 = d_aa1 - C[a, b1]
+        g1 = d_aa1 - _c(C, a, b1)
         if g1 <= _EPS:
             break
         if b1 == a1 or b1 == a:  # noqa: SIM109 (numba)
             continue
         b = _pred(t, p, b1, m)
         rb1 = _rel(p, b1, a, m)
-        g1b = g1 + C[b, b1]
+        g1b = g1 + _c(C, b, b1)
         for j in range(k):
             c = in_nb[a1, j]
-            g2 = g1b - C[c, a1]
+            g2 = g1b - _c(C, c, a1)
             if g2 <= -_SLACK2:
                 break
             if c == a:
@@ -406,7 +443,7 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
                 best, ba, bb, bc, brev = g, a, b, c, 0
         for j in range(k):
             c1 = out_nb[b, j]
-            g2 = g1b - C[b, c1]
+            g2 = g1b - _c(C, b, c1)
             if g2 <= -_SLACK2:
                 break
             c = _pred(t, p, c1, m)
@@ -421,12 +458,12 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
         q = _succ(t, p, e, m)
         if q == a or e == a:
             break
-        g0 = d_aa1 + C[e, q] - C[a, q]
+        g0 = d_aa1 + _c(C, e, q) - _c(C, a, q)
         if g0 <= _EPS:
             continue
         for j in range(k):
             x = in_nb[a1, j]
-            if g0 - C[x, a1] <= _EPS:
+            if g0 - _c(C, x, a1) <= _EPS:
                 break
             if _rel(p, x, a, m) <= seg:
                 continue
@@ -435,7 +472,7 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
                 best, ba, bb, bc, brev = g, a, e, x, 0
         for j in range(k):
             y = out_nb[e, j]
-            if g0 - C[e, y] <= _EPS:
+            if g0 - _c(C, e, y) <= _EPS:
                 break
             x = _pred(t, p, y, m)
             if _rel(p, x, a, m) <= seg:
@@ -462,8 +499,8 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
         for i in range(seg - 1):
             u = t[(p[a] + 1 + i) % m]
             w = t[(p[a] + 2 + i) % m]
-            inner += C[u, w] - C[w, u]
-        gr = d_aa1 + C[e, q] + inner
+            inner += _c(C, u, w) - _c(C, w, u)
+        gr = d_aa1 + _c(C, e, q) + inner
         for side in range(2):
             for j in range(k):
                 if side == 0:
@@ -473,9 +510,9 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
                     y = out_nb[a1, j]
                     x = _pred(t, p, y, m)
                 if x == a:
-                    g = gr - C[a, e] - C[a1, q]
+                    g = gr - _c(C, a, e) - _c(C, a1, q)
                 elif _rel(p, x, a, m) > seg:
-                    g = gr - C[a, q] + C[x, y] - C[x, e] - C[a1, y]
+                    g = gr - _c(C, a, q) + _c(C, x, y) - _c(C, x, e) - _c(C, a1, y)
                 else:
                     continue
                 if g > best:
@@ -486,7 +523,7 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
             for j in range(k):
                 if side == 0:
                     c = out_nb[a, j]
-                    if d_aa1 - C[a, c] <= _EPS:
+                    if d_aa1 - _c(C, a, c) <= _EPS:
                         break
                 else:
                     c1 = out_nb[a1, j]
@@ -495,11 +532,11 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
                 if length < 2 or length > REVERSE_MAX:
                     continue
                 c1 = _succ(t, p, c, m)
-                g = d_aa1 + C[c, c1] - C[a, c] - C[a1, c1]
+                g = d_aa1 + _c(C, c, c1) - _c(C, a, c) - _c(C, a1, c1)
                 u = a1
                 for _ in range(length - 1):
                     w = _succ(t, p, u, m)
-                    g += C[u, w] - C[w, u]
+                    g += _c(C, u, w) - _c(C, w, u)
                     u = w
                 if g > best:
                     best, ba, bb, bc, brev = g, a, c, a, 1
@@ -573,7 +610,7 @@ def _local_search(
 def _tour_cost(C, t, m, use_arc, dummy, p, W, el):
     total = 0.0
     for i in range(m):
-        total += C[t[i], t[(i + 1) % m]]
+        total += _c(C, t[i], t[(i + 1) % m])
     if use_arc:
         start = p[dummy] + 1
         for r in range(m - 1):
@@ -603,11 +640,11 @@ def _reverse_kick(C, t, p, m, rng, seg_cap, use_arc, dummy, W, el, jmeta, jbuf, 
     d = t[(start + length) % m]
     first = t[start]
     last = t[(start + length - 1) % m]
-    g = C[a, first] + C[last, d] - C[a, last] - C[first, d]
+    g = _c(C, a, first) + _c(C, last, d) - _c(C, a, last) - _c(C, first, d)
     for i in range(length - 1):
         x = t[(start + i) % m]
         y = t[(start + i + 1) % m]
-        g += C[x, y] - C[y, x]
+        g += _c(C, x, y) - _c(C, y, x)
     if use_arc:
         q0 = r  # path position of the first node of the segment
         for i in range(length):
@@ -790,7 +827,9 @@ class _Search:
         m = len(full)
         self.m = m
         self.dummy = m - 1
-        self.C = np.ascontiguousarray(full, dtype=np.float64)
+        # float64, or a float32 tour workspace as it is (the search reads it through _c)
+        dtype = np.float32 if full.dtype == np.float32 else np.float64
+        self.C = np.ascontiguousarray(full, dtype=dtype)
         self.t = np.ascontiguousarray(tour, dtype=np.int64)
         self.p = np.empty(m, dtype=np.int64)
         self.p[self.t] = np.arange(m)

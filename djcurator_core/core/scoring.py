@@ -24,9 +24,9 @@ MOVES = ("same key", "relative", "+1", "-1", "diagonal", "boost +2", "boost +7",
 
 
 class HarmonicValues(BaseModel):
-    """Score of each named key move (see README "Scoring")."""
+    """Score of each named key move (see docs/scoring.md)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     same_key: float = Field(1.0, ge=0, le=1)
     relative: float = Field(0.9, ge=0, le=1)
@@ -46,7 +46,7 @@ ZERO_WEIGHTS = (
 class ScoringConfig(BaseModel):
     """Weights of the three parts and the parameters of each."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     harmonic_weight: float = Field(0.5, ge=0)
     tempo_weight: float = Field(0.3, ge=0)
@@ -263,11 +263,15 @@ def cost_matrix(
     tracks: Sequence[Track],
     config: ScoringConfig | None = None,
     dtype=np.float64,
-    block: int = 1024,
+    block: int = 256,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """n x n matrix of transition costs (1 - total score); the diagonal is 0.
 
-    Computed in row blocks so that 10,000 tracks need no n x n temporaries beyond the result.
+    Computed in row blocks so that 10,000 tracks need no n x n temporaries beyond the result
+    (256 rows: ~20 MB per temporary at 10,000 tracks). `out` (n x n, e.g. the top-left
+    block of the solver's tour matrix, optimizer.tour_workspace) receives the costs instead
+    of a new array, so that the largest pools hold one n x n array, not two.
     """
     config = config or ScoringConfig()
     wh, wt, we = config.weights()
@@ -276,7 +280,8 @@ def cost_matrix(
     for weight, name, part in ((wt, "bpm", tempo_score), (we, "energy", energy_score)):
         values = _column(tracks, name)
         parts.append((weight, part_table(values, part, config), (values, part)))
-    out = np.empty((n, n), dtype=dtype)
+    if out is None:
+        out = np.empty((n, n), dtype=dtype)
     for start in range(0, n, block):
         rows = slice(start, min(start + block, n))
         score = np.zeros((rows.stop - rows.start, n))

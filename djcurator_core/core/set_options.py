@@ -36,13 +36,16 @@ class InvalidSetOptions(DJSetError, ValueError):
 
 
 class SetOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Finite numbers only: an infinite arc weight or time budget breaks the search.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     # Defaults come from set_option_flags.DEFAULTS, the one place they are written.
     solver: str = DEFAULT_SOLVER
     start: str | None = Field(DEFAULTS["start"], description="track id pinned first")
     end: str | None = Field(DEFAULTS["end"], description="track id pinned last")
-    seed: int = DEFAULTS["seed"]
+    seed: int = Field(
+        DEFAULTS["seed"], ge=0, le=2**63 - 1, description="numpy seeds are non-negative"
+    )
     time_budget: float | None = Field(
         DEFAULTS["time_budget"],
         gt=0,

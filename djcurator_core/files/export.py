@@ -13,6 +13,12 @@ Precedence (see NOTES.md 2-3):
 - Key: the file's raw key tag (beets rewrites "F# minor" as "Fm"), else beets'
   `initial_key`, else the key of a Mixed In Key comment; always through `parse_key`.
 - Energy: the beets field `energy`, else the file's energy tag or comment.
+
+Files that cannot be a playlist entry are left out with a warning naming them, before any
+tags are read: a path that is not UTF-8 (an M3U8 playlist and the tracks format are
+UTF-8 text) or holds a line break (`text.LINE_BREAKS`: it would split the entry), and a
+path that is a FIFO, device or folder instead of a plain file (never opened: a FIFO
+would block the export until something writes to it).
 """
 
 from __future__ import annotations
@@ -26,8 +32,15 @@ from pydantic import ValidationError
 
 from djcurator_core.core.keys import KeyParseError, parse_key
 from djcurator_core.core.models import Track
+from djcurator_core.core.text import clean_text, line_break_in, shown, utf8_problem
 from djcurator_core.errors import DJSetError, first_line, validation_error_line
-from djcurator_core.files.tags import DJTags, TagReadError, parse_number, read_dj_tags
+from djcurator_core.files.tags import (
+    DJTags,
+    NotAPlainFile,
+    TagReadError,
+    parse_number,
+    read_dj_tags,
+)
 
 TagReader = Callable[[Any], DJTags]
 LIBRARY_VALUES = "using the library's values"
@@ -43,7 +56,7 @@ class SkippedItem:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.label} ({self.path}): {self.reason}"
+        return f"{shown(self.label)} ({shown(self.path)}): {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -66,16 +79,37 @@ def _text(item: Any, name: str) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _genre(item: Any) -> str:
+    """beets 2.14 keeps genres as a list (`genres`); older items have a `genre` string."""
+    genres = _field(item, "genres")
+    if isinstance(genres, list | tuple):
+        return "; ".join(str(genre).strip() for genre in genres if str(genre).strip())
+    return _text(item, "genre")
+
+
 def item_path(item: Any) -> str:
     path = _field(item, "path")
     return os.fsdecode(path) if path else ""
 
 
 def item_label(item: Any) -> str:
+    """ "Artist - Title" (or the file name), safe to print: control characters cleaned."""
     artist, title = _text(item, "artist"), _text(item, "title")
     if artist and title:
-        return f"{artist} - {title}"
-    return title or artist or os.path.basename(item_path(item)) or f"item {_field(item, 'id')}"
+        return clean_text(f"{artist} - {title}")
+    fallback = title or artist or shown(os.path.basename(item_path(item)))
+    return clean_text(fallback or f"item {_field(item, 'id')}")
+
+
+def unusable_path(path: str) -> str | None:
+    """Why a track with this path cannot be one playlist entry, or None."""
+    problem = utf8_problem(path)
+    if problem:
+        return f"file name with a {problem}: rename the file"
+    where = line_break_in(path)
+    if where:
+        return f"file name with a line break ({where}): rename the file"
+    return None
 
 
 def choose_bpm(tag_bpm: float | None, library_bpm: Any) -> float | None:
@@ -134,7 +168,7 @@ def item_to_track(item: Any, tags: DJTags) -> tuple[Track, list[str]]:
         title=_text(item, "title"),
         artist=_text(item, "artist"),
         album=_text(item, "album"),
-        genre=_text(item, "genre"),
+        genre=_genre(item),
         duration=parse_number(_field(item, "length")),
         bpm=choose_bpm(tags.bpm, _field(item, "bpm")),
         key=choose_key(tags, _field(item, "initial_key"), problems),
@@ -164,8 +198,17 @@ def export_items(
     incomplete = 0
     for item in items:
         label, path, item_id = item_label(item), item_path(item), str(_field(item, "id"))
+        unusable = unusable_path(path)
+        if unusable:
+            skipped.append(SkippedItem(item_id, label, path, unusable))
+            warnings.append(f"left out {skipped[-1]}")
+            continue
         try:
             tags = read_tags(path) if path else DJTags()
+        except NotAPlainFile as exc:
+            skipped.append(SkippedItem(item_id, label, path, str(exc).rpartition(": ")[2]))
+            warnings.append(f"left out {skipped[-1]}")
+            continue
         except TagReadError as exc:
             if not os.path.exists(path):  # a DJ set must not count on a missing file
                 skipped.append(SkippedItem(item_id, label, path, "file not found"))

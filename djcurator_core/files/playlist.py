@@ -9,6 +9,12 @@ folder (as in beets' smartplaylist plugin), optionally with forward slashes.
 
 A playlist is written to a temporary file in the same folder and renamed over the old
 one, so a failed or interrupted run never leaves a partial or emptied playlist.
+
+Every track is exactly one entry line, also for readers that split lines on any Unicode
+line break: a path with a line break is refused (the exporter leaves such files out
+before the run), a relative entry that would start with "#" (a comment to every M3U
+reader) is written as "./#...", and tags in comment and #EXTINF lines have their control
+characters cleaned (`text.clean_text`: no terminal escapes in the file).
 """
 
 from __future__ import annotations
@@ -24,10 +30,14 @@ from pathlib import Path
 from djcurator_core.core.justify import SetResult, Transition
 from djcurator_core.core.models import Track
 from djcurator_core.core.report import summary_lines
+from djcurator_core.core.text import clean_text, line_break_in, shown
 from djcurator_core.errors import DJSetError
 
 FORMATS = ("m3u8", "json")
-_UNSAFE_NAME = re.compile(r'[\x00-\x1f<>:"/\\|?*]+')
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"/\\|?*\u2028\u2029]+')
+# File names are limited to 255 bytes on most file systems: the name part of a playlist
+# file keeps 200 bytes of UTF-8, which leaves room for any suffix.
+MAX_NAME_BYTES = 200
 
 
 class PlaylistError(DJSetError):
@@ -42,14 +52,28 @@ def suffix_for(output_format: str) -> str:
 
 def name_from_query(query: Sequence[str]) -> str:
     """A file-name-safe playlist name from query words: "genre:techno bpm:120..130"
-    -> "genre-techno bpm-120..130"; an empty query (the whole library) -> "djset"."""
-    name = _UNSAFE_NAME.sub("-", " ".join(query)).strip(" .-")
-    return name[:120] or "djset"
+    -> "genre-techno bpm-120..130"; an empty query (the whole library) -> "djset".
+
+    At most MAX_NAME_BYTES bytes of UTF-8 (cut at a character boundary): a long name in
+    multi-byte characters must not fail with "File name too long" after the run."""
+    name = _UNSAFE_NAME.sub("-", clean_text(" ".join(query))).strip(" .-")
+    name = name.encode("utf-8", "replace")[:MAX_NAME_BYTES].decode("utf-8", "ignore")
+    return name.strip(" .-") or "djset"
 
 
 def _line(text: object) -> str:
-    """Text safe inside one playlist line."""
-    return " ".join(str(text).split())
+    """Text safe inside one playlist line: no control characters, no line breaks."""
+    return " ".join(clean_text(str(text)).split())
+
+
+def check_relative_to(folder: str | os.PathLike[str]) -> None:
+    """PlaylistError unless `folder` (the base of relative entries) is an existing folder:
+    a typo ("playlsit") would otherwise give a playlist of paths that resolve nowhere."""
+    if not os.path.isdir(folder):
+        raise PlaylistError(
+            f"relative_to folder {shown(os.fspath(folder))} does not exist: "
+            "entries relative to it would not resolve"
+        )
 
 
 def entry_location(
@@ -62,6 +86,8 @@ def entry_location(
             location = os.path.relpath(location, os.path.abspath(relative_to))
     if forward_slash:
         location = location.replace(os.sep, "/")
+    if location.startswith("#"):  # a comment line to every M3U reader
+        location = f".{'/' if forward_slash else os.sep}{location}"
     return location
 
 
@@ -118,8 +144,10 @@ def render_m3u8(
     for position, track in enumerate(result.tracks, 1):
         if not track.path:
             raise PlaylistError(f"track {track.id} ({track.label}) has no file path")
-        if "\n" in track.path or "\r" in track.path:
-            raise PlaylistError(f"track {track.id}: its path contains a line break")
+        if line_break_in(track.path):
+            raise PlaylistError(
+                f"track {track.id}: its path contains a line break ({line_break_in(track.path)})"
+            )
         lines.append(_extinf(track))
         lines.append(entry_location(track.path, relative_to, forward_slash))
         if position <= len(result.transitions):
@@ -200,7 +228,8 @@ def write_atomically(path: str | os.PathLike[str], text: str) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # A short temp name: the playlist's own name may already be near the length limit.
+        fd, temp = tempfile.mkstemp(prefix=".djset-", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise _error(path, exc) from None
     try:

@@ -14,9 +14,11 @@ which are numbers; unreadable numbers count as absent. No beets imports.
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -24,6 +26,7 @@ import mutagen
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4Tags
 
+from djcurator_core.core.models import file_kind
 from djcurator_core.errors import DJSetError, first_line
 
 _VORBIS_KEY_FIELDS = ("initialkey", "key")
@@ -40,6 +43,11 @@ _COMMENT_RE = re.compile(
 
 class TagReadError(DJSetError):
     """The file could not be opened or parsed; the message is one line naming the file."""
+
+
+class NotAPlainFile(TagReadError):
+    """The path is a FIFO, device, socket or folder: never read (a FIFO would block the
+    reader until something writes to it, /dev/zero would never end)."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +159,10 @@ def read_dj_tags(path: str | bytes | os.PathLike[str]) -> DJTags:
     """
     shown = os.fsdecode(path)
     try:
-        audio = mutagen.File(shown)
+        with open_plain_file(path) as handle:
+            audio = mutagen.File(handle)
+    except NotAPlainFile:
+        raise
     except (mutagen.MutagenError, OSError) as exc:  # some carry no message at all
         reason = getattr(exc, "strerror", None) or first_line(exc)
         raise TagReadError(f"{shown}: cannot read tags ({reason})") from None
@@ -167,6 +178,30 @@ def read_dj_tags(path: str | bytes | os.PathLike[str]) -> DJTags:
     if hasattr(tags, "get") and hasattr(tags, "keys"):  # VCommentDict, APEv2: by name
         return _vorbis_tags(_CaseInsensitive(tags))
     return DJTags()
+
+
+def open_plain_file(path: str | bytes | os.PathLike[str]):
+    """The file opened for binary reading, only if it is a regular file.
+
+    Opened non-blocking (a FIFO opens at once instead of waiting for a writer) and checked
+    with fstat on the open descriptor, so a file swapped for a FIFO after a check by name
+    is still caught; blocking mode is restored for the read. Raises NotAPlainFile or
+    OSError. The handle's `name` is the path, which mutagen uses to guess the format."""
+    handle = open(path, "rb", opener=_non_blocking_opener)  # noqa: SIM115 (returned)
+    try:
+        mode = os.fstat(handle.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotAPlainFile(f"{os.fsdecode(path)}: not a regular file ({file_kind(mode)})")
+        flags = fcntl.fcntl(handle.fileno(), fcntl.F_GETFL)
+        fcntl.fcntl(handle.fileno(), fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def _non_blocking_opener(path: str | bytes, flags: int) -> int:
+    return os.open(path, flags | os.O_NONBLOCK)
 
 
 class _CaseInsensitive:

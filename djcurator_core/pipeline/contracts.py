@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 from djcurator_core.core.justify import SetResult
 from djcurator_core.core.models import Track
 from djcurator_core.core.set_options import SetOptions
+from djcurator_core.files.formats import FormatName
 
 # --- the workflow ------------------------------------------------------------------------
 
@@ -78,7 +79,7 @@ class Progress(BaseModel):
     step_number: int = 0  # 1..total_steps once a step started
     total_steps: int = len(STEPS)
     tracks_loaded: int | None = None
-    playlist: str | None = None  # the playlist file written (runs with a playlist target)
+    playlist: str | None = None  # the playlist files written (runs with a playlist target)
     timings: dict[str, float] = {}  # seconds per finished step, by activity name
     attempts: dict[str, int] = {}  # attempt each finished step succeeded on
     error_type: str | None = None
@@ -162,13 +163,35 @@ class LibrarySource(BaseModel):
         return " ".join(self.query) or "(whole library)"
 
 
-class PlaylistTarget(BaseModel):
-    """Where and how the workflow writes the playlist."""
+class PlaylistFile(BaseModel):
+    path: str = Field(min_length=1)  # absolute path of the file
+    format: FormatName = "m3u8"
 
-    path: str = Field(min_length=1)  # absolute path of the playlist file
-    format: Literal["m3u8", "json"] = "m3u8"
-    relative_to: str | None = None  # folder the entries are relative to; None = absolute
+
+class PlaylistTarget(BaseModel):
+    """Where and how the workflow writes the playlist: one file per format.
+
+    The first file is `path`/`format` (the only one before a run could write several
+    formats, so schedules made then still parse); `more` holds the other formats' files
+    (`--format m3u8,rekordbox`), written in that order."""
+
+    path: str = Field(min_length=1)  # absolute path of the first format's file
+    format: FormatName = "m3u8"
+    more: list[PlaylistFile] = []
+    relative_to: str | None = None  # folder the M3U8 entries are relative to; None = absolute
     forward_slash: bool = False
+
+    @classmethod
+    def of_files(cls, files: list[PlaylistFile], **settings) -> PlaylistTarget:
+        first, *more = files
+        return cls(path=first.path, format=first.format, more=more, **settings)
+
+    def files(self) -> list[PlaylistFile]:
+        return [PlaylistFile(path=self.path, format=self.format), *self.more]
+
+    def shown(self) -> str:
+        """ "/lists/a.m3u8 (m3u8), /lists/a.xml (rekordbox)" """
+        return ", ".join(f"{file.path} ({file.format})" for file in self.files())
 
 
 class ExportedTracks(BaseModel):
@@ -189,6 +212,7 @@ class WritePlaylistRequest(BaseModel):
 
 
 class WrittenPlaylist(BaseModel):
-    path: str
+    path: str  # the first file written
+    paths: list[str] = []  # every file written, in order
     track_count: int
     attempt: int = 1

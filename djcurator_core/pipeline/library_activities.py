@@ -20,7 +20,8 @@ from temporalio.exceptions import ApplicationError
 
 from djcurator_core.core.justify import SetResult
 from djcurator_core.errors import DJSetError, validation_error_line
-from djcurator_core.files.playlist import PlaylistError, render_playlist, write_atomically
+from djcurator_core.files.formats import RenderOptions, write_playlists
+from djcurator_core.files.playlist import PlaylistError
 from djcurator_core.pipeline.beets_library import LibraryUnavailable, export_from_library
 from djcurator_core.pipeline.contracts import (
     ExportedTracks,
@@ -59,10 +60,12 @@ def export_tracks_activity(source: LibrarySource) -> ExportedTracks:
 
 @activity.defn
 def write_playlist_activity(request: WritePlaylistRequest) -> WrittenPlaylist:
-    """Render the set and write it atomically over the previous playlist.
+    """Render the set in each format of the target, then write each file atomically over
+    its previous version.
 
     Any failure to write (folder missing and not creatable, no permission, disk full) is
-    non-retryable: the previous playlist stays as it was and the run fails visibly."""
+    non-retryable: that file's previous version stays as it was, the other formats are
+    still written, and the run fails visibly naming the file."""
     _log_execution("write_playlist_activity")
     target = request.target
     workflow_id = activity.info().workflow_id if activity.in_activity() else None
@@ -70,22 +73,21 @@ def write_playlist_activity(request: WritePlaylistRequest) -> WrittenPlaylist:
         result = SetResult.model_validate_json(request.result_json)
     except ValidationError as exc:
         raise bad_input("PlaylistError", f"set result: {validation_error_line(exc)}") from None
+    options = RenderOptions(
+        query=request.query,
+        workflow_id=workflow_id,
+        relative_to=target.relative_to,
+        forward_slash=target.forward_slash,
+    )
     try:
-        text = render_playlist(
-            result,
-            request.name,
-            target.format,
-            query=request.query,
-            workflow_id=workflow_id,
-            relative_to=target.relative_to,
-            forward_slash=target.forward_slash,
-        )
-        write_atomically(target.path, text)
+        files = [(file.format, file.path) for file in target.files()]
+        write_playlists(result, request.name, files, options).raise_errors()
     except PlaylistError as exc:
         raise bad_input("PlaylistError", str(exc)) from None
     attempt = activity.info().attempt if activity.in_activity() else 1
+    paths = [file.path for file in target.files()]
     return WrittenPlaylist(
-        path=target.path, track_count=result.summary.track_count, attempt=attempt
+        path=paths[0], paths=paths, track_count=result.summary.track_count, attempt=attempt
     )
 
 

@@ -233,7 +233,7 @@ class ScheduleSummary:
             lines.append(f"  query: {request.library.shown_query()}")
             lines.append(f"  library: {request.library.db}")
         if request is not None and request.playlist is not None:
-            lines.append(f"  playlist: {request.playlist.path} ({request.playlist.format})")
+            lines.append(f"  playlist: {request.playlist.shown()}")
         if request is not None:
             options = request.options.model_dump(exclude_defaults=True, exclude={"scoring"})
             if options:

@@ -175,7 +175,8 @@ class DJSetWorkflow:
                 start_to_close_timeout=PLAYLIST_TIMEOUT,
                 retry_policy=RETRY_POLICY,
             )
-            self._finish("write_playlist_activity", started, written.attempt, playlist=written.path)
+            shown = ", ".join(written.paths) or written.path
+            self._finish("write_playlist_activity", started, written.attempt, playlist=shown)
         self._progress = self._progress.model_copy(update={"status": "completed"})
         return _unparsed_json(justified.result_json)  # the client reads it as a SetResult
 
