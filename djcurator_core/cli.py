@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from djcurator_core.core import solver_cache
 from djcurator_core.core.justify import justify_for_options
 from djcurator_core.core.models import load_tracks
 from djcurator_core.core.planning import plan_order
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     matrix = commands.add_parser("matrix", help="print the cost matrix as JSON")
     matrix.add_argument("file", help="tracks_enriched JSON file")
     commands.add_parser("schema", help="print the JSON Schema of the tracks_enriched format")
+    commands.add_parser(
+        "prepare", help="compile the solver now (once per installation; `make` runs it)"
+    )
     return parser
 
 
@@ -80,6 +84,10 @@ def _one_line(error: Exception) -> str:
     if isinstance(error, OSError):
         return f"{error.filename or ''}: {error.strerror or first_line(error)}".lstrip(": ")
     return first_line(error)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -90,12 +98,18 @@ def run(argv: Sequence[str] | None = None) -> int:
 
             print(json.dumps(json_schema(), indent=2))
             return 0
+        if args.command == "prepare":
+            compiled = solver_cache.prepare(say=_say)
+            where = solver_cache.cache_dir() or "memory only: no writable cache folder"
+            print(f"solver {'compiled' if compiled else 'ready'} (cache: {where})")
+            return 0
         tracks = load_tracks(args.file)
         if args.command == "matrix":
             matrix = cost_matrix(tracks)
             print(json.dumps({"ids": [t.id for t in tracks], "matrix": matrix.tolist()}))
             return 0
         options = set_options_from(args)
+        solver_cache.prepare(say=_say)  # compiles (and says so) on a first run only
         plan = plan_order(tracks, options)
         result = justify_for_options(tracks, plan.order, options, plan.notes)
     except (DJSetError, OSError) as error:

@@ -24,42 +24,74 @@ from mutagen.id3 import COMM, ID3, TALB, TBPM, TCON, TIT2, TKEY, TPE1, TXXX
 from mutagen.mp4 import MP4, MP4FreeForm
 
 FORMATS = ("mp3", "flac", "m4a")
+# Every format beets handles; audio analysis must decode them all.
+AUDIO_FORMATS = ("mp3", "flac", "m4a", "ogg", "opus", "wav", "aiff")
 
-# extension -> (PyAV container format, codec, sample format, samples per frame)
+# extension -> (PyAV container format, codec, sample format, samples per frame, dtype,
+# layout, fixed sample rate or None)
 _ENCODINGS = {
-    "mp3": ("mp3", "libmp3lame", "s32p", 1152, np.int32),
-    "flac": ("flac", "flac", "s16", 4096, np.int16),
-    "m4a": ("ipod", "aac", "fltp", 1024, np.float32),
+    "mp3": ("mp3", "libmp3lame", "s32p", 1152, np.int32, "mono", None),
+    "flac": ("flac", "flac", "s16", 4096, np.int16, "mono", None),
+    "m4a": ("ipod", "aac", "fltp", 1024, np.float32, "mono", None),
+    # FFmpeg's own Vorbis encoder is "experimental" and wants two channels.
+    "ogg": ("ogg", "vorbis", "fltp", 1024, np.float32, "stereo", None),
+    "opus": ("ogg", "libopus", "flt", 960, np.float32, "mono", 48000),
+    "wav": ("wav", "pcm_s16le", "s16", 4096, np.int16, "mono", None),
+    "aiff": ("aiff", "pcm_s16be", "s16", 4096, np.int16, "mono", None),
 }
 SAMPLE_RATE = 8000
 
 
-def encode_silence(path: Path, seconds: float = 1.0, sample_rate: int = SAMPLE_RATE) -> Path:
-    """Encode `seconds` of mono silence into `path`; the format follows the extension."""
+def _resample(samples: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
+    """Linear interpolation: good enough to feed an encoder that needs its own rate."""
+    if rate == new_rate:
+        return samples
+    times = np.arange(int(samples.size * new_rate / rate)) / new_rate
+    return np.interp(times, np.arange(samples.size) / rate, samples).astype(np.float32)
+
+
+def encode_audio(path: Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
+    """Encode mono float samples (-1..1) into `path`; the format follows the extension."""
     path = Path(path)
-    container_format, codec, sample_format, frame_size, dtype = _ENCODINGS[
+    container_format, codec, sample_format, frame_size, dtype, layout, fixed_rate = _ENCODINGS[
         path.suffix.lstrip(".").lower()
     ]
-    total = max(1, int(seconds * sample_rate))
+    rate = fixed_rate or sample_rate
+    samples = _resample(np.asarray(samples, dtype=np.float32), sample_rate, rate)
+    channels = 2 if layout == "stereo" else 1
+    if dtype is np.int16:
+        data = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+    elif dtype is np.int32:
+        data = (np.clip(samples, -1, 1) * 2147483000).astype(np.int32)
+    else:
+        data = samples.astype(np.float32)
+    options = {"strict": "experimental"} if codec == "vorbis" else None
     with av.open(str(path), "w", format=container_format) as container:
-        stream = container.add_stream(codec, rate=sample_rate)
-        stream.layout = "mono"
+        stream = container.add_stream(codec, rate=rate, options=options)
+        stream.layout = layout
         if codec == "libmp3lame":
-            stream.bit_rate = 8000
+            stream.bit_rate = 8000 if rate <= 8000 else 128000
         pts = 0
-        while pts < total:
-            size = min(frame_size, total - pts)
-            frame = av.AudioFrame.from_ndarray(
-                np.zeros((1, size), dtype=dtype), format=sample_format, layout="mono"
-            )
-            frame.sample_rate = sample_rate
+        while pts < max(1, data.size):
+            chunk = data[pts : pts + frame_size]
+            if chunk.size == 0:
+                chunk = np.zeros(1, dtype=data.dtype)
+            planar = sample_format.endswith("p")
+            block = np.tile(chunk, (channels, 1)) if planar else np.repeat(chunk, channels)[None]
+            frame = av.AudioFrame.from_ndarray(block, format=sample_format, layout=layout)
+            frame.sample_rate = rate
             frame.pts = pts
             for packet in stream.encode(frame):
                 container.mux(packet)
-            pts += size
+            pts += chunk.size
         for packet in stream.encode(None):
             container.mux(packet)
     return path
+
+
+def encode_silence(path: Path, seconds: float = 1.0, sample_rate: int = SAMPLE_RATE) -> Path:
+    """Encode `seconds` of mono silence into `path`; the format follows the extension."""
+    return encode_audio(path, np.zeros(max(1, int(seconds * sample_rate))), sample_rate)
 
 
 @dataclass(frozen=True)

@@ -237,6 +237,17 @@ def baseline_costs(
     return (path_cost(matrix, naive(matrix, request)), path_cost(matrix, greedy(matrix, request)))
 
 
+TRANSITION_BYTES = 4_000  # one explained transition and its JSON
+
+
+def memory_estimate(set_size: int) -> int:
+    """Peak bytes `justify` needs for a set of `set_size` tracks (worker memory budget):
+    the baselines' cost matrix (float32 above 3,000 tracks, as baseline_costs builds it)
+    and the transitions."""
+    cell = 4 if set_size > 3000 else 8
+    return cell * set_size * set_size + TRANSITION_BYTES * set_size
+
+
 def justify_for_options(
     tracks: Sequence[Track], order: Sequence[int], options: SetOptions, notes: Sequence[str] = ()
 ) -> SetResult:

@@ -35,7 +35,11 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from djcurator_core.core import solver_cache
 from djcurator_core.core.sequencing import SolverRequest, check_pins, greedy, place_pins, register
+
+# A writable cache folder for numba, or compile in memory: never "no locator available".
+_CACHE = solver_cache.can_cache()
 
 EXACT_MAX = 15  # Held-Karp inside the solver up to this many tracks (~20 ms)
 NEIGHBOURS = 8  # candidate list length
@@ -231,14 +235,14 @@ def exact_path(
 # --- compiled local search ---------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=_CACHE, inline="always")
 def _c(C, i, j):
     """A cost as float64: a float32 matrix (large pools) is stored compactly, but sums of
     its entries in float32 would round gains of ~1e-7 into phantom improvements."""
     return np.float64(C[i, j])
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _rand(rng, bound):
     x = rng[0]
     x ^= x << np.uint64(13)
@@ -248,7 +252,7 @@ def _rand(rng, bound):
     return np.int64(x % np.uint64(bound))
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _rel(p, v, a, m):
     d = p[v] - p[a]
     if d < 0:
@@ -256,7 +260,7 @@ def _rel(p, v, a, m):
     return d
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _succ(t, p, v, m):
     i = p[v] + 1
     if i == m:
@@ -264,7 +268,7 @@ def _succ(t, p, v, m):
     return t[i]
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _pred(t, p, v, m):
     i = p[v] - 1
     if i < 0:
@@ -272,7 +276,7 @@ def _pred(t, p, v, m):
     return t[i]
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _exchange_gain(C, t, p, a, b, c, m):
     """Gain of a->a'..b->b'..c->c'  =>  a->b'..c->a'..b->c' (positive = cheaper)."""
     a1 = _succ(t, p, a, m)
@@ -281,7 +285,7 @@ def _exchange_gain(C, t, p, a, b, c, m):
     return _c(C, a, a1) + _c(C, b, b1) + _c(C, c, c1) - _c(C, a, b1) - _c(C, c, a1) - _c(C, b, c1)
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _normalise(p, a, b, c, dummy, m):
     """The same exchange written with the dummy in the untouched third segment (c, a]."""
     rb = _rel(p, b, a, m)
@@ -294,7 +298,7 @@ def _normalise(p, a, b, c, dummy, m):
     return c, a, b  # dummy in (b, c]
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _arc_delta(t, p, a, b, c, dummy, m, W, el):
     """Change of the position penalty by exchange(a, b, c); the dummy must be in (c, a]."""
     la = _rel(p, b, a, m)
@@ -314,7 +318,7 @@ def _arc_delta(t, p, a, b, c, dummy, m, W, el):
     return delta
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _move_gain(C, t, p, a, b, c, m, use_arc, dummy, W, el):
     g = _exchange_gain(C, t, p, a, b, c, m)
     if use_arc:
@@ -323,7 +327,7 @@ def _move_gain(C, t, p, a, b, c, m, use_arc, dummy, W, el):
     return g
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _apply(t, p, a, b, c, m, tmp, jmeta, jbuf, js):
     """Perform exchange(a, b, c), rewriting the shortest of three equivalent array regions.
 
@@ -371,7 +375,7 @@ def _apply(t, p, a, b, c, m, tmp, jmeta, jbuf, js):
     return True
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _undo(t, p, m, jmeta, jbuf, js):
     for e in range(js[0] - 1, -1, -1):
         start = jmeta[e, 0]
@@ -386,7 +390,7 @@ def _undo(t, p, m, jmeta, jbuf, js):
     js[1] = 0
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _push(queue, inq, qs, v, m):
     if inq[v] == 0:
         inq[v] = 1
@@ -394,7 +398,7 @@ def _push(queue, inq, qs, v, m):
         qs[1] += 1
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _push_move(t, p, a, b, c, m, queue, inq, qs):
     """Queue the endpoints of the edges an exchange changed (call after applying it)."""
     for v in (a, b, c):
@@ -403,7 +407,7 @@ def _push_move(t, p, a, b, c, m, queue, inq, qs):
         _push(queue, inq, qs, _pred(t, p, v, m), m)
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
     """Best improving move touching the edge a -> a'; returns (gain, a, b, c, reversed).
 
@@ -543,7 +547,7 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
     return best, ba, bb, bc, brev
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _reverse_range(t, p, start, length, m, jmeta, jbuf, js):
     """Reverse the `length` tracks from array position `start` (journaled if on)."""
     if js[2] == 1:
@@ -566,7 +570,7 @@ def _reverse_range(t, p, start, length, m, jmeta, jbuf, js):
         p[u] = i2
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _local_search(
     C, t, p, m, out_nb, in_nb, use_arc, dummy, W, el, ideal, queue, inq, qs, tmp, jmeta, jbuf, js
 ):
@@ -606,7 +610,7 @@ def _local_search(
     return total
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _tour_cost(C, t, m, use_arc, dummy, p, W, el):
     total = 0.0
     for i in range(m):
@@ -619,7 +623,7 @@ def _tour_cost(C, t, m, use_arc, dummy, p, W, el):
     return total
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _reverse_kick(C, t, p, m, rng, seg_cap, use_arc, dummy, W, el, jmeta, jbuf, js, queue, inq, qs):
     """Reverse a short random segment that neither holds nor touches the dummy; returns the
     gain (negative = dearer). Gives the search orientations that exchanges never try."""
@@ -669,7 +673,7 @@ def _reverse_kick(C, t, p, m, rng, seg_cap, use_arc, dummy, W, el, jmeta, jbuf, 
     return g
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _ils_chunk(
     C,
     t,
@@ -765,7 +769,7 @@ def _ils_chunk(
         js[2] = 0
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _initial_search(
     C, t, p, m, out_nb, in_nb, use_arc, dummy, W, el, ideal, queue, inq, qs, tmp, jmeta, jbuf, js
 ):

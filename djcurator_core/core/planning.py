@@ -148,6 +148,23 @@ def plan_order(
 
 
 COMPACT_ABOVE = 3_000  # whole pools above this many tracks: float32 tour workspace
+TRACK_BYTES = 3_000  # one track in a worker: the model, its strings, its JSON
+_BLOCK_BYTES = 4 * 256 * 8  # cost_matrix's row-block temporaries, per track of a row
+
+
+def memory_estimate(n: int, options: SetOptions) -> int:
+    """Peak bytes `plan_order` needs for n tracks beyond the process itself (for a
+    worker's memory budget, pipeline/memory_gate.py): the cost matrices it holds at once
+    (as this module and candidates.py build them), the tracks, the block temporaries."""
+    tracks = TRACK_BYTES * n + _BLOCK_BYTES * n
+    if options.count is not None or options.duration is not None:
+        if n > candidates.REDUCE_ABOVE:  # classes in row blocks, then the candidates' matrix
+            m = candidates.MAX_CANDIDATES
+            return tracks + 4 * candidates.BLOCK * n * 8 + 3 * 8 * m * m
+        return tracks + 3 * 8 * n * n  # matrix, the selection's tour matrix, a sub-matrix
+    if n > COMPACT_ABOVE and options.solver == "ils":
+        return tracks + 4 * (n + 1) ** 2  # the float32 tour workspace alone
+    return tracks + 2 * 8 * (n + 1) ** 2  # matrix and tour matrix, float64
 
 
 def _pool_matrix(tracks: Sequence[Track], options: SetOptions, whole: bool) -> np.ndarray:

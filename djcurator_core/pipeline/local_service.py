@@ -157,6 +157,7 @@ class ServiceConfig:
     db_path: Path | None = None  # None: state_dir / temporal.db
     task_queue: str = DEFAULT_TASK_QUEUE
     settings: ConnectionSettings | None = None  # a configured server: run only the worker
+    memory_limit: int | None = None  # bytes for heavy steps at once (None: memory_gate default)
 
 
 async def run_service(
@@ -186,6 +187,8 @@ async def run_service(
         async with run_worker(
             client,
             config.task_queue,
+            say=say,
+            memory_limit=config.memory_limit,
             graceful_shutdown_timeout=GRACEFUL_TIMEOUT,
         ):
             info = ServiceInfo(

@@ -26,8 +26,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from djcurator_core.core.justify import justify_for_options
+from djcurator_core.core.justify import memory_estimate as justify_memory_estimate
 from djcurator_core.core.models import TrackFormatError, load_tracks, parse_tracks
-from djcurator_core.core.planning import plan_order
+from djcurator_core.core.planning import memory_estimate, plan_order
 from djcurator_core.core.sequencing import SequencingError
 from djcurator_core.core.set_options import SetOptions
 from djcurator_core.errors import first_line
@@ -39,6 +40,7 @@ from djcurator_core.pipeline.contracts import (
     SequencedOrder,
     SequenceRequest,
 )
+from djcurator_core.pipeline.memory_gate import worker_gate
 
 ACTIVITY_LOG_ENV = "DJSET_ACTIVITY_LOG"
 SEQUENCE_DELAY_ENV = "DJSET_TEST_SEQUENCE_DELAY"
@@ -116,15 +118,16 @@ def heartbeating(
         thread.join()
 
 
-def with_search_budget(options: SetOptions) -> SetOptions:
+def with_search_budget(options: SetOptions, waited: float = 0.0) -> SetOptions:
     """Give the solver a time budget that fits the activity's timeout when none is set,
-    so that a large set ends with the best order found instead of a timeout and retries."""
+    so that a large set ends with the best order found instead of a timeout and retries.
+    `waited`: seconds the step already spent (waiting for memory) of its timeout."""
     if options.time_budget is not None or not activity.in_activity():
         return options
     timeout = activity.info().start_to_close_timeout
     if not timeout:
         return options
-    budget = max(1.0, timeout.total_seconds() * SEARCH_SHARE_OF_TIMEOUT)
+    budget = max(1.0, (timeout.total_seconds() - waited) * SEARCH_SHARE_OF_TIMEOUT)
     return options.model_copy(update={"time_budget": budget})
 
 
@@ -168,10 +171,14 @@ def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
     The solver's progress messages become heartbeat details; without a time budget in
     the options it gets half of this step's timeout (`with_search_budget`)."""
     _log_execution("sequence_tracks_activity")
-    with heartbeating(f"ordering {len(request.tracks)} tracks") as progress:
+    needs = memory_estimate(len(request.tracks), request.options)
+    with (
+        heartbeating(f"ordering {len(request.tracks)} tracks") as progress,
+        worker_gate().hold(needs, progress) as waited,
+    ):
         _test_delay()
         try:
-            options = with_search_budget(request.options)
+            options = with_search_budget(request.options, waited)
             plan = plan_order(request.tracks, options, progress=progress)
         except SequencingError as exc:
             raise bad_input("SequencingError", first_line(exc)) from None
@@ -192,7 +199,11 @@ def generate_justifications_activity(request: JustifyRequest) -> JustifiedSet:
             f"order is not a selection of the {n} tracks (index {bad[0] if bad else 'repeated'})",
         )
     options = request.options
-    with heartbeating(f"explaining {max(0, len(request.order) - 1)} transitions"):
+    needs = justify_memory_estimate(len(request.order))
+    with (
+        heartbeating(f"explaining {max(0, len(request.order) - 1)} transitions") as progress,
+        worker_gate().hold(needs, progress),
+    ):
         result = justify_for_options(request.tracks, request.order, options, request.notes)
     return JustifiedSet(result_json=result.model_dump_json(), attempt=activity.info().attempt)
 

@@ -3,18 +3,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from djcurator_core.core import solver_cache
 from djcurator_core.pipeline.client import ClientError, connect
 from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE
 from djcurator_core.pipeline.dev_server import EmbeddedServer, EmbeddedServerError
 from djcurator_core.pipeline.library_activities import LIBRARY_ACTIVITIES
+from djcurator_core.pipeline.memory_gate import set_worker_limit
 from djcurator_core.pipeline.set_activities import SET_ACTIVITIES
 from djcurator_core.pipeline.workflows import DJSetWorkflow
 
@@ -25,6 +29,7 @@ STICKY_TIMEOUT = timedelta(seconds=1)
 # queue can run any step of any run.
 ALL_ACTIVITIES = [*SET_ACTIVITIES, *LIBRARY_ACTIVITIES]
 MAX_CONCURRENT_ACTIVITIES = 4
+_log = logging.getLogger(__name__)
 
 
 def build_worker(
@@ -34,6 +39,7 @@ def build_worker(
     max_concurrent_activities: int = MAX_CONCURRENT_ACTIVITIES,
     sticky_timeout: timedelta = STICKY_TIMEOUT,
     activities: list | None = None,
+    memory_limit: int | None = None,
     **worker_kwargs,
 ) -> Worker:
     """A worker for DJSetWorkflow and its activities, the library ones of scheduled sets
@@ -41,7 +47,10 @@ def build_worker(
 
     The thread pool is shut down by `run_worker`, or call `worker.djset_executor.shutdown()`.
     `activities` replaces the registered activities (tests inject faults this way).
+    `memory_limit`: bytes the heavy steps of this process may hold at once (memory_gate.py;
+    None: DJSET_WORKER_MEMORY, else a share of the machine's memory).
     """
+    set_worker_limit(memory_limit)
     executor = concurrent.futures.ThreadPoolExecutor(
         max_workers=max_concurrent_activities, thread_name_prefix="djset-activity"
     )
@@ -60,8 +69,17 @@ def build_worker(
 
 
 @asynccontextmanager
-async def run_worker(client: Client, task_queue: str = DEFAULT_TASK_QUEUE, **kwargs):
-    """Run a worker in this process for the duration of the block."""
+async def run_worker(
+    client: Client,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    say: Callable[[str], None] | None = None,
+    **kwargs,
+):
+    """Run a worker in this process for the duration of the block.
+
+    The solver is compiled first when its cache is cold (solver_cache.prepare; `say`
+    gets "preparing the solver, first run only"), so that no step pays for it."""
+    await asyncio.to_thread(solver_cache.prepare, say or _log.info)
     worker = build_worker(client, task_queue, **kwargs)
     try:
         async with worker:
@@ -72,7 +90,9 @@ async def run_worker(client: Client, task_queue: str = DEFAULT_TASK_QUEUE, **kwa
 
 @asynccontextmanager
 async def embedded_runtime(
-    task_queue: str = DEFAULT_TASK_QUEUE, **server_kwargs
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    say: Callable[[str], None] | None = None,
+    **server_kwargs,
 ) -> AsyncIterator[Client]:
     """Start an embedded dev server, connect, run an in-process worker; yield the client.
 
@@ -90,7 +110,7 @@ async def embedded_runtime(
     try:
         client = await connect(server.connection_settings())
         client.djset_server = server  # type: ignore[attr-defined]
-        async with run_worker(client, task_queue):
+        async with run_worker(client, task_queue, say=say):
             yield client
     finally:
         server.stop()

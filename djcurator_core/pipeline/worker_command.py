@@ -29,8 +29,21 @@ from djcurator_core.pipeline.client import (
     one_line,
 )
 from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE
+from djcurator_core.pipeline.memory_gate import (
+    MEMORY_ENV,
+    MEMORY_SHARE,
+    MemorySizeError,
+    parse_size,
+)
 from djcurator_core.pipeline.worker import MAX_CONCURRENT_ACTIVITIES, STICKY_TIMEOUT, run_worker
 from djcurator_core.process import exit_now, stop_on_signals
+
+
+def _memory_size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except MemorySizeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", help="profile in temporal.toml (default: TEMPORAL_PROFILE)")
     parser.add_argument("--config-file", help="temporal.toml to read profiles from")
     parser.add_argument("--max-concurrent-activities", type=int, default=MAX_CONCURRENT_ACTIVITIES)
+    parser.add_argument(
+        "--memory-limit",
+        type=_memory_size,
+        help="memory the heavy steps (ordering, justifying) may hold at once, e.g. 4G; a step "
+        f"that does not fit waits (default: ${MEMORY_ENV}, else "
+        f"{MEMORY_SHARE * 100:.0f}%% of this machine's memory)",
+    )
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -91,6 +111,8 @@ async def serve(args: argparse.Namespace) -> int:
             client,
             args.task_queue,
             max_concurrent_activities=args.max_concurrent_activities,
+            memory_limit=args.memory_limit,
+            say=lambda message: print(f"worker {os.getpid()}: {message}", flush=True),
             sticky_timeout=timedelta(seconds=args.sticky_timeout),
             graceful_shutdown_timeout=timedelta(seconds=args.graceful_timeout),
         ):
