@@ -29,11 +29,8 @@ EXIT_BAD_INPUT = 2
 
 
 def _argparse_type(flag: OptionFlag):
-    """The argparse `type` of a flag: text that does not parse is argparse's own error."""
-    if flag.kind == "int":
-        return int
-    if flag.kind == "float":
-        return float
+    """The argparse `type` of a flag: text, except durations (numbers are validated by
+    SetOptions, whose one-line error names the field)."""
     if flag.kind == "duration":
 
         def duration(text: str) -> float:
@@ -54,6 +51,7 @@ def add_set_options(parser: argparse.ArgumentParser) -> None:
             flag.flag,
             dest=flag.name,
             type=_argparse_type(flag),
+            action="append" if flag.kind == "list" else "store",
             choices=flag.choices or None,
             metavar=flag.metavar,
             help=flag.help,
@@ -64,9 +62,17 @@ def set_options_from(args: argparse.Namespace) -> SetOptions:
     return resolve_set_options({flag.name: getattr(args, flag.name) for flag in SET_OPTION_FLAGS})
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its errors on one line ("error: argument --x: ..."), no usage block:
+    every shell of the project promises one line per bad input."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {' '.join(message.split())}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m djcurator_core", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="python -m djcurator_core", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     seq = commands.add_parser("sequence", help="order the tracks and justify every transition")
     seq.add_argument("file", help="tracks_enriched JSON file")
     seq.add_argument("--json", action="store_true", help="print the full result as JSON")

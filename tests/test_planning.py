@@ -20,7 +20,8 @@ from djcurator_core.core.planning import bpm_jumps, plan_order
 from djcurator_core.core.scoring import cost_matrix
 from djcurator_core.core.selection import POOL_EFFORT, select
 from djcurator_core.core.sequencing import SequencingError, SolverRequest, path_cost, solve
-from djcurator_core.core.set_options import DEFAULT_SOLVER, SetOptions
+from djcurator_core.core.set_option_flags import DEFAULT_SOLVER
+from djcurator_core.core.set_options import SetOptions
 from djcurator_core.errors import validation_error_line
 
 
@@ -128,10 +129,12 @@ def test_arc_weight_trades_transitions_for_the_arc():
 
 
 def test_no_arc_is_pure_ordering():
+    # relaxed, without tempo limit and artist gap: the plain ils order of the scores
     tracks = pool(50, 8)
-    plan = plan_order(tracks, SetOptions(energy_arc="none", seed=3))
+    plain = {"harmonic": "relaxed", "max_bpm_jump": None, "artist_gap": 0, "seed": 3}
+    plan = plan_order(tracks, SetOptions(energy_arc="none", **plain))
     assert plan.order == solve(cost_matrix(tracks), "ils", SolverRequest(seed=3))
-    weightless = plan_order(tracks, SetOptions(energy_arc="rise", arc_weight=0, seed=3))
+    weightless = plan_order(tracks, SetOptions(energy_arc="rise", arc_weight=0, **plain))
     assert weightless.order == plan.order
 
 

@@ -88,7 +88,13 @@ async def test_fixture_set_equals_core_functions(
     tracks = load_tracks(fixture_tracks_path)
     plan = plan_order(tracks, options)
     expected = justify(
-        tracks, plan.order, options.scoring, solver="greedy", notes=plan.notes, pinned_start=True
+        tracks,
+        plan.order,
+        options.scoring,
+        solver="greedy",
+        notes=plan.notes,
+        pinned_start=True,
+        energy_arc="rise",
     )
     assert result == expected
     assert result.order[0] == "t05" and sorted(result.order) == sorted(t.id for t in tracks)

@@ -46,8 +46,6 @@ if TYPE_CHECKING:
 # process is beets' command line, not when beets runs inside another program (pytest).
 EXIT_AFTER_TEMPORAL: bool | None = None
 
-_OPTPARSE_TYPES = {"int": "int", "float": "float", "choice": "choice"}
-
 
 def user_errors(method):
     """Run a command method with the core's one-line errors (DJSetError) as beets'
@@ -133,10 +131,11 @@ class DJSetPlugin(BeetsPlugin):
         add("--address", metavar="HOST:PORT", help="Temporal server (default: config)")
         add("--task-queue", metavar="QUEUE", help="Temporal task queue of the workers")
         for flag in SET_OPTION_FLAGS:  # one definition, shared with the CLI
-            add(
+            add(  # numbers stay text: SetOptions names a bad one in its one-line error
                 flag.flag,
                 dest=flag.name,
-                type=_OPTPARSE_TYPES.get(flag.kind, "string"),
+                type="choice" if flag.choices else "string",
+                action="append" if flag.kind == "list" else "store",
                 choices=list(flag.choices) or None,
                 metavar=flag.metavar,
                 help=flag.help,
@@ -232,6 +231,10 @@ class DJSetPlugin(BeetsPlugin):
             query = getattr(opts, which)
             if query:
                 given[which] = self._pinned_track(lib, which, query, ids)
+        if opts.include:
+            given["include"] = [
+                track_id for query in opts.include for track_id in self._included(lib, query, ids)
+            ]
         if given.get("start") is not None and given.get("start") == given.get("end"):
             item = lib.get_item(int(given["start"]))
             raise ui.UserError(
@@ -241,6 +244,14 @@ class DJSetPlugin(BeetsPlugin):
         configured = self.config["set"].get(dict) or {}
         scoring = self.config["scoring"].get(dict) or {}
         return resolve_set_options(given, configured, scoring, scoring_source="djset.scoring")
+
+    @staticmethod
+    def _included(lib: Library, query: str, ids: set[str]) -> list[str]:
+        """Ids of the set's tracks that --include QUERY matches (at least one)."""
+        matches = [str(item.id) for item in lib.items(query) if str(item.id) in ids]
+        if not matches:
+            raise ui.UserError(f"--include {query!r} matches none of the set's tracks")
+        return matches
 
     @staticmethod
     def _pinned_track(lib: Library, which: str, query: str, ids: set[str]) -> str:

@@ -15,18 +15,21 @@ from typing import Any, Literal
 DEFAULT_SOLVER = "ils"
 SOLVER_NAMES = ("ils", "greedy", "naive")
 ENERGY_ARCS = ("none", "rise", "peak", "wave")
+HARMONIC_MODES = ("strict", "moderate", "relaxed")
 
 
 @dataclass(frozen=True)
 class OptionFlag:
     """The command-line form of one `SetOptions` field.
 
-    kind: how the text is read ("str", "int", "float", "choice", "duration").
-    per_run: a value that only makes sense for one run (a pinned track), so it is never
-    taken from the config file. metavar/help: as shown by --help in both shells."""
+    kind: what the value is ("str", "int", "float", "count", "choice", "duration", or
+    "list": the flag may repeat). Numbers stay text on the command line: SetOptions
+    validates them, so a bad one is refused in one line naming the field.
+    per_run: a value that only makes sense for one run (a pinned or included track), so
+    it is never taken from the config file. metavar/help: as shown by --help."""
 
     name: str
-    kind: Literal["str", "int", "float", "choice", "duration"]
+    kind: Literal["str", "int", "float", "count", "choice", "duration", "list"]
     help: str
     metavar: str | None = None
     choices: tuple[str, ...] = ()
@@ -64,8 +67,37 @@ SET_OPTION_FLAGS: tuple[OptionFlag, ...] = (
     OptionFlag(
         "max_bpm_jump",
         "float",
-        "largest tempo change in percent (unavoidable ones are reported)",
+        "largest tempo change in percent (default 8; where no order keeps it, the smallest "
+        "possible largest jump, and the notes name it)",
         metavar="PERCENT",
+        default=8.0,
+    ),
+    OptionFlag(
+        "harmonic",
+        "choice",
+        "key moves allowed: strict = standard Camelot moves only (default); moderate = "
+        "also diagonals and boosts (up to --max-boosts); relaxed = by the scores alone",
+        choices=HARMONIC_MODES,
+        default="strict",
+    ),
+    OptionFlag(
+        "max_boosts", "int", "energy boosts (+2/+7) allowed in moderate mode (default 3)", default=3
+    ),
+    OptionFlag(
+        "artist_gap",
+        "int",
+        "no artist twice within this many tracks (default 1 = never back to back; 0 = off)",
+        metavar="K",
+        default=1,
+    ),
+    OptionFlag(
+        "include",
+        "list",
+        "a track that must be in a --count/--duration set (beet djset: a query; CLI: a track "
+        "id); repeatable",
+        metavar="TRACK",
+        per_run=True,
+        default=(),
     ),
     OptionFlag(
         "energy_arc",
@@ -77,7 +109,13 @@ SET_OPTION_FLAGS: tuple[OptionFlag, ...] = (
     OptionFlag(
         "arc_weight", "float", "how strongly to follow the energy arc (default 0.5)", default=0.5
     ),
-    OptionFlag("count", "int", "pick this many best-mixing tracks", metavar="N"),
+    OptionFlag(
+        "count",
+        "count",
+        "pick this many best-mixing tracks, or 'auto': the longest set whose transitions are "
+        "all mixable",
+        metavar="N",
+    ),
     OptionFlag(
         "duration",
         "duration",

@@ -15,20 +15,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from djcurator_core.core.mixability import HarmonicMode
 from djcurator_core.core.scoring import ScoringConfig
 from djcurator_core.core.set_option_flags import (
     CONFIGURABLE,
-    DEFAULT_SOLVER,
     DEFAULTS,
     SET_OPTION_FLAGS,
 )
 from djcurator_core.errors import DJSetError, validation_error_line
 
 COUNT_AND_DURATION = "give --count or --duration, not both"
+AUTO_AND_DURATION = "--count auto finds the length itself: give it without --duration"
 
 
 class InvalidSetOptions(DJSetError, ValueError):
@@ -40,7 +41,7 @@ class SetOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     # Defaults come from set_option_flags.DEFAULTS, the one place they are written.
-    solver: str = DEFAULT_SOLVER
+    solver: str = DEFAULTS["solver"]
     start: str | None = Field(DEFAULTS["start"], description="track id pinned first")
     end: str | None = Field(DEFAULTS["end"], description="track id pinned last")
     seed: int = Field(
@@ -52,20 +53,46 @@ class SetOptions(BaseModel):
         description="seconds for the whole plan at most, cost matrix included",
     )
     max_bpm_jump: float | None = Field(
-        DEFAULTS["max_bpm_jump"], gt=0, description="hard limit, percent"
+        DEFAULTS["max_bpm_jump"], gt=0, description="tempo limit, percent (None: no limit)"
+    )
+    harmonic: HarmonicMode = DEFAULTS["harmonic"]
+    max_boosts: int = Field(DEFAULTS["max_boosts"], ge=0, description="boosts allowed (moderate)")
+    artist_gap: int = Field(
+        DEFAULTS["artist_gap"], ge=0, description="no artist twice within this many tracks"
+    )
+    include: tuple[str, ...] = Field(
+        DEFAULTS["include"], description="track ids that must be in the set"
     )
     energy_arc: Literal["none", "rise", "peak", "wave"] = DEFAULTS["energy_arc"]
     arc_weight: float = Field(DEFAULTS["arc_weight"], ge=0)
-    count: int | None = Field(DEFAULTS["count"], gt=0, description="tracks in the set")
+    count: Annotated[int, Field(gt=0)] | Literal["auto"] | None = Field(
+        DEFAULTS["count"], description="tracks in the set, or auto: the longest all-mixable set"
+    )
     duration: float | None = Field(DEFAULTS["duration"], gt=0, description="set length in seconds")
     scoring: ScoringConfig = ScoringConfig()
+
+    @field_validator("count", mode="wrap")
+    @classmethod
+    def _count_message(cls, value, handler):
+        # the union's own errors name its members ("count.constrained-int"): one plain line
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            return handler(value)
+        except ValidationError:
+            if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+                raise ValueError("Input should be greater than 0") from None
+            raise ValueError(f"{value!r} is not a whole number or 'auto'") from None
 
     @field_validator("duration")
     @classmethod
     def _count_or_duration(cls, duration: float | None, info: ValidationInfo) -> float | None:
         # The selection honours one length constraint; with both it would obey neither
         # exactly, so refuse the pair (the error names the field 'duration').
-        if duration is not None and info.data.get("count") is not None:
+        count = info.data.get("count")
+        if duration is not None and count == "auto":
+            raise ValueError(AUTO_AND_DURATION)
+        if duration is not None and count is not None:
             raise ValueError(COUNT_AND_DURATION)
         return duration
 

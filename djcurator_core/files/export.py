@@ -10,6 +10,7 @@ Precedence (see NOTES.md 2-3):
 - BPM: the file's own tag when beets has none or when the tag refines beets' integer
   (beets stores "127.60" as 127; a tag less than 1 BPM away is the precise form of the
   same value). A tag further away than that lost to an edit in the library: beets wins.
+  Next, the same way, the flexible field `bpm_precise` that `beet djanalyze` stores.
 - Key: the file's raw key tag (beets rewrites "F# minor" as "Fm"), else beets'
   `initial_key`, else the key of a Mixed In Key comment; always through `parse_key`.
 - Energy: the beets field `energy`, else the file's energy tag or comment.
@@ -112,12 +113,19 @@ def unusable_path(path: str) -> str | None:
     return None
 
 
-def choose_bpm(tag_bpm: float | None, library_bpm: Any) -> float | None:
+# Flexible field where `beet djanalyze` keeps the analysed tempo with its decimals (beets'
+# own `bpm` is an integer).
+PRECISE_BPM_FIELD = "bpm_precise"
+
+
+def choose_bpm(tag_bpm: float | None, library_bpm: Any, precise_bpm: Any = None) -> float | None:
+    """The file's tag, else the library's precise analysed value, else beets' `bpm`; a
+    precise value only counts while it is the same tempo as beets' integer (< 1 BPM off:
+    a later edit of `bpm` in the library wins)."""
     library = parse_number(library_bpm)
-    if tag_bpm is None:
-        return library
-    if library is None or abs(tag_bpm - library) < 1:
-        return tag_bpm
+    for candidate in (tag_bpm, parse_number(precise_bpm)):
+        if candidate is not None and (library is None or abs(candidate - library) < 1):
+            return candidate
     return library
 
 
@@ -170,7 +178,7 @@ def item_to_track(item: Any, tags: DJTags) -> tuple[Track, list[str]]:
         album=_text(item, "album"),
         genre=_genre(item),
         duration=parse_number(_field(item, "length")),
-        bpm=choose_bpm(tags.bpm, _field(item, "bpm")),
+        bpm=choose_bpm(tags.bpm, _field(item, "bpm"), _field(item, PRECISE_BPM_FIELD)),
         key=choose_key(tags, _field(item, "initial_key"), problems),
         energy=choose_energy(tags, _field(item, "energy"), problems),
     )

@@ -14,6 +14,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from djcurator_core.core import solver_cache
+from djcurator_core.pipeline.analysis_activities import (
+    ANALYSIS_ACTIVITIES,
+    shutdown_analysis_pool,
+)
+from djcurator_core.pipeline.analysis_workflow import DJAnalyzeWorkflow
 from djcurator_core.pipeline.client import ClientError, connect
 from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE
 from djcurator_core.pipeline.dev_server import EmbeddedServer, EmbeddedServerError
@@ -25,9 +30,9 @@ from djcurator_core.pipeline.workflows import DJSetWorkflow
 # A workflow task waits this long on a (possibly dead) worker's sticky queue before any
 # worker may take it: short, so a crashed worker's workflows move on within seconds.
 STICKY_TIMEOUT = timedelta(seconds=1)
-# Every activity DJSetWorkflow calls: a worker registers all of them, so any worker on the
-# queue can run any step of any run.
-ALL_ACTIVITIES = [*SET_ACTIVITIES, *LIBRARY_ACTIVITIES]
+# Every activity of DJSetWorkflow and DJAnalyzeWorkflow: a worker registers all of them,
+# so any worker on the queue can run any step of any run.
+ALL_ACTIVITIES = [*SET_ACTIVITIES, *LIBRARY_ACTIVITIES, *ANALYSIS_ACTIVITIES]
 MAX_CONCURRENT_ACTIVITIES = 4
 _log = logging.getLogger(__name__)
 
@@ -42,8 +47,9 @@ def build_worker(
     memory_limit: int | None = None,
     **worker_kwargs,
 ) -> Worker:
-    """A worker for DJSetWorkflow and its activities, the library ones of scheduled sets
-    included (sync activities on a thread pool).
+    """A worker for DJSetWorkflow and DJAnalyzeWorkflow and their activities, the library
+    ones of scheduled sets included (sync activities on a thread pool; audio analysis
+    fans out further to a process pool of every core, see analysis_activities).
 
     The thread pool is shut down by `run_worker`, or call `worker.djset_executor.shutdown()`.
     `activities` replaces the registered activities (tests inject faults this way).
@@ -57,7 +63,7 @@ def build_worker(
     worker = Worker(
         client,
         task_queue=task_queue,
-        workflows=[DJSetWorkflow],
+        workflows=[DJSetWorkflow, DJAnalyzeWorkflow],
         activities=list(activities or ALL_ACTIVITIES),
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
@@ -86,6 +92,7 @@ async def run_worker(
             yield worker
     finally:
         worker.djset_executor.shutdown(wait=True, cancel_futures=True)
+        shutdown_analysis_pool()
 
 
 @asynccontextmanager
