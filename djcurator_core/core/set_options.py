@@ -75,8 +75,12 @@ class SetOptions(BaseModel):
     @classmethod
     def _count_message(cls, value, handler):
         # the union's own errors name its members ("count.constrained-int"): one plain line
-        if isinstance(value, str) and value.strip().lower() == "auto":
-            return "auto"
+        if isinstance(value, str):  # from a command line or a config file
+            text = value.strip().lower()
+            if text == "auto":
+                return "auto"
+            if text.lstrip("-").isdigit():
+                value = int(text)
         try:
             return handler(value)
         except ValidationError:
