@@ -230,10 +230,18 @@ def workflow_throughput(files: list[Path]) -> list[str]:
                 summary = await run_analysis(client, AnalysisRequest(items=items), "bench-analyze")
                 return time.perf_counter() - started, summary.progress.failed
 
-        seconds, failed = asyncio.run(run())
+        import resource
+
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        seconds, failed = asyncio.run(run())  # the pool's processes are joined at the end
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (
+            cpu_before.ru_utime + cpu_before.ru_stime
+        )
         rows.append(
             f"| workflow, embedded server, {processes} analysis process(es): {len(items)} "
-            f"files | {seconds:.1f} s, {len(items) / seconds:.2f} files/s, {failed} failed |"
+            f"files | {seconds:.1f} s, {len(items) / seconds:.2f} files/s, {failed} failed, "
+            f"analysis CPU {cpu:.0f} s = {cpu / seconds:.2f} cores busy |"
         )
     os.environ.pop(PROCESSES_ENV, None)
     return rows

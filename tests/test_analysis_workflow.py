@@ -136,3 +136,20 @@ async def test_results_are_stored_without_overwriting_user_values(
         assert tags.energy == float(item["energy"])
         assert item.mtime == pytest.approx(os.path.getmtime(paths[name]))
     assert items()["tagged.flac"].bpm == 125  # forced: the analysed tempo
+
+
+async def test_large_requests_run_as_several_workflows(
+    temporal_client, djset_worker, task_queue, known_music, monkeypatch
+):
+    from djcurator_core.pipeline import analysis_client
+
+    monkeypatch.setattr(analysis_client, "MAX_ITEMS_PER_RUN", 2)
+    items = [AnalysisItem(item_id=i, path=str(p)) for i, p in enumerate(known_music.values())]
+    seen: list[AnalysisProgress] = []
+    summary = await analysis_client._run_in_parts(
+        temporal_client, AnalysisRequest(items=items, batch_size=1), task_queue, seen.append
+    )
+    assert summary.progress.total == summary.progress.done == len(items) > 2
+    assert sorted(t.item_id for t in summary.tracks) == list(range(len(items)))
+    assert all(p.total == len(items) for p in seen)
+    assert [p.done for p in seen] == sorted(p.done for p in seen)

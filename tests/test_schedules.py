@@ -37,7 +37,7 @@ from beets_helpers import (
     entries,
     read_only,
 )
-from temporal_helpers import OutputLines, WorkerProcess, synthetic_tracks
+from temporal_helpers import TEST_SCOPE, OutputLines, WorkerProcess, synthetic_tracks
 from temporalio import activity
 from temporalio.client import ScheduleOverlapPolicy, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
@@ -367,7 +367,7 @@ async def test_playlist_step_is_retried_safely(temporal_client, task_queue, tmp_
         playlist=PlaylistTarget(path=str(target)),
     )
     activities = [*SET_ACTIVITIES, export_tracks_activity, flaky_write]
-    async with run_worker(temporal_client, task_queue, activities=activities):
+    async with run_worker(temporal_client, task_queue, activities=activities, scope=TEST_SCOPE):
         handle = await start_set(temporal_client, request, task_queue=task_queue)
         result = await wait_for_result(handle)
         progress = await handle.query(DJSetWorkflow.get_progress)

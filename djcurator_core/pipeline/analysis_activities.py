@@ -37,6 +37,7 @@ from djcurator_core.pipeline.beets_library import (
 )
 from djcurator_core.pipeline.contracts import LibrarySource
 from djcurator_core.pipeline.set_activities import _log_execution, bad_input
+from djcurator_core.pipeline.worker_scope import current_scope
 
 PROCESSES_ENV = "DJSET_ANALYSIS_PROCESSES"
 HEARTBEAT_EVERY = 2.0  # seconds between heartbeats while a slow file is analysed
@@ -302,7 +303,8 @@ def store_analysis_activity(request: StoreRequest) -> StoredBatch:
     _log_execution("store_analysis_activity")
     prepare_beets()
     try:
-        lib = open_library(request.library)
+        # only a library this worker's configuration names (worker_scope)
+        lib = open_library(request.library, current_scope())
     except LibraryUnavailable as exc:  # locked or unreadable now: retried
         raise ApplicationError(str(exc), type="LibraryUnavailable") from None
     except LibraryError as exc:

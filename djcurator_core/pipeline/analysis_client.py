@@ -107,3 +107,78 @@ async def run_analysis(
     if on_progress is not None and summary.progress != last:
         on_progress(summary.progress)
     return summary
+
+
+MAX_ITEMS_PER_RUN = 5000  # one workflow's input stays far below the 2 MiB payload limit
+
+
+async def _run_in_parts(
+    client: Client,
+    request: AnalysisRequest,
+    task_queue: str,
+    on_progress: Callable[[AnalysisProgress], None] | None,
+) -> AnalysisSummary:
+    """One workflow per MAX_ITEMS_PER_RUN items, one after another; progress and summary
+    count over all of them."""
+    items = request.items
+    parts = [items[i : i + MAX_ITEMS_PER_RUN] for i in range(0, len(items), MAX_ITEMS_PER_RUN)]
+    total = AnalysisSummary(progress=AnalysisProgress(total=len(items)))
+    for part in parts or [[]]:
+        base = total.progress.model_copy()
+
+        def shifted(progress: AnalysisProgress, base=base) -> None:
+            if on_progress is not None:
+                on_progress(_add(base, progress, len(items)))
+
+        summary = await run_analysis(
+            client,
+            request.model_copy(update={"items": part}),
+            task_queue,
+            on_progress=shifted if on_progress else None,
+        )
+        total.progress = _add(base, summary.progress, len(items))
+        total.failures.extend(summary.failures)
+        total.warnings.extend(summary.warnings)
+        total.tracks.extend(summary.tracks)
+    return total
+
+
+def _add(base: AnalysisProgress, more: AnalysisProgress, total: int) -> AnalysisProgress:
+    return AnalysisProgress(
+        total=total,
+        done=base.done + more.done,
+        failed=base.failed + more.failed,
+        stored=base.stored + more.stored,
+        files_written=base.files_written + more.files_written,
+    )
+
+
+async def analyse_on(
+    settings,
+    task_queue: str,
+    request: AnalysisRequest,
+    *,
+    on_progress: Callable[[AnalysisProgress], None] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> AnalysisSummary:
+    """Run the analysis where runs go: an embedded server with an in-process worker when
+    `settings` is None (ConnectionSettings otherwise: a configured server or the local
+    service, whose workers analyse). Large requests run as several workflows in turn.
+
+    With a server of its own, this process stores the results: it runs a worker for the
+    store activity on a task queue of its own, so the workers that analyse never need
+    the library's database."""
+    from djcurator_core.pipeline.analysis_activities import store_analysis_activity
+    from djcurator_core.pipeline.client import connect
+    from djcurator_core.pipeline.worker import embedded_runtime, run_worker
+
+    if settings is None:
+        async with embedded_runtime(task_queue=task_queue, say=say) as client:
+            return await _run_in_parts(client, request, task_queue, on_progress)
+    client = await connect(settings)
+    if request.library is None:
+        return await _run_in_parts(client, request, task_queue, on_progress)
+    store_queue = f"djanalyze-store-{uuid.uuid4().hex[:12]}"
+    request = request.model_copy(update={"store_task_queue": store_queue})
+    async with run_worker(client, store_queue, say=say, activities=[store_analysis_activity]):
+        return await _run_in_parts(client, request, task_queue, on_progress)

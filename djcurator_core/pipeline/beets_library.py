@@ -21,6 +21,7 @@ import threading
 from djcurator_core.errors import DJSetError
 from djcurator_core.files.export import Export, check_usable, export_items
 from djcurator_core.pipeline.contracts import LibrarySource
+from djcurator_core.pipeline.worker_scope import WorkerScope, current_scope
 
 
 class LibraryError(DJSetError):
@@ -55,26 +56,31 @@ def prepare_beets() -> None:
         cached_classproperty.cache.clear()  # item types now include the plugins' fields
 
 
-def open_library(source: LibrarySource):
+def open_library(source: LibrarySource, scope: WorkerScope):
+    """The library, if `scope` (the worker's configuration) names it."""
     from beets.library import Library
 
-    if not os.path.isfile(source.db):  # beets would create an empty library: refuse
+    db = scope.library(source.db)  # only a library this worker's configuration names
+    if not os.path.isfile(db):  # beets would create an empty library: refuse
         raise LibraryError(f"beets library {source.db} not found")
-    directory = source.directory or os.path.dirname(source.db)
+    directory = source.directory or os.path.dirname(db)
     # Not the process-wide music folder: a `beet --serve` process has its own library.
     try:
-        return Library(source.db, directory, set_music_dir=False)
+        return Library(db, directory, set_music_dir=False)
     except sqlite3.Error as exc:
         raise LibraryUnavailable(f"beets library {source.db}: {exc}") from None
 
 
-def export_from_library(source: LibrarySource) -> tuple[Export, int]:
+def export_from_library(
+    source: LibrarySource, scope: WorkerScope | None = None
+) -> tuple[Export, int]:
     """(export, items matched) for the query, with the plugin's export rules
-    (export.export_items); no usable track is an error (export.check_usable)."""
+    (export.export_items), from a library `scope` allows (default: the running worker's,
+    `worker_scope.current_scope`); no usable track is an error (export.check_usable)."""
     from beets.dbcore.query import InvalidQueryError, ParsingError
 
     prepare_beets()
-    lib = open_library(source)
+    lib = open_library(source, scope or current_scope())
     try:
         with lib.music_dir_context():  # paths in the db may be relative to the directory
             items = list(lib.items(source.query))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import zlib
 from collections.abc import Sequence
 
 from temporalio.api.common.v1 import Payload
@@ -18,6 +19,14 @@ from temporalio.converter import DataConverter, PayloadCodec
 
 ENCODING = b"binary/gzip"
 DEFAULT_THRESHOLD = 4096
+# Anyone who can reach the server can start a workflow, and its input is decoded by the
+# workers: a 2 MiB gzip "bomb" could inflate to gigabytes. Real payloads stay far below:
+# the server refuses blobs over 2 MiB and JSON compresses about 6x.
+MAX_DECODED_BYTES = 256 * 1024 * 1024
+
+
+class PayloadCodecError(ValueError):
+    """A binary/gzip payload that is not valid gzip or decompresses beyond the limit."""
 
 
 class GzipPayloadCodec(PayloadCodec):
@@ -26,23 +35,32 @@ class GzipPayloadCodec(PayloadCodec):
         self.level = level
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self._encode_one(payload) for payload in payloads]
+        return [self.encode_one(payload) for payload in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self._decode_one(payload) for payload in payloads]
+        return [self.decode_one(payload) for payload in payloads]
 
-    def _encode_one(self, payload: Payload) -> Payload:
+    def encode_one(self, payload: Payload) -> Payload:
         if len(payload.data) < self.threshold:
             return payload
         data = gzip.compress(payload.SerializeToString(), compresslevel=self.level, mtime=0)
         return Payload(metadata={"encoding": ENCODING}, data=data)
 
     @staticmethod
-    def _decode_one(payload: Payload) -> Payload:
+    def decode_one(payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
             return payload
+        inflater = zlib.decompressobj(wbits=31)  # gzip framing
+        try:
+            data = inflater.decompress(payload.data, MAX_DECODED_BYTES)
+        except zlib.error as exc:
+            raise PayloadCodecError(f"binary/gzip payload: {exc}") from None
+        if inflater.unconsumed_tail:
+            raise PayloadCodecError(
+                f"binary/gzip payload decompresses beyond {MAX_DECODED_BYTES} bytes"
+            )
         decoded = Payload()
-        decoded.ParseFromString(gzip.decompress(payload.data))
+        decoded.ParseFromString(data)
         return decoded
 
 

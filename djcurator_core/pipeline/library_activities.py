@@ -8,11 +8,14 @@ old one (playlist.write_atomically), so a failed run leaves the previous playlis
 was.
 
 A worker that serves these activities needs the library's database and music files at
-the paths in the request; beets_library.py opens the library (and loads beets' config
-in a plain worker process).
+the paths in the request, and opens and writes only what its own configuration allows
+(worker_scope.py); beets_library.py opens the library (and loads beets' config in a
+plain worker process).
 """
 
 from __future__ import annotations
+
+import os
 
 from pydantic import ValidationError
 from temporalio import activity
@@ -21,7 +24,7 @@ from temporalio.exceptions import ApplicationError
 from djcurator_core.core.justify import SetResult
 from djcurator_core.errors import DJSetError, validation_error_line
 from djcurator_core.files.formats import RenderOptions, write_playlists
-from djcurator_core.files.playlist import PlaylistError
+from djcurator_core.files.playlist import PlaylistError, check_relative_to
 from djcurator_core.pipeline.beets_library import LibraryUnavailable, export_from_library
 from djcurator_core.pipeline.contracts import (
     ExportedTracks,
@@ -30,6 +33,7 @@ from djcurator_core.pipeline.contracts import (
     WrittenPlaylist,
 )
 from djcurator_core.pipeline.set_activities import _log_execution, bad_input, heartbeating
+from djcurator_core.pipeline.worker_scope import current_scope
 
 MAX_REPORTED_SKIPS = 20  # skipped tracks named in the export result (the rest counted)
 
@@ -65,7 +69,11 @@ def write_playlist_activity(request: WritePlaylistRequest) -> WrittenPlaylist:
 
     Any failure to write (folder missing and not creatable, no permission, disk full) is
     non-retryable: that file's previous version stays as it was, the other formats are
-    still written, and the run fails visibly naming the file."""
+    still written, and the run fails visibly naming the file.
+
+    A file outside the folders this worker's configuration allows (worker_scope) fails
+    the run before anything is written (NotAllowed): the request does not choose what the
+    worker writes. So does a `relative_to` folder that does not exist."""
     _log_execution("write_playlist_activity")
     target = request.target
     workflow_id = activity.info().workflow_id if activity.in_activity() else None
@@ -79,11 +87,19 @@ def write_playlist_activity(request: WritePlaylistRequest) -> WrittenPlaylist:
         relative_to=target.relative_to,
         forward_slash=target.forward_slash,
     )
+    scope = current_scope()
+    files = [(file.format, scope.playlist_path(file.path)) for file in target.files()]
     try:
-        files = [(file.format, file.path) for file in target.files()]
+        if target.relative_to is not None:
+            # the playlist's own folder may be the base of its entries: make it first
+            os.makedirs(os.path.dirname(files[0][1]), exist_ok=True)
+            check_relative_to(target.relative_to)
         write_playlists(result, request.name, files, options).raise_errors()
     except PlaylistError as exc:
         raise bad_input("PlaylistError", str(exc)) from None
+    except OSError as exc:  # the folder could not be made
+        message = f"cannot write playlist {target.path}: {exc.strerror}"
+        raise bad_input("PlaylistError", message) from None
     attempt = activity.info().attempt if activity.in_activity() else 1
     paths = [file.path for file in target.files()]
     return WrittenPlaylist(
