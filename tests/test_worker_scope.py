@@ -269,7 +269,7 @@ async def test_a_run_no_worker_takes_is_reported_within_worker_wait(
     assert elapsed < 2 + 3, elapsed
     message = str(refused.value)
     assert "\n" not in message and f"task queue {task_queue!r}" in message
-    assert "python worker.py" in message
+    assert "djset-worker" in message
     assert await pollers(temporal_client, task_queue)  # the stopped worker, still listed
     assert isinstance(refused.value, NoWorkerTookRun)
     worker.process.kill()  # a frozen process dies of SIGKILL too
