@@ -57,6 +57,9 @@ class SetRequest(BaseModel):
     library: LibrarySource | None = None
     options: SetOptions = SetOptions()
     playlist: PlaylistTarget | None = None
+    # scheduled runs: hold back the tracks of the schedule's last this-many sets
+    # (set_history.py); 0 = no history
+    fresh_sets: int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _one_source(self) -> SetRequest:
@@ -120,6 +123,7 @@ class LoadedTracks(BaseModel):
 class SequenceRequest(BaseModel):
     tracks: list[Track]
     options: SetOptions = SetOptions()
+    recent_sets: list[list[str]] = []  # track ids of the schedule's last sets, newest first
 
 
 class SequencedOrder(BaseModel):

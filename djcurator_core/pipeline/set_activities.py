@@ -184,7 +184,9 @@ def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
         _test_delay()
         try:
             options = with_search_budget(request.options, waited)
-            plan = plan_order(request.tracks, options, progress=progress)
+            plan = plan_order(
+                request.tracks, options, progress=progress, recent_sets=request.recent_sets
+            )
         except SequencingError as exc:
             raise bad_input("SequencingError", first_line(exc)) from None
     return SequencedOrder(

@@ -25,6 +25,7 @@ from djcurator_core.pipeline.dev_server import EmbeddedServer, EmbeddedServerErr
 from djcurator_core.pipeline.library_activities import LIBRARY_ACTIVITIES
 from djcurator_core.pipeline.memory_gate import set_worker_limit
 from djcurator_core.pipeline.set_activities import SET_ACTIVITIES
+from djcurator_core.pipeline.set_history import HISTORY_ACTIVITIES
 from djcurator_core.pipeline.worker_scope import DENY_ALL, WorkerScope, register, unregister
 from djcurator_core.pipeline.workflows import DJSetWorkflow
 
@@ -33,7 +34,7 @@ from djcurator_core.pipeline.workflows import DJSetWorkflow
 STICKY_TIMEOUT = timedelta(seconds=1)
 # Every activity of DJSetWorkflow and DJAnalyzeWorkflow: a worker registers all of them,
 # so any worker on the queue can run any step of any run.
-ALL_ACTIVITIES = [*SET_ACTIVITIES, *LIBRARY_ACTIVITIES, *ANALYSIS_ACTIVITIES]
+ALL_ACTIVITIES = [*SET_ACTIVITIES, *LIBRARY_ACTIVITIES, *ANALYSIS_ACTIVITIES, *HISTORY_ACTIVITIES]
 MAX_CONCURRENT_ACTIVITIES = 4
 _log = logging.getLogger(__name__)
 

@@ -52,6 +52,12 @@ with workflow.unsafe.imports_passed_through():
         load_tracks_activity,
         sequence_tracks_activity,
     )
+    from djcurator_core.pipeline.set_history import (
+        RememberSet,
+        recent_sets,
+        remember_set_activity,
+        schedule_of_run,
+    )
 
 RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3
@@ -138,7 +144,11 @@ class DJSetWorkflow:
         started = workflow.now()
         sequenced: SequencedOrder = await workflow.execute_activity(
             sequence_tracks_activity,
-            SequenceRequest(tracks=tracks, options=request.options),
+            SequenceRequest(
+                tracks=tracks,
+                options=request.options,
+                recent_sets=recent_sets(request.fresh_sets),
+            ),
             start_to_close_timeout=SEQUENCE_TIMEOUT,
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=RETRY_POLICY,
@@ -177,8 +187,22 @@ class DJSetWorkflow:
             )
             shown = ", ".join(written.paths) or written.path
             self._finish("write_playlist_activity", started, written.attempt, playlist=shown)
+            await self._remember(request, [tracks[i].id for i in sequenced.order])
         self._progress = self._progress.model_copy(update={"status": "completed"})
         return _unparsed_json(justified.result_json)  # the client reads it as a SetResult
+
+    async def _remember(self, request: SetRequest, track_ids: list[str]) -> None:
+        """A scheduled run that published its set adds it to the schedule's history (part
+        of the playlist step: a set is remembered once its playlist is written)."""
+        schedule_id = schedule_of_run()
+        if schedule_id is None or request.fresh_sets <= 0:
+            return
+        await workflow.execute_activity(
+            remember_set_activity,
+            RememberSet(schedule_id=schedule_id, track_ids=track_ids, keep=request.fresh_sets),
+            start_to_close_timeout=PLAYLIST_TIMEOUT,
+            retry_policy=RETRY_POLICY,
+        )
 
     def _failed(self, error: ActivityError) -> ApplicationError:
         """Record the failure for the queries; the error the workflow fails with."""
