@@ -30,12 +30,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 from beets_helpers import build_library  # noqa: E402
 from temporal_helpers import synthetic_tracks  # noqa: E402
 
-from djcurator_core.core.planning import SetOptions  # noqa: E402
+from djcurator_core.core.set_options import SetOptions  # noqa: E402
 from djcurator_core.pipeline.client import SetWorkflowFailed, start_set, wait_for_result  # noqa: E402
-from djcurator_core.pipeline.library_activities import LibrarySource, PlaylistTarget  # noqa: E402
+from djcurator_core.pipeline.contracts import LibrarySource, PlaylistTarget, SetRequest  # noqa: E402
 from djcurator_core.pipeline.worker import embedded_runtime  # noqa: E402
 from djcurator_core.pipeline.worker_scope import WorkerScope  # noqa: E402
-from djcurator_core.pipeline.workflows import SetRequest  # noqa: E402
 
 HISTORIES = ROOT / "tests" / "histories"
 FIXTURE = ROOT / "fixtures" / "tracks_enriched.json"

@@ -19,7 +19,7 @@ from djcurator_core.files.tags import read_dj_tags
 from djcurator_core.pipeline.analysis_activities import AnalysisBatch, AnalysisItem, analyse_batch
 from djcurator_core.pipeline.analysis_client import ProgressMeter, run_analysis
 from djcurator_core.pipeline.analysis_workflow import AnalysisProgress, AnalysisRequest
-from djcurator_core.pipeline.library_activities import LibrarySource
+from djcurator_core.pipeline.contracts import LibrarySource
 
 pytestmark = pytest.mark.temporal
 

@@ -30,14 +30,14 @@ from beets_helpers import (
 )
 from temporal_helpers import WorkerProcess
 
-from djcurator_core.core.planning import SetOptions
+from djcurator_core.core.set_options import SetOptions
 from djcurator_core.pipeline.client import start_set, wait_for_result
-from djcurator_core.pipeline.library_activities import (
+from djcurator_core.pipeline.contracts import (
     ExportedTracks,
     LibrarySource,
     PlaylistTarget,
+    SetRequest,
 )
-from djcurator_core.pipeline.workflows import SetRequest
 
 pytestmark = pytest.mark.temporal
 

@@ -44,12 +44,17 @@ from temporalio.exceptions import ApplicationError
 
 from djcurator_core.files.playlist import render_m3u8
 from djcurator_core.pipeline.client import start_set, wait_for_result
-from djcurator_core.pipeline.dev_server import free_port, port_open
-from djcurator_core.pipeline.library_activities import (
+from djcurator_core.pipeline.contracts import (
+    STEPS,
     LibrarySource,
     PlaylistTarget,
+    SetRequest,
     WritePlaylistRequest,
     WrittenPlaylist,
+    steps_for,
+)
+from djcurator_core.pipeline.dev_server import free_port, port_open
+from djcurator_core.pipeline.library_activities import (
     export_tracks_activity,
     write_playlist_activity,
 )
@@ -60,9 +65,9 @@ from djcurator_core.pipeline.local_service import (
     running_service,
 )
 from djcurator_core.pipeline.schedules import DEFAULT_CATCHUP_WINDOW
-from djcurator_core.pipeline.set_activities import ALL_ACTIVITIES
+from djcurator_core.pipeline.set_activities import SET_ACTIVITIES
 from djcurator_core.pipeline.worker import run_worker
-from djcurator_core.pipeline.workflows import STEPS, DJSetWorkflow, SetRequest, steps_for
+from djcurator_core.pipeline.workflows import DJSetWorkflow
 
 pytestmark = pytest.mark.temporal
 
@@ -361,7 +366,7 @@ async def test_playlist_step_is_retried_safely(temporal_client, task_queue, tmp_
         tracks=synthetic_tracks(12, seed=4),
         playlist=PlaylistTarget(path=str(target)),
     )
-    activities = [*ALL_ACTIVITIES, export_tracks_activity, flaky_write]
+    activities = [*SET_ACTIVITIES, export_tracks_activity, flaky_write]
     async with run_worker(temporal_client, task_queue, activities=activities, scope=TEST_SCOPE):
         handle = await start_set(temporal_client, request, task_queue=task_queue)
         result = await wait_for_result(handle)

@@ -9,10 +9,10 @@ import pytest
 from temporal_helpers import history_payloads, synthetic_tracks
 
 from djcurator_core.core.models import dump_tracks
-from djcurator_core.core.planning import SetOptions
+from djcurator_core.core.set_options import SetOptions
 from djcurator_core.pipeline.client import start_set, wait_for_result
 from djcurator_core.pipeline.codec import GzipPayloadCodec
-from djcurator_core.pipeline.workflows import SetRequest
+from djcurator_core.pipeline.contracts import SetRequest
 
 pytestmark = pytest.mark.temporal
 

@@ -31,6 +31,7 @@ from djcurator_core.core.justify import SetResult, Transition
 from djcurator_core.core.models import Track
 from djcurator_core.core.report import summary_lines
 from djcurator_core.core.text import clean_text, line_break_in, shown
+from djcurator_core.errors import DJSetError
 
 FORMATS = ("m3u8", "json")
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"/\\|?*\u2028\u2029]+')
@@ -39,7 +40,7 @@ _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"/\\|?*\u2028\u2029]+')
 MAX_NAME_BYTES = 200
 
 
-class PlaylistError(Exception):
+class PlaylistError(DJSetError):
     """The playlist cannot be rendered or written; one line naming the file."""
 
 
