@@ -73,7 +73,7 @@ class DJSetPlugin(BeetsPlugin):
                 "playlist_dir": ".",
                 "relative_to": None,  # None: absolute paths; "playlist", "library" or a folder
                 "forward_slash": False,
-                "format": "m3u8",
+                "format": "m3u8",  # or a list: [m3u8, rekordbox, nml] (docs/formats.md)
                 "keep_incomplete": False,
                 "temporal": {
                     "address": "",  # empty: TEMPORAL_* / temporal.toml, else embedded server
@@ -116,7 +116,10 @@ class DJSetPlugin(BeetsPlugin):
         add("-n", "--name", help="set name: playlist title and file name (default: the query)")
         add("--export", metavar="FILE", help="write the tracks_enriched JSON (- for stdout), stop")
         add("--print", dest="print_set", action="store_true", help="show the set, write nothing")
-        add("--format", help="playlist format: m3u8 (default) or json")
+        add(
+            "--format",
+            help="playlist formats, comma-separated: m3u8 (default), json, rekordbox, nml",
+        )
         add("--no-wait", action="store_true", help="start the workflow, print its id, return")
         add("--collect", metavar="WORKFLOW_ID", help="write the playlist of a finished run")
         add(
@@ -162,14 +165,14 @@ class DJSetPlugin(BeetsPlugin):
         from djcurator_core.files.playlist import check_writable, name_from_query
 
         name = opts.name or name_from_query(args)
-        target = None if opts.print_set or opts.no_wait else self.playlist_path(opts, name)
+        files = self.playlist_files(opts, name)  # an unknown format stops here, before work
         export = self._export(lib, args, opts)
         if opts.export:
             self._write_export(opts.export, export)
             return
         options = self.set_options(lib, opts, export)
-        if target is not None:
-            check_writable(target.parent)
+        if not (opts.print_set or opts.no_wait):
+            check_writable(files[0][1].parent)
         self.temporal_command(
             lib,
             lambda: self._output(lib, opts, (name, args), *self._run(opts, name, export, options)),
@@ -266,15 +269,30 @@ class DJSetPlugin(BeetsPlugin):
             f"{', ...' if len(matches) > 3 else ''}); it must match one"
         )
 
-    def playlist_path(self, opts: Values, name: str) -> Path:
-        from djcurator_core.files.playlist import name_from_query, suffix_for
+    def playlist_files(self, opts: Values, name: str) -> list[tuple[str, Path]]:
+        """(format, file) for each playlist format of the run, all in the playlist folder."""
+        from djcurator_core.files.formats import playlist_files
 
-        folder = _pick(opts.playlist_dir, self.config["playlist_dir"].as_str())
-        suffix = suffix_for(self.output_format(opts))
-        return Path(os.path.expanduser(folder)).absolute() / f"{name_from_query([name])}{suffix}"
+        folder = Path(
+            os.path.expanduser(_pick(opts.playlist_dir, self.config["playlist_dir"].as_str()))
+        )
+        formats = self.output_formats(opts)
+        return list(zip(formats, playlist_files(folder.absolute(), name, formats), strict=True))
 
-    def output_format(self, opts: Values) -> str:
-        return _pick(opts.format, self.config["format"].as_str())
+    def output_formats(self, opts: Values) -> tuple[str, ...]:
+        """--format, else djset.format (a name, "m3u8,rekordbox" or a list); an unknown
+        name is a PlaylistError naming where it came from and the formats."""
+        from djcurator_core.files.formats import parse_formats
+        from djcurator_core.files.playlist import PlaylistError
+
+        if opts.format is not None:
+            source, value = "--format", opts.format
+        else:
+            source, value = "djset.format", self.config["format"].get()
+        try:
+            return parse_formats(value)
+        except PlaylistError as exc:
+            raise PlaylistError(f"{source}: {exc}") from None
 
     def forward_slash(self, opts: Values) -> bool:
         return _pick(opts.forward_slash, self.config["forward_slash"].get(bool))
@@ -282,10 +300,22 @@ class DJSetPlugin(BeetsPlugin):
     def keep_incomplete(self, opts: Values) -> bool:
         return _pick(opts.keep_incomplete, self.config["keep_incomplete"].get(bool))
 
-    def relative_to(self, lib: Library, opts: Values, playlist: Path) -> str | None:
+    def relative_to(
+        self, lib: Library, opts: Values, playlist: Path, formats: list[str] | None = None
+    ) -> str | None:
+        """The folder M3U8 entries are relative to (None: absolute paths). Rekordbox XML
+        and NML hold absolute paths whatever it says; the run says so when they are
+        among `formats`."""
+        from djcurator_core.files.formats import FORMATS
+
         setting = _pick(opts.relative_to, self.config["relative_to"].get())
         if not setting:
             return None
+        absolute = [fmt for fmt in formats or () if not FORMATS[fmt].relative_paths]
+        if absolute:
+            self._log.info(
+                "relative_to applies to m3u8 only: {} hold absolute paths", ", ".join(absolute)
+            )
         if setting == "playlist":
             return str(playlist.parent)
         if setting == "library":
@@ -434,31 +464,30 @@ class DJSetPlugin(BeetsPlugin):
         workflow_id: str,
     ) -> None:
         from djcurator_core.core.report import render_text
-        from djcurator_core.files.playlist import render_json, render_playlist, write_atomically
+        from djcurator_core.files.formats import RenderOptions, write_playlists
+        from djcurator_core.files.playlist import render_json
 
         if result is None:  # --no-wait
             ui.print_(workflow_id)
             return
         name, query = origin
-        output_format = self.output_format(opts)
+        files = self.playlist_files(opts, name)
         if opts.print_set:
-            if output_format == "json":
+            if files[0][0] == "json":
                 sys.stdout.write(render_json(result, name, query=query, workflow_id=workflow_id))
             else:
                 sys.stdout.write(render_text(result))
             return
-        target = self.playlist_path(opts, name)
-        text = render_playlist(
-            result,
-            name,
-            output_format,
+        options = RenderOptions(
             query=query,
             workflow_id=workflow_id,
-            relative_to=self.relative_to(lib, opts, target),
+            relative_to=self.relative_to(lib, opts, files[0][1], [fmt for fmt, _ in files]),
             forward_slash=self.forward_slash(opts),
         )
-        write_atomically(target, text)
-        ui.print_(f"wrote {target} ({result.summary.track_count} tracks)")
+        written = write_playlists(result, name, files, options)
+        for path in written.written:
+            ui.print_(f"wrote {path} ({result.summary.track_count} tracks)")
+        written.raise_errors()  # a file not written: one error line, its old version kept
 
 
 def _pick(given: Any, configured: Any) -> Any:

@@ -130,12 +130,18 @@ class ScheduleCommands:
         from djcurator_core.files.playlist import check_writable, name_from_query
         from djcurator_core.pipeline import client as temporal
         from djcurator_core.pipeline import schedules
-        from djcurator_core.pipeline.contracts import LibrarySource, PlaylistTarget, SetRequest
+        from djcurator_core.pipeline.contracts import (
+            LibrarySource,
+            PlaylistFile,
+            PlaylistTarget,
+            SetRequest,
+        )
 
         plugin = self.plugin
         name = opts.name or name_from_query(args)
         options = plugin.set_options(lib, opts, None)
-        target = plugin.playlist_path(opts, name)
+        files = plugin.playlist_files(opts, name)
+        target = files[0][1]
         check_writable(target.parent)
         request = SetRequest(
             name=name,
@@ -146,10 +152,9 @@ class ScheduleCommands:
                 keep_incomplete=plugin.keep_incomplete(opts),
             ),
             options=options,
-            playlist=PlaylistTarget(
-                path=str(target),
-                format=plugin.output_format(opts),
-                relative_to=plugin.relative_to(lib, opts, target),
+            playlist=PlaylistTarget.of_files(
+                [PlaylistFile(path=str(path), format=fmt) for fmt, path in files],
+                relative_to=plugin.relative_to(lib, opts, target, [fmt for fmt, _ in files]),
                 forward_slash=plugin.forward_slash(opts),
             ),
         )
@@ -182,7 +187,7 @@ class ScheduleCommands:
         ui.print_(
             f"{'created' if created else 'updated'} schedule {schedule_id}: "
             f"{opts.schedule!r} ({timezone}), query {' '.join(args) or '(whole library)'} "
-            f"({matching} tracks now), playlist {target}"
+            f"({matching} tracks now), playlist {', '.join(str(path) for _, path in files)}"
         )
         if summary.next_runs:
             ui.print_(f"next run: {schedules.local_time(summary.next_runs[0], timezone)}")
