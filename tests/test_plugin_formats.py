@@ -138,6 +138,8 @@ async def test_collect_writes_every_format(
         f"wrote {tmp_path / name} ({len(USABLE)} tracks)" for name in ("later.nml", "later.json")
     ]
     assert len(nml_playlist(tmp_path / "later.nml", "later")) == len(USABLE)
+    run = await beet(library, "djset", "--collect", workflow_id, "--format", "crate", config=config)
+    assert_one_line_error(run, f"--format: unknown playlist format 'crate': {FORMATS_LINE}")
 
 
 @pytest.mark.parametrize(
