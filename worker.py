@@ -32,6 +32,7 @@ from djcurator_core.pipeline.memory_gate import (
     MemorySizeError,
     parse_size,
 )
+from djcurator_core.pipeline.payload_store import STORE_ENV
 from djcurator_core.pipeline.worker import MAX_CONCURRENT_ACTIVITIES, STICKY_TIMEOUT, run_worker
 from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE
 
@@ -61,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         f"{MEMORY_SHARE * 100:.0f}%% of this machine's memory)",
     )
     parser.add_argument(
+        "--payload-store",
+        help=f"folder of large payloads passed by reference (default: ${STORE_ENV}, else the "
+        "user cache); workers on several machines need one shared folder",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -83,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def serve(args: argparse.Namespace) -> int:
+    if args.payload_store:  # read by every data converter of this process
+        os.environ[STORE_ENV] = os.path.abspath(os.path.expanduser(args.payload_store))
     settings = ConnectionSettings(
         address=args.address,
         namespace=args.namespace,

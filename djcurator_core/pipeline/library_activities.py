@@ -26,12 +26,17 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from djcurator_core.core.justify import SetResult
-from djcurator_core.core.models import Track
 from djcurator_core.errors import validation_error_line
 from djcurator_core.files.export import export_items
 from djcurator_core.files.formats import FormatName, RenderOptions, write_playlists
 from djcurator_core.files.playlist import PlaylistError
-from djcurator_core.pipeline.set_activities import _log_execution, bad_input, heartbeating
+from djcurator_core.pipeline.set_activities import (
+    _log_execution,
+    bad_input,
+    heartbeating,
+    pack_or_retry,
+)
+from djcurator_core.pipeline.track_sets import TrackSet
 
 MAX_REPORTED_SKIPS = 20  # skipped tracks named in the export result (the rest counted)
 
@@ -80,7 +85,7 @@ class PlaylistTarget(BaseModel):
 
 
 class ExportedTracks(BaseModel):
-    tracks: list[Track]
+    tracks: TrackSet  # inline or by reference (track_sets.py)
     matched: int  # items the query matched
     skipped: list[str] = []  # the first MAX_REPORTED_SKIPS left-out items, one line each
     skipped_count: int = 0
@@ -170,7 +175,7 @@ def export_from_library(source: LibrarySource) -> ExportedTracks:
         )
     attempt = activity.info().attempt if activity.in_activity() else 1
     return ExportedTracks(
-        tracks=export.tracks,
+        tracks=pack_or_retry(export.tracks),
         matched=len(items),
         skipped=[str(skipped) for skipped in export.skipped[:MAX_REPORTED_SKIPS]],
         skipped_count=len(export.skipped),

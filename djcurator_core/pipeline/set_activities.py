@@ -33,6 +33,8 @@ from djcurator_core.core.planning import SetOptions, memory_estimate, plan_order
 from djcurator_core.core.sequencing import SequencingError
 from djcurator_core.errors import first_line
 from djcurator_core.pipeline.memory_gate import worker_gate
+from djcurator_core.pipeline.payload_store import PayloadStoreError
+from djcurator_core.pipeline.track_sets import TrackSet, TrackSetField, pack, unpack
 
 ACTIVITY_LOG_ENV = "DJSET_ACTIVITY_LOG"
 SEQUENCE_DELAY_ENV = "DJSET_TEST_SEQUENCE_DELAY"
@@ -51,15 +53,16 @@ _PERMANENT_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError
 class LoadRequest(BaseModel):
     path: str | None = None  # a tracks_enriched file, read by the worker
     tracks: list[Track] | None = None  # or the tracks themselves
+    stored: TrackSet | None = None  # or a track set the client put in the payload store
 
 
 class LoadedTracks(BaseModel):
-    tracks: list[Track]
+    tracks: TrackSetField  # inline or by reference (track_sets.py)
     attempt: int = 1
 
 
 class SequenceRequest(BaseModel):
-    tracks: list[Track]
+    tracks: TrackSetField
     options: SetOptions = SetOptions()
 
 
@@ -70,7 +73,7 @@ class SequencedOrder(BaseModel):
 
 
 class JustifyRequest(BaseModel):
-    tracks: list[Track]
+    tracks: TrackSetField
     order: list[int]
     options: SetOptions = SetOptions()
     notes: list[str] = []
@@ -167,6 +170,26 @@ def with_search_budget(options: SetOptions, waited: float = 0.0) -> SetOptions:
     return options.model_copy(update={"time_budget": budget})
 
 
+def stored_tracks(track_set: TrackSet) -> list[Track]:
+    """The set's tracks; a reference this worker cannot resolve (another machine's store)
+    is retried, perhaps on a worker that shares the client's store."""
+    try:
+        return unpack(track_set)
+    except PayloadStoreError as exc:
+        raise ApplicationError(str(exc), type="PayloadUnavailable") from None
+    except TrackFormatError as exc:
+        raise bad_input("TrackFormatError", first_line(exc)) from None
+
+
+def pack_or_retry(tracks: list[Track]) -> TrackSet:
+    """The tracks as a TrackSet (stored when large); a store that cannot be written is
+    retried (a full disk may clear)."""
+    try:
+        return pack(tracks)
+    except PayloadStoreError as exc:
+        raise ApplicationError(str(exc), type="PayloadUnavailable") from None
+
+
 def _test_delay() -> None:
     delay = float(os.environ.get(SEQUENCE_DELAY_ENV) or 0)
     if delay > 0:
@@ -183,6 +206,8 @@ def load_tracks_activity(request: LoadRequest) -> LoadedTracks:
     try:
         if request.path is not None:
             tracks = load_tracks(request.path)
+        elif request.stored is not None:
+            tracks = stored_tracks(request.stored)
         elif request.tracks is not None:
             data = [track.model_dump() for track in request.tracks]
             tracks = parse_tracks(data, "inline tracks")
@@ -197,7 +222,7 @@ def load_tracks_activity(request: LoadRequest) -> LoadedTracks:
         raise ApplicationError(
             f"{request.path}: {exc.strerror or first_line(exc)}", type="TrackFileUnavailable"
         ) from None
-    return LoadedTracks(tracks=tracks, attempt=activity.info().attempt)
+    return LoadedTracks(tracks=pack_or_retry(tracks), attempt=activity.info().attempt)
 
 
 @activity.defn
@@ -207,15 +232,17 @@ def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
     The solver's progress messages become heartbeat details; without a time budget in
     the options it gets half of this step's timeout (`with_search_budget`)."""
     _log_execution("sequence_tracks_activity")
-    needs = memory_estimate(len(request.tracks), request.options)
+    n = request.tracks.count
+    needs = memory_estimate(n, request.options)
     with (
-        heartbeating(f"ordering {len(request.tracks)} tracks") as progress,
+        heartbeating(f"ordering {n} tracks") as progress,
         worker_gate().hold(needs, progress) as waited,
     ):
         _test_delay()
+        tracks = stored_tracks(request.tracks)
         try:
             options = with_search_budget(request.options, waited)
-            plan = plan_order(request.tracks, options, progress=progress)
+            plan = plan_order(tracks, options, progress=progress)
         except SequencingError as exc:
             raise bad_input("SequencingError", first_line(exc)) from None
     return SequencedOrder(
@@ -227,7 +254,7 @@ def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
 def generate_justifications_activity(request: JustifyRequest) -> JustifiedSet:
     """Explain every transition and summarise the set with `justify.justify`."""
     _log_execution("generate_justifications_activity")
-    n = len(request.tracks)
+    n = request.tracks.count
     bad = [i for i in request.order if not 0 <= i < n]
     if bad or len(set(request.order)) != len(request.order):
         raise bad_input(
@@ -240,7 +267,8 @@ def generate_justifications_activity(request: JustifyRequest) -> JustifiedSet:
         heartbeating(f"explaining {max(0, len(request.order) - 1)} transitions") as progress,
         worker_gate().hold(needs, progress),
     ):
-        result = justify_for_options(request.tracks, request.order, options, request.notes)
+        tracks = stored_tracks(request.tracks)
+        result = justify_for_options(tracks, request.order, options, request.notes)
     return JustifiedSet(result_json=result.model_dump_json(), attempt=activity.info().attempt)
 
 

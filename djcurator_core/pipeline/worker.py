@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -84,6 +85,10 @@ async def run_worker(
         worker.djset_executor.shutdown(wait=True, cancel_futures=True)
 
 
+def _to_stderr(message: str) -> None:
+    print(f"djset: {message}", file=sys.stderr, flush=True)
+
+
 @asynccontextmanager
 async def embedded_runtime(
     task_queue: str = DEFAULT_TASK_QUEUE,
@@ -106,7 +111,7 @@ async def embedded_runtime(
     try:
         client = await connect(server.connection_settings())
         client.djset_server = server  # type: ignore[attr-defined]
-        async with run_worker(client, task_queue, say=say):
+        async with run_worker(client, task_queue, say=say or _to_stderr):
             yield client
     finally:
         server.stop()

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         load_tracks_activity,
         sequence_tracks_activity,
     )
+    from djcurator_core.pipeline.track_sets import TrackSet
 
 DEFAULT_TASK_QUEUE = "djset"
 WORKFLOW_NAME = "DJSetWorkflow"
@@ -94,15 +95,16 @@ class SetRequest(BaseModel):
     name: str = Field(min_length=1)
     tracks_path: str | None = None
     tracks: list[Track] | None = None
+    stored_tracks: TrackSet | None = None  # a large set, put in the payload store by the client
     library: LibrarySource | None = None
     options: SetOptions = SetOptions()
     playlist: PlaylistTarget | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> SetRequest:
-        given = [self.tracks_path, self.tracks, self.library]
+        given = [self.tracks_path, self.tracks, self.stored_tracks, self.library]
         if sum(source is not None for source in given) != 1:
-            raise ValueError("give exactly one of tracks_path, tracks and library")
+            raise ValueError("give exactly one of tracks_path, tracks, stored_tracks and library")
         return self
 
 
@@ -207,12 +209,14 @@ class DJSetWorkflow:
         else:
             loaded: LoadedTracks = await workflow.execute_activity(
                 load_tracks_activity,
-                LoadRequest(path=request.tracks_path, tracks=request.tracks),
+                LoadRequest(
+                    path=request.tracks_path, tracks=request.tracks, stored=request.stored_tracks
+                ),
                 start_to_close_timeout=LOAD_TIMEOUT,
                 retry_policy=RETRY_POLICY,
             )
             tracks, attempt = loaded.tracks, loaded.attempt
-        self._finish(self._steps[0][1], started, attempt, tracks_loaded=len(tracks))
+        self._finish(self._steps[0][1], started, attempt, tracks_loaded=tracks.count)
 
         self._begin(2)
         started = workflow.now()
