@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-workflow bench-schedule clean
+.PHONY: demo test lint bench bench-solver bench-workflow bench-schedule clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 bench: $(STAMP)
+	$(PY) scripts/bench_djgrade.py
+
+bench-solver: $(STAMP)
 	$(PY) scripts/bench_sequencing.py
 
 bench-workflow: $(STAMP)

@@ -7,6 +7,12 @@ SIGINT/SIGTERM: no new tasks, the running steps get --graceful-timeout seconds t
 and report (then they are cancelled and retried elsewhere), exit 0; a second signal exits
 at once (status 1) and the server retries the interrupted step on another worker.
 Run as many as you like on the same queue.
+
+What the worker may touch is its own decision, never a request's (docs/hardening.md):
+it writes playlists only inside --playlist-dir folders, opens only the beets libraries
+given with --library (a database file or a folder of them) and reads tracks files only
+inside --tracks-dir folders; each may be given several times, and none is allowed by
+default (sets with inline tracks and no playlist need none).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from djcurator_core.pipeline.memory_gate import (
 )
 from djcurator_core.pipeline.payload_store import STORE_ENV
 from djcurator_core.pipeline.worker import MAX_CONCURRENT_ACTIVITIES, STICKY_TIMEOUT, run_worker
+from djcurator_core.pipeline.worker_scope import WorkerScope
 from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE
 
 
@@ -54,6 +61,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", help="profile in temporal.toml (default: TEMPORAL_PROFILE)")
     parser.add_argument("--config-file", help="temporal.toml to read profiles from")
     parser.add_argument("--max-concurrent-activities", type=int, default=MAX_CONCURRENT_ACTIVITIES)
+    parser.add_argument(
+        "--playlist-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder this worker may write playlists in (repeatable)",
+    )
+    parser.add_argument(
+        "--library",
+        action="append",
+        default=[],
+        metavar="DB",
+        help="a beets library database (or a folder of them) this worker may open (repeatable)",
+    )
+    parser.add_argument(
+        "--tracks-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder this worker may read tracks files from (repeatable)",
+    )
     parser.add_argument(
         "--memory-limit",
         type=_memory_size,
@@ -88,6 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def scope_from(args: argparse.Namespace) -> WorkerScope:
+    """The worker's scope from its flags (absolute paths, so the cwd does not matter)."""
+
+    def absolute(paths: list[str]) -> tuple[str, ...]:
+        return tuple(os.path.abspath(os.path.expanduser(path)) for path in paths)
+
+    return WorkerScope(
+        playlist_dirs=absolute(args.playlist_dir),
+        libraries=absolute(args.library),
+        tracks_dirs=absolute(args.tracks_dir),
+    )
+
+
 async def serve(args: argparse.Namespace) -> int:
     if args.payload_store:  # read by every data converter of this process
         os.environ[STORE_ENV] = os.path.abspath(os.path.expanduser(args.payload_store))
@@ -120,6 +161,7 @@ async def serve(args: argparse.Namespace) -> int:
         async with run_worker(
             client,
             args.task_queue,
+            scope=scope_from(args),
             max_concurrent_activities=args.max_concurrent_activities,
             memory_limit=args.memory_limit,
             say=lambda message: print(f"worker {os.getpid()}: {message}", flush=True),

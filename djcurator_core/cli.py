@@ -90,7 +90,27 @@ def add_set_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--arc-weight", type=float, help="how strongly to follow the arc (default 0.5)"
     )
-    parser.add_argument("--count", type=int, help="pick this many best-mixing tracks from the file")
+    parser.add_argument(
+        "--harmonic",
+        choices=["strict", "moderate", "relaxed"],
+        help="key moves allowed: strict = standard Camelot moves only (default); moderate = "
+        "also diagonals and boosts (up to --max-boosts); relaxed = by the scores alone",
+    )
+    parser.add_argument("--max-boosts", help="energy boosts (+2/+7) allowed in moderate mode")
+    parser.add_argument(
+        "--artist-gap", help="no artist twice within this many tracks (default 1; 0 = off)"
+    )
+    parser.add_argument(
+        "--include",
+        action="append",
+        metavar="ID",
+        help="track id that must be in a --count/--duration set (repeatable)",
+    )
+    parser.add_argument(
+        "--count",
+        help="pick this many best-mixing tracks from the file, or 'auto': the longest set "
+        "whose transitions are all mixable",
+    )
     parser.add_argument(
         "--duration",
         type=parse_duration,
@@ -110,14 +130,41 @@ def set_options_from(args: argparse.Namespace) -> SetOptions:
         "arc_weight",
         "count",
         "duration",
+        "harmonic",
+        "max_boosts",
+        "artist_gap",
+        "include",
     )
+    # numbers stay text here: SetOptions validates them and names the field in one line
     given = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
+    if isinstance(given.get("count"), str) and given["count"].strip().lower() == "auto":
+        given["count"] = "auto"
+    elif "count" in given:
+        given["count"] = _whole_number(given["count"], "count")
     return SetOptions(**given)
 
 
+def _whole_number(text: str, field: str) -> int | str:
+    """An integer option given as text; anything else is left for SetOptions to refuse."""
+    try:
+        return int(text)
+    except ValueError:
+        raise SequencingError(
+            f"set options: field {field!r}: {text!r} is not a whole number (or 'auto')"
+        ) from None
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its errors on one line ("error: argument --x: ..."), no usage block:
+    every shell of the project promises one line per bad input."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {' '.join(message.split())}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m djcurator_core", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="python -m djcurator_core", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     seq = commands.add_parser("sequence", help="order the tracks and justify every transition")
     seq.add_argument("file", help="tracks_enriched JSON file")
     seq.add_argument("--json", action="store_true", help="print the full result as JSON")

@@ -136,7 +136,11 @@ def running_worker(address: str, log_dir: Path) -> Iterator[subprocess.Popen]:
     log_path = log_dir / "worker.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "worker.py"), "--task-queue", "bench"],
+            # it reads the benchmark's tracks files, which live in log_dir
+            [
+                *(sys.executable, str(ROOT / "worker.py"), "--task-queue", "bench"),
+                *("--tracks-dir", str(log_dir)),
+            ],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -4,7 +4,8 @@ Temporal fixtures (reuse them; one real dev server per test session):
 - `temporal_server`: the session's EmbeddedServer (loopback, in-memory, headless).
 - `temporal_client`: a session client with the project's data converter (pydantic + gzip).
 - `task_queue`: a fresh task queue name per test (so tests never share workers).
-- `djset_worker`: an in-process worker on `task_queue` for the duration of the test.
+- `djset_worker`: an in-process worker on `task_queue` for the duration of the test,
+  allowed what `temporal_helpers.TEST_SCOPE` allows (fixtures and the temp folder).
 - `djcurator_core.pipeline.worker.run_worker(client, task_queue, **kwargs)`: the same as an async
   context manager, for tests that need their own worker settings (e.g. `activities=`).
 - `fixture_tracks_path`: the 20-track fixture file.
@@ -27,6 +28,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from temporal_helpers import TEST_SCOPE
 
 from djcurator_core.pipeline.client import connect
 from djcurator_core.pipeline.dev_server import EmbeddedServer
@@ -58,7 +60,7 @@ def task_queue(request) -> str:
 
 @pytest.fixture
 async def djset_worker(temporal_client, task_queue):
-    async with run_worker(temporal_client, task_queue) as worker:
+    async with run_worker(temporal_client, task_queue, scope=TEST_SCOPE) as worker:
         yield worker
 
 

@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -20,8 +21,21 @@ from temporalio.client import WorkflowHandle
 
 from djcurator_core.core.keys import ALL_KEYS
 from djcurator_core.core.models import Track
+from djcurator_core.pipeline.worker_scope import WorkerScope
 
 ROOT = Path(__file__).resolve().parent.parent
+TEMP = tempfile.gettempdir()
+# What the tests' workers may touch (their own configuration, as a user's would be): the
+# fixtures and the temp folder every test's tmp_path lives in.
+TEST_SCOPE = WorkerScope(
+    playlist_dirs=(TEMP,), libraries=(TEMP,), tracks_dirs=(str(ROOT / "fixtures"), TEMP)
+)
+TEST_SCOPE_ARGS = [
+    *("--playlist-dir", TEMP),
+    *("--library", TEMP),
+    *("--tracks-dir", str(ROOT / "fixtures")),
+    *("--tracks-dir", TEMP),
+]
 
 
 class OutputLines:
@@ -57,7 +71,8 @@ class OutputLines:
 
 
 class WorkerProcess(OutputLines):
-    """`python worker.py` in a subprocess, against the given server and queue."""
+    """`python worker.py` in a subprocess, against the given server and queue, allowed
+    what TEST_SCOPE_ARGS allow; `args` are more flags."""
 
     label = "worker"
 
@@ -74,7 +89,7 @@ class WorkerProcess(OutputLines):
         argv = [sys.executable, str(ROOT / "worker.py"), "--task-queue", task_queue]
         super().__init__(
             subprocess.Popen(
-                [*argv, *(args or [])],
+                [*argv, *TEST_SCOPE_ARGS, *(args or [])],
                 cwd=ROOT,
                 env=full_env,
                 stdin=subprocess.DEVNULL,

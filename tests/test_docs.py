@@ -251,3 +251,13 @@ def test_readme_config_block_shows_the_plugin_defaults(tmp_path):
     assert len(defaults) >= 8, defaults
     full = max(blocks, key=lambda b: len(json.dumps(b)))
     assert full["djset"] == defaults
+
+
+def test_scoring_page_shows_the_scoring_defaults():
+    """docs/scoring.md's `djset.scoring` block is every ScoringConfig field at its default."""
+    from djcurator_core.core.scoring import ScoringConfig
+
+    blocks = yaml_blocks((DOCS / "scoring.md").read_text(encoding="utf-8"))
+    shown = [b["djset"]["scoring"] for b in blocks if "scoring" in (b or {}).get("djset", {})]
+    assert len(shown) == 1, "docs/scoring.md should show one djset.scoring block"
+    assert shown[0] == ScoringConfig().model_dump()

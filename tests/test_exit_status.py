@@ -11,13 +11,15 @@ import pytest
 from temporal_helpers import ROOT
 
 INNER_TEST = """
+from temporal_helpers import TEST_SCOPE
+
 from djcurator_core.pipeline.client import start_set, wait_for_result
 from djcurator_core.pipeline.worker import run_worker
 from djcurator_core.pipeline.workflows import SetRequest
 
 
 async def test_uses_temporal(temporal_client, task_queue, fixture_tracks_path):
-    async with run_worker(temporal_client, task_queue):
+    async with run_worker(temporal_client, task_queue, scope=TEST_SCOPE):
         request = SetRequest(name="inner", tracks_path=str(fixture_tracks_path))
         handle = await start_set(temporal_client, request, task_queue=task_queue)
         result = await wait_for_result(handle)

@@ -50,6 +50,20 @@ def test_bpm_precedence(tag, library, expected):
     assert choose_bpm(tag, library) == expected
 
 
+@pytest.mark.parametrize(
+    ("tag", "library", "precise", "expected"),
+    [
+        (None, 172, "172.34", 172.34),  # djanalyze's decimals refine beets' integer
+        (None, 0, 86.2, 86.2),  # only the precise value
+        (None, 128, "172.34", 128.0),  # `bpm` edited since the analysis: beets wins
+        (127.6, 127, "127.2", 127.6),  # the file's own tag first
+        (None, 0, "not a number", None),
+    ],
+)
+def test_bpm_precedence_with_the_analysed_value(tag, library, precise, expected):
+    assert choose_bpm(tag, library, precise) == expected
+
+
 def test_raw_key_tag_wins_over_beets_corrupted_spelling():
     # beets stores TKEY "F# minor" as "Fm" (4A); the file says F# minor (11A).
     track, problems = item_to_track(fake_item(initial_key="Fm"), DJTags(bpm=126.0, key="F# minor"))

@@ -286,6 +286,7 @@ def test_the_workers_playlist_step_writes_every_format(result, tmp_path):
         WritePlaylistRequest,
         write_playlist_activity,
     )
+    from djcurator_core.pipeline.worker_scope import WorkerScope, using
 
     paths = playlist_files(tmp_path, "nightly", ["m3u8", "rekordbox", "nml"])
     files = [
@@ -296,7 +297,8 @@ def test_the_workers_playlist_step_writes_every_format(result, tmp_path):
     request = WritePlaylistRequest(
         result_json=result.model_dump_json(), target=target, name="nightly", query=["album:Set"]
     )
-    written = write_playlist_activity(request)
+    with using(WorkerScope(playlist_dirs=(str(tmp_path),))):  # what the worker may write
+        written = write_playlist_activity(request)
     assert written.paths == [str(path) for path in paths] and written.path == str(paths[0])
     assert [t["TrackID"] for t in RekordboxXml(paths[1]).get_tracks()] == list(
         range(1, len(result.tracks) + 1)
@@ -310,7 +312,10 @@ def test_the_workers_playlist_step_writes_every_format(result, tmp_path):
     paths[1].unlink()
     paths[1].mkdir()
     paths[0].unlink()
-    with pytest.raises(ApplicationError) as error:
+    with (
+        pytest.raises(ApplicationError) as error,
+        using(WorkerScope(playlist_dirs=(str(tmp_path),))),
+    ):
         write_playlist_activity(request)
     assert error.value.type == "PlaylistError" and error.value.non_retryable
     assert str(error.value).startswith(f"PlaylistError: cannot write playlist {paths[1]}: ")

@@ -275,3 +275,23 @@ def test_long_multibyte_names_fit_a_file_name(tmp_path):
         target = tmp_path / f"{name_from_query(['€' * 500])}{suffix}"
         write_atomically(target, "#EXTM3U\n")  # no "File name too long"
         assert target.read_text() == "#EXTM3U\n"
+
+
+# --- payloads: a gzip "bomb" in a workflow input -----------------------------------------
+
+
+async def test_gzip_payloads_are_decoded_up_to_a_limit(monkeypatch):
+    from temporalio.api.common.v1 import Payload
+
+    from djcurator_core.pipeline import codec
+
+    big = Payload(metadata={"encoding": b"json/plain"}, data=b"0" * 100_000)
+    (encoded,) = await codec.GzipPayloadCodec(threshold=0).encode([big])
+    assert len(encoded.data) < 1000  # 100 kB of zeros compress to almost nothing
+    assert await codec.GzipPayloadCodec().decode([encoded]) == [big]
+    monkeypatch.setattr(codec, "MAX_DECODED_BYTES", 10_000)
+    with pytest.raises(codec.PayloadCodecError, match="decompresses beyond 10000 bytes"):
+        await codec.GzipPayloadCodec().decode([encoded])
+    broken = Payload(metadata={"encoding": codec.ENCODING}, data=b"not gzip")
+    with pytest.raises(codec.PayloadCodecError, match="binary/gzip payload"):
+        await codec.GzipPayloadCodec().decode([broken])

@@ -127,10 +127,12 @@ def test_arc_weight_trades_transitions_for_the_arc():
 
 
 def test_no_arc_is_pure_ordering():
+    # relaxed, without tempo limit and artist gap: the plain ils order of the scores
     tracks = pool(50, 8)
-    plan = plan_order(tracks, SetOptions(energy_arc="none", seed=3))
+    plain = {"harmonic": "relaxed", "max_bpm_jump": None, "artist_gap": 0, "seed": 3}
+    plan = plan_order(tracks, SetOptions(energy_arc="none", **plain))
     assert plan.order == solve(cost_matrix(tracks), "ils", SolverRequest(seed=3))
-    weightless = plan_order(tracks, SetOptions(energy_arc="rise", arc_weight=0, seed=3))
+    weightless = plan_order(tracks, SetOptions(energy_arc="rise", arc_weight=0, **plain))
     assert weightless.order == plan.order
 
 

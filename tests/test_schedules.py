@@ -37,7 +37,7 @@ from beets_helpers import (
     entries,
     read_only,
 )
-from temporal_helpers import OutputLines, WorkerProcess, synthetic_tracks
+from temporal_helpers import TEST_SCOPE, OutputLines, WorkerProcess, synthetic_tracks
 from temporalio import activity
 from temporalio.client import ScheduleOverlapPolicy, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
@@ -362,7 +362,7 @@ async def test_playlist_step_is_retried_safely(temporal_client, task_queue, tmp_
         playlist=PlaylistTarget(path=str(target)),
     )
     activities = [*ALL_ACTIVITIES, export_tracks_activity, flaky_write]
-    async with run_worker(temporal_client, task_queue, activities=activities):
+    async with run_worker(temporal_client, task_queue, activities=activities, scope=TEST_SCOPE):
         handle = await start_set(temporal_client, request, task_queue=task_queue)
         result = await wait_for_result(handle)
         progress = await handle.query(DJSetWorkflow.get_progress)
@@ -427,7 +427,9 @@ def test_steps_follow_the_request():
         "export_tracks_activity", "sequence_tracks_activity",
         "generate_justifications_activity", "write_playlist_activity",
     ]  # fmt: skip
-    with pytest.raises(ValueError, match="exactly one of tracks_path, tracks, stored_tracks and library"):
+    with pytest.raises(
+        ValueError, match="exactly one of tracks_path, tracks, stored_tracks and lib"
+    ):
         SetRequest(name="d", tracks_path="/t.json", library=library)
 
 

@@ -155,7 +155,21 @@ def test_cost_matrix_equals_pairwise_scores(tracks):
         for j in range(n):
             if i != j:
                 assert matrix[i, j] == pytest.approx(score_transition(tracks[i], tracks[j]).cost)
-    assert np.all((matrix >= 0) & (matrix <= 1))
+    assert np.all(matrix >= 0)
+    # above 1 only through the tempo overflow (beyond twice the comfortable jump)
+    config = ScoringConfig()
+    top = 1 + config.weights()[1] * (60 / (2 * config.max_bpm_jump) - 1)
+    assert np.all(matrix <= top)
+
+
+def test_tempo_cost_keeps_rising_past_the_comfortable_range():
+    # the tempo score is 0 from 12 % on, but the cost has no plateau: 30 % costs more than
+    # 20 %, which costs more than 12 %
+    costs = [score_transition(T(bpm=100), T(bpm=100 + jump)).cost for jump in (6, 12, 20, 30)]
+    assert costs == sorted(costs) and len(set(costs)) == 4
+    assert score_transition(T(bpm=100), T(bpm=130)).tempo == 0.0  # the score stays 0..1
+    matrix = cost_matrix([T(id="a", bpm=100), T(id="b", bpm=130)])
+    assert matrix[0, 1] == pytest.approx(score_transition(T(bpm=100), T(bpm=130)).cost)
 
 
 def test_cost_matrix_blocks_agree():

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from temporal_helpers import TEST_SCOPE
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import WorkflowExecutionStatus
 
@@ -153,7 +154,7 @@ async def test_extra_namespace():
 
 
 async def test_embedded_runtime_runs_a_set_and_shuts_everything_down(fixture_tracks_path):
-    async with embedded_runtime(task_queue="embedded") as client:
+    async with embedded_runtime(task_queue="embedded", scope=TEST_SCOPE) as client:
         server = client.djset_server
         handle = await start_set(
             client,

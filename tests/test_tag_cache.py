@@ -50,7 +50,7 @@ def test_unchanged_files_come_from_the_cache(tmp_path: Path, files: list[str]):
 def test_a_retagged_file_is_read_again(tmp_path: Path, files: list[str]):
     db = tmp_path / "tags.sqlite3"
     with TagCache(db) as cache:
-        assert cache(files[0]).bpm == 124.5
+        assert [cache(path).bpm for path in files] == [124.5, 125.5, 126.0]
     write_tags(Path(files[0]), DJTagSpec(title="t0", bpm="131.25", key="8A", energy="7"))
     reader = CountingReader()
     with TagCache(db, reader) as cache:

@@ -11,7 +11,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from temporal_helpers import activity_records, read_log
+from temporal_helpers import TEST_SCOPE, activity_records, read_log
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.service import RPCError, RPCStatusCode
@@ -86,7 +86,13 @@ async def test_fixture_set_equals_core_functions(
     tracks = load_tracks(fixture_tracks_path)
     plan = plan_order(tracks, options)
     expected = justify(
-        tracks, plan.order, options.scoring, solver="greedy", notes=plan.notes, pinned_start=True
+        tracks,
+        plan.order,
+        options.scoring,
+        solver="greedy",
+        notes=plan.notes,
+        pinned_start=True,
+        energy_arc="rise",
     )
     assert result == expected
     assert result.order[0] == "t05" and sorted(result.order) == sorted(t.id for t in tracks)
@@ -157,7 +163,9 @@ async def test_activity_options_are_the_designs(
 async def test_progress_passes_through_the_states_in_order(
     temporal_client, task_queue, fixture_tracks_path
 ):
-    async with run_worker(temporal_client, task_queue, activities=slow_activities(0.8)):
+    async with run_worker(
+        temporal_client, task_queue, activities=slow_activities(0.8), scope=TEST_SCOPE
+    ):
         request = SetRequest(name=_name("progress"), tracks_path=str(fixture_tracks_path))
         handle = await start_set(temporal_client, request, task_queue=task_queue)
         seen = []
@@ -337,7 +345,9 @@ async def test_second_start_while_running_is_refused_or_attached(
 ):
     name = _name("twice")
     request = SetRequest(name=name, tracks_path=str(fixture_tracks_path))
-    async with run_worker(temporal_client, task_queue, activities=slow_activities(0.7)):
+    async with run_worker(
+        temporal_client, task_queue, activities=slow_activities(0.7), scope=TEST_SCOPE
+    ):
         first = await start_set(temporal_client, request, task_queue=task_queue)
         assert first.id == workflow_id_for(name)
         with pytest.raises(WorkflowAlreadyRunning) as refused:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel
 
+from djcurator_core.core.energy_arc import spearman
+from djcurator_core.core.mixability import BOOST_MOVES, DIAGONAL, STANDARD_MOVES, symmetric_jump
 from djcurator_core.core.models import Track
 from djcurator_core.core.scoring import (
     ScoringConfig,
@@ -20,13 +22,13 @@ from djcurator_core.core.scoring import (
     score_transition,
 )
 from djcurator_core.core.sequencing import SolverRequest, greedy, naive, path_cost
+from djcurator_core.core.set_rules import artist_ids, smallest_artist_gap
 
 if TYPE_CHECKING:
     from djcurator_core.core.planning import SetOptions
 
-COMPATIBLE_MOVES = frozenset(
-    {"same key", "relative", "+1", "-1", "diagonal", "boost +2", "boost +7"}
-)
+# "Compatible" is the standard Camelot rule only; diagonals and boosts are counted apart.
+COMPATIBLE_MOVES = STANDARD_MOVES
 
 _MOVE_PHRASES = {
     "same key": "stays in {a}",
@@ -61,23 +63,37 @@ class Transition(BaseModel):
     tempo: float
     energy: float
     score: float
-    compatible: bool
+    cost: float = 0.0  # 1 - score + the tempo overflow (what the solvers minimise)
+    compatible: bool  # standard Camelot move (same key, +-1, relative)
+    mixable: bool = False  # compatible and a tempo jump within the comfortable range
+    jump_pct: float | None = None  # symmetric tempo jump (from the slower tempo), percent
     missing: list[str]
     sentence: str
 
 
 class SetSummary(BaseModel):
+    """The set's quality by the rules DJs mix by (see docs/dj-rules.md)."""
+
     track_count: int
     total_duration: float  # seconds (tracks without a duration count as 0)
     mean_score: float
-    compatible_share: float  # fraction of transitions with a compatible key move
-    largest_bpm_jump_pct: float | None
+    mixable_share: float = 1.0  # transitions with a standard key move and a jump <= 6 %
+    compatible_share: float  # transitions with a standard Camelot key move
+    boosts: int = 0  # +2 / +7 "energy boost" key moves
+    diagonals: int = 0  # diagonal key moves
+    comfortable_jump_pct: float = 6.0  # the tempo jump counted as mixable
+    jumps_over_comfortable: int = 0  # transitions with a larger tempo jump
+    largest_bpm_jump_pct: float | None  # symmetric, from the slower tempo
     cost: float
     naive_cost: float
     greedy_cost: float
     improvement_over_naive_pct: float
     improvement_over_greedy_pct: float
     missing_data: int  # transitions with at least one neutral part
+    same_artist_back_to_back: int = 0
+    smallest_artist_gap: int | None = None  # fewest tracks between one artist's tracks
+    energy_arc: str = "none"
+    energy_rank_correlation: float | None = None  # position vs energy, for arcs
 
 
 class SetResult(BaseModel):
@@ -138,6 +154,8 @@ def sentence(a: Track, b: Track, s: TransitionScore) -> str:
 
 def transition(position: int, a: Track, b: Track, config: ScoringConfig) -> Transition:
     s = score_transition(a, b, config)
+    jump = None if s.bpm_change_pct is None else float(symmetric_jump(s.bpm_change_pct))
+    compatible = s.move in COMPATIBLE_MOVES
     return Transition(
         position=position,
         from_id=a.id,
@@ -159,7 +177,10 @@ def transition(position: int, a: Track, b: Track, config: ScoringConfig) -> Tran
         tempo=s.tempo,
         energy=s.energy,
         score=s.total,
-        compatible=s.move in COMPATIBLE_MOVES,
+        cost=s.cost,
+        compatible=compatible,
+        mixable=compatible and jump is not None and jump <= config.max_bpm_jump + 1e-9,
+        jump_pct=jump,
         missing=list(s.missing),
         sentence=sentence(a, b, s),
     )
@@ -178,26 +199,37 @@ def justify(
     notes: Sequence[str] = (),
     pinned_start: bool = False,
     pinned_end: bool = False,
+    energy_arc: str = "none",
 ) -> SetResult:
     """Explain `order` (indices into `tracks`) and compare it with the naive and greedy
-    orders of the same tracks (with the same ends pinned when the order was pinned)."""
+    orders of the same tracks (with the same ends pinned when the order was pinned).
+
+    The summary measures the set by the standard rules whatever the solver was asked to
+    allow: "compatible" is a standard Camelot move, "mixable" adds a tempo jump within the
+    comfortable range, boosts and diagonals are counted apart."""
     config = config or ScoringConfig()
     ordered = [tracks[i] for i in order]
     transitions = [
         transition(i + 1, a, b, config)
         for i, (a, b) in enumerate(zip(ordered, ordered[1:], strict=False))
     ]
-    cost = sum(1.0 - t.score for t in transitions)
+    cost = sum(t.cost for t in transitions)
     naive_cost, greedy_cost = baseline_costs(tracks, order, config, pinned_start, pinned_end)
     scores = [t.score for t in transitions]
-    jumps = [abs(t.bpm_change_pct) for t in transitions if t.bpm_change_pct is not None]
+    jumps = [t.jump_pct for t in transitions if t.jump_pct is not None]
+    share = (lambda flags: sum(flags) / len(transitions)) if transitions else (lambda _: 1.0)
+    artists = artist_ids(ordered)
+    known_energy = [t.energy for t in ordered if t.energy is not None]
     summary = SetSummary(
         track_count=len(ordered),
         total_duration=sum(t.duration or 0 for t in ordered),
         mean_score=sum(scores) / len(scores) if scores else 1.0,
-        compatible_share=(
-            sum(t.compatible for t in transitions) / len(transitions) if transitions else 1.0
-        ),
+        mixable_share=share(t.mixable for t in transitions),
+        compatible_share=share(t.compatible for t in transitions),
+        boosts=sum(t.move in BOOST_MOVES for t in transitions),
+        diagonals=sum(t.move == DIAGONAL for t in transitions),
+        comfortable_jump_pct=config.max_bpm_jump,
+        jumps_over_comfortable=sum(j > config.max_bpm_jump + 1e-9 for j in jumps),
         largest_bpm_jump_pct=max(jumps) if jumps else None,
         cost=cost,
         naive_cost=naive_cost,
@@ -205,6 +237,14 @@ def justify(
         improvement_over_naive_pct=_improvement(naive_cost, cost),
         improvement_over_greedy_pct=_improvement(greedy_cost, cost),
         missing_data=sum(bool(t.missing) for t in transitions),
+        same_artist_back_to_back=int(
+            sum(a == b and a >= 0 for a, b in zip(artists[:-1], artists[1:], strict=True))
+        ),
+        smallest_artist_gap=smallest_artist_gap(list(range(len(ordered))), artists),
+        energy_arc=energy_arc,
+        energy_rank_correlation=(
+            spearman(known_energy) if energy_arc != "none" and len(known_energy) > 1 else None
+        ),
     )
     return SetResult(
         order=[t.id for t in ordered],
@@ -260,4 +300,5 @@ def justify_for_options(
         notes=notes,
         pinned_start=options.start is not None,
         pinned_end=options.end is not None,
+        energy_arc=options.energy_arc,
     )

@@ -951,10 +951,15 @@ def optimise(
     penalty: PositionPenalty | None = None,
     effort: Effort = DEFAULT_EFFORT,
     initial: list[int] | None = None,
+    slack: float | None = None,
 ) -> list[int]:
     """Best open path found through all tracks, honouring the pins of `request`.
 
     `penalty` adds a position-dependent cost (energy arc). Exact below EXACT_MAX + 1 tracks.
+    `slack`: how much worse than the best a kicked order may be and still be kept; by
+    default ACCEPT_SLACK average transitions of the first local optimum. A matrix with rule
+    penalties (set_rules) passes the slack of its ordinary costs: an average that counts
+    the penalties would let the search wander far from good orders.
     """
     request = request or SolverRequest()
     matrix = np.asarray(matrix)
@@ -990,7 +995,7 @@ def optimise(
             other.descend()
             if other.state[1] < search.state[1]:
                 search = other
-        search.slack = ACCEPT_SLACK * float(search.state[1]) / n
+        search.slack = ACCEPT_SLACK * float(search.state[1]) / n if slack is None else slack
         _drive(search, kicks, stall, deadline, request)
         if search.state[1] < best_cost - 1e-12:
             best_path, best_cost = search.path(), float(search.state[1])

@@ -1,17 +1,27 @@
 """From tracks and set options to an order: the one entry point every shell calls.
 
-`SetOptions` is what a user can ask for (solver, pinned ends, tempo limit, energy arc,
-set length); `plan_order` turns it into a cost matrix, picks the set's tracks when a
-count or duration is asked for (`selection`), and runs the solver.
+`SetOptions` is what a user can ask for (solver, pinned ends, tempo limit, harmonic mode,
+artist gap, must-include tracks, energy arc, set length); `plan_order` turns it into a
+cost matrix with the set's rules as penalties (`set_rules`), picks the set's tracks when
+a count or duration is asked for (`selection`, or `longest_mixable` for `count="auto"`),
+and runs the solver.
 
-- count / duration: one or the other; SetOptions refuses both together.
-- max_bpm_jump: a transition above the limit (half/double time aware, as scored) costs
-  about 2 (n + 1) extra, more than any whole order's ordinary cost, so the
-  solver takes one only when it finds no order without it; what remains is reported in
-  Plan.notes.
-  Exact up to `optimizer.EXACT_MAX` tracks, best effort (local search) beyond.
+- Same song twice (same artist and title): one copy is kept, a note names both files.
+- count / duration: one or the other; SetOptions refuses both together (and "auto" with
+  a duration).
+- max_bpm_jump (default 8 %): a constraint wherever the tracks allow it. Where no order
+  keeps it, the set has the smallest possible largest jump (`mixability.bottleneck_jump`)
+  and a note names the transitions above the limit.
+- harmonic: "strict" (default) and "moderate" make every transition the mode does not
+  allow (and every tempo change above the comfortable 6 %) cost more than all ordinary
+  costs together: the order has as few unmixable transitions as the search can find.
+  "moderate" allows boosts up to `max_boosts`; "relaxed" orders by the scores alone.
+- artist_gap K (default 1): no artist twice within K tracks; 0 turns it off.
+- include: track ids that must be in a count/duration set.
 - energy_arc: a position-dependent penalty (`energy_arc.arc_penalty`) that the "ils"
   solver adds to the transition costs; the baseline solvers ignore it (noted).
+- recent sets (scheduled runs, `held_back`): tracks of the last sets are left out while
+  the pool has enough others.
 """
 
 from __future__ import annotations
@@ -19,28 +29,72 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from djcurator_core.core import candidates, optimizer
 from djcurator_core.core.energy_arc import ARC_UNIT, arc_penalty
+from djcurator_core.core.longest_mixable import longest_mixable
+from djcurator_core.core.mixability import (
+    BOOST,
+    DEFAULT_HARMONIC,
+    DEFAULT_MAX_BOOSTS,
+    HarmonicMode,
+    allowed_keys,
+    bottleneck_jump,
+    descending_tempo_order,
+    largest_jump,
+    move_classes,
+    tempo_mixable,
+)
 from djcurator_core.core.models import Track
+from djcurator_core.core.optimizer import PositionPenalty
 from djcurator_core.core.scoring import ScoringConfig, cost_matrix, part_table, tempo_change
 from djcurator_core.core.selection import select
 from djcurator_core.core.sequencing import (
     SequencingError,
     SolverRequest,
     check_pins,
+    greedy,
+    path_cost,
+    place_pins,
     solve,
     solver_named,
 )
+from djcurator_core.core.set_rules import (
+    Levels,
+    artist_gap_violations,
+    artist_ids,
+    drop_duplicates,
+    ordinary_bound,
+    repair_artist_gap,
+    rule_penalties,
+    same_artist,
+)
 
 DEFAULT_SOLVER = "ils"
+DEFAULT_MAX_BPM_JUMP = 8.0
+DEFAULT_ARTIST_GAP = 1
 COUNT_AND_DURATION = "give --count or --duration, not both"
+AUTO_AND_DURATION = "--count auto finds the length itself: give it without --duration"
 
 
+# Strict and moderate sets weigh an energy arc in units of unmixable transitions: with the
+# default weight (0.5) a track one energy level off its target costs ARC_UNIT * 0.5 *
+# ARC_RULE_SCALE = 1 unmixable transition. An arc asked for is followed even on short sets
+# (measured on 16 draws of 8-15 house/techno tracks from the benchmark data: rank
+# correlation 0.73-0.98, 0.13-0.85 with the arc weighed like ordinary costs); the tempo
+# limit and the artist gap still rank above it.
+ARC_RULE_SCALE = 20.0
 MIN_SEARCH_BUDGET = 0.05  # seconds the solver always gets, even after a slow matrix
 
 
@@ -55,19 +109,43 @@ class SetOptions(BaseModel):
     time_budget: float | None = Field(
         None, gt=0, description="seconds for the whole plan at most, cost matrix included"
     )
-    max_bpm_jump: float | None = Field(None, gt=0, description="hard limit, percent")
+    max_bpm_jump: float | None = Field(
+        DEFAULT_MAX_BPM_JUMP, gt=0, description="tempo limit, percent (None: no limit)"
+    )
+    harmonic: HarmonicMode = DEFAULT_HARMONIC
+    max_boosts: int = Field(DEFAULT_MAX_BOOSTS, ge=0, description="boosts allowed (moderate)")
+    artist_gap: int = Field(
+        DEFAULT_ARTIST_GAP, ge=0, description="no artist twice within this many tracks"
+    )
+    include: tuple[str, ...] = Field((), description="track ids that must be in the set")
     energy_arc: Literal["none", "rise", "peak", "wave"] = "none"
     arc_weight: float = Field(0.5, ge=0)
-    count: int | None = Field(None, gt=0, description="tracks in the set")
+    count: Annotated[int, Field(gt=0)] | Literal["auto"] | None = Field(
+        None, description="tracks in the set, or auto: the longest all-mixable set"
+    )
     duration: float | None = Field(None, gt=0, description="set length in seconds")
     scoring: ScoringConfig = ScoringConfig()
+
+    @field_validator("count", mode="wrap")
+    @classmethod
+    def _count_message(cls, value, handler):
+        # the union's own errors name its members ("count.constrained-int"): one plain line
+        try:
+            return handler(value)
+        except ValidationError:
+            if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+                raise ValueError("Input should be greater than 0") from None
+            raise ValueError(f"{value!r} is not a whole number or 'auto'") from None
 
     @field_validator("duration")
     @classmethod
     def _count_or_duration(cls, duration: float | None, info: ValidationInfo) -> float | None:
         # The selection honours one length constraint; with both it would obey neither
         # exactly, so refuse the pair (the error names the field 'duration').
-        if duration is not None and info.data.get("count") is not None:
+        count = info.data.get("count")
+        if duration is not None and count == "auto":
+            raise ValueError(AUTO_AND_DURATION)
+        if duration is not None and count is not None:
             raise ValueError(COUNT_AND_DURATION)
         return duration
 
@@ -88,11 +166,14 @@ class Plan:
 
 
 def bpm_jumps(tracks: Sequence[Track], scoring: ScoringConfig) -> np.ndarray:
-    """n x n percent tempo change between tracks (half/double time aware); NaN if unknown."""
+    """n x n symmetric percent tempo jump between tracks (from the slower to the faster,
+    half/double time aware, `mixability.symmetric_jump`); NaN if unknown."""
     bpm = np.array([np.nan if t.bpm is None else t.bpm for t in tracks], dtype=float)
 
     def pct(a, b, config: ScoringConfig) -> np.ndarray:
-        return tempo_change(a, b, config.half_double_time)[0]
+        forward = tempo_change(a, b, config.half_double_time)[0]
+        backward = tempo_change(b, a, config.half_double_time)[0]
+        return np.maximum(forward, backward)
 
     # through the table of distinct BPM values, as in cost_matrix (10,000 tracks: 11 s and
     # several GB of n x n temporaries pair by pair)
@@ -103,12 +184,117 @@ def bpm_jumps(tracks: Sequence[Track], scoring: ScoringConfig) -> np.ndarray:
     return table[index[:, None], index[None, :]]
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """The pool's matrices that the rules are made of (indices into the pool)."""
+
+    ordinary: np.ndarray  # cost_matrix
+    jumps: np.ndarray  # percent tempo change, NaN if unknown
+    unmixable: np.ndarray | None  # transitions the harmonic mode rules out (None: relaxed)
+    boosts: np.ndarray  # key moves that are boosts
+    artists: np.ndarray  # artist_ids
+    same_artist: np.ndarray | None  # back-to-back pairs the artist gap forbids
+    levels: Levels
+
+    def matrix(self, sub=None, bottleneck: float | None = None, limit=None, boost_cost=0.0):
+        """The rules matrix of the tracks `sub` (all when None)."""
+        pick = (lambda m: m) if sub is None else (lambda m: m[np.ix_(sub, sub)])
+        unmix = None if self.unmixable is None else pick(self.unmixable)
+        same = None if self.same_artist is None else pick(self.same_artist)
+        extra = rule_penalties(
+            pick(self.jumps),
+            self.levels,
+            limit=limit,
+            bottleneck=bottleneck,
+            unmixable=unmix,
+            same_artist_pairs=same,
+        )
+        out = pick(self.ordinary) + extra
+        if boost_cost:
+            out = out + boost_cost * pick(self.boosts)
+        return out
+
+    def allowed(self, limit) -> np.ndarray:
+        """Transitions that break no rule (for count auto)."""
+        ok = np.ones(self.ordinary.shape, dtype=bool)
+        if self.unmixable is not None:
+            ok &= ~self.unmixable
+        if self.same_artist is not None:
+            ok &= ~self.same_artist
+        if limit is not None:
+            with np.errstate(invalid="ignore"):
+                ok &= ~(self.jumps > limit + 1e-9)
+        return ok
+
+
+def _rules(tracks: Sequence[Track], options: SetOptions) -> _Rules:
+    ordinary = cost_matrix(tracks, options.scoring)
+    jumps = bpm_jumps(tracks, options.scoring)
+    classes = move_classes(tracks)
+    unmixable = None
+    if options.harmonic != "relaxed":
+        keys_ok = allowed_keys(classes, options.harmonic)
+        unmixable = ~(keys_ok & tempo_mixable(jumps, options.scoring))
+        np.fill_diagonal(unmixable, False)
+    artists = artist_ids(tracks)
+    same = same_artist(artists) if options.artist_gap >= 1 else None
+    arc_max = options.arc_weight * ARC_UNIT * 9 if options.energy_arc != "none" else 0.0
+    levels = Levels.for_orders(len(tracks), ordinary_bound(ordinary, arc_max))
+    if arc_max and options.harmonic != "relaxed":
+        levels = levels.with_arc(len(tracks), arc_max * ARC_RULE_SCALE)
+    return _Rules(ordinary, jumps, unmixable, classes == BOOST, artists, same, levels)
+
+
+def _index_of(tracks: Sequence[Track], ids: Sequence[str], what: str) -> list[int]:
+    where = {t.id: i for i, t in enumerate(tracks)}
+    out = []
+    for track_id in ids:
+        if track_id not in where:
+            raise SequencingError(f"{what} track id {track_id!r} is not among the tracks")
+        out.append(where[track_id])
+    return out
+
+
+def held_back(
+    tracks: Sequence[Track],
+    recent_sets: Sequence[Sequence[str]],
+    options: SetOptions,
+    protected: set[int],
+) -> tuple[set[int], list[str]]:
+    """Tracks of the most recent sets to leave out (fresh nightly sets), and a note.
+
+    The newest sets first: the tracks of as many recent sets as possible are held back
+    while the others still fill the set (its count or duration). Without a count or
+    duration the set is the whole pool, so nothing is held back. Pinned and included
+    tracks are never held back."""
+    if not recent_sets or (options.count is None and options.duration is None):
+        return set(), []
+    where = {t.id: i for i, t in enumerate(tracks)}
+    for k in range(len(recent_sets), 0, -1):
+        hold = {where[i] for s in recent_sets[:k] for i in s if i in where} - protected
+        rest = [i for i in range(len(tracks)) if i not in hold]
+        if options.count == "auto":
+            enough = len(rest) >= max(2, len(tracks) // 2)
+        elif options.count is not None:
+            enough = len(rest) >= options.count
+        else:
+            enough = sum(tracks[i].duration or 0 for i in rest) >= options.duration
+        if enough:
+            if not hold:
+                return set(), []
+            return hold, [f"held back {len(hold)} recently played track(s) (the last {k} set(s))"]
+    return set(), ["no tracks held back: the pool is too small for a fresh set"]
+
+
 def plan_order(
     tracks: Sequence[Track],
     options: SetOptions | None = None,
     progress: Callable[[str], None] | None = None,
+    recent_sets: Sequence[Sequence[str]] = (),
 ) -> Plan:
-    """Choose and order the set's tracks."""
+    """Choose and order the set's tracks.
+
+    `recent_sets`: track ids of the schedule's last sets, newest first (`held_back`)."""
     started = time.perf_counter()
     options = options or SetOptions()
     if not tracks:
@@ -117,11 +303,351 @@ def plan_order(
     start = pin_index(tracks, options.start, "start")
     end = pin_index(tracks, options.end, "end")
     check_pins(len(tracks), SolverRequest(start=start, end=end), [t.id for t in tracks])
-    length_asked = options.count is not None or options.duration is not None
+    include = _index_of(tracks, options.include, "include")
+    length_asked = isinstance(options.count, int) or options.duration is not None
     if length_asked and len(tracks) > candidates.REDUCE_ABOVE:
-        return _plan_from_candidates(tracks, options, (start, end), started, progress)
+        keep = [p for p in (start, end) if p is not None] + include
+        return _plan_from_candidates(tracks, options, keep, started, progress, recent_sets)
+    if options.count is None and options.duration is None and len(tracks) > COMPACT_ABOVE:
+        return _plan_large_whole(tracks, options, start, end, started, progress)
+    protected = {i for i in (start, end) if i is not None} | set(include)
+    kept, notes = drop_duplicates(tracks, sorted(protected))
+    hold, hold_notes = held_back(tracks, recent_sets, options, protected)
+    notes.extend(hold_notes)
+    pool = [i for i in kept if i not in hold]  # indices into tracks
+    position = {t: p for p, t in enumerate(pool)}
+    ptracks = [tracks[i] for i in pool]
+    pstart = None if start is None else position[start]
+    pend = None if end is None else position[end]
+    pinclude = [position[i] for i in include]
+
+    rules = _rules(ptracks, options)
+    limit = options.max_bpm_jump
+    budget = options.time_budget
+    if budget is not None:
+        # the matrix of a large pool takes seconds: the search gets what is left
+        budget = max(MIN_SEARCH_BUDGET, budget - (time.perf_counter() - started))
+    chosen = list(range(len(ptracks)))
+    slack = None if rules.unmixable is None else _slack(rules.ordinary)
+    if options.count == "auto":
+        local_budget = None if budget is None else 0.7 * budget
+        budget = None if budget is None else 0.3 * budget
+        chosen, auto_notes = longest_mixable(
+            rules.matrix(limit=limit),
+            rules.allowed(limit),
+            SolverRequest(start=pstart, end=pend, seed=options.seed, time_budget=local_budget),
+            keep=pinclude,
+            slack=slack,
+            progress=progress,
+        )
+        notes.extend(auto_notes)
+    elif options.count is not None or options.duration is not None:
+        # a time budget covers both steps: 70 % choosing the tracks, 30 % the final order
+        selection_budget = None if budget is None else 0.7 * budget
+        budget = None if budget is None else 0.3 * budget
+        picked = select(
+            rules.matrix(limit=limit),
+            count=options.count,
+            duration=options.duration,
+            durations=[t.duration for t in ptracks],
+            ids=[t.id for t in ptracks],
+            request=SolverRequest(
+                start=pstart, end=pend, seed=options.seed, time_budget=selection_budget
+            ),
+            progress=progress,
+            keep=pinclude,
+        )
+        chosen = picked.order
+        notes.extend(picked.notes)
+    local = _order_set(ptracks, chosen, rules, options, pstart, pend, budget, progress, notes)
+    order = [pool[chosen[i]] for i in local]
+    return Plan(order, notes)
+
+
+def _slack(ordinary: np.ndarray) -> float:
+    """The optimiser's acceptance slack for a rules matrix: ACCEPT_SLACK times the mean
+    transition of a greedy order of the ordinary costs (the penalties must not count)."""
+    n = len(ordinary)
+    if n < 2:
+        return 0.0
+    sample = ordinary if n <= 400 else ordinary[:400, :400]
+    mean = path_cost(sample, greedy(sample, SolverRequest())) / (len(sample) - 1)
+    return optimizer.ACCEPT_SLACK * 0.8 * mean
+
+
+def _order_set(ptracks, chosen, rules, options, pstart, pend, budget, progress, notes):
+    """Order the chosen tracks under the rules; returns positions into `chosen`."""
+    subset = [ptracks[i] for i in chosen]
+    sub = np.asarray(chosen)
+    request = SolverRequest(
+        start=chosen.index(pstart) if pstart is not None else None,
+        end=chosen.index(pend) if pend is not None else None,
+        seed=options.seed,
+        time_budget=budget,
+        progress=progress,
+    )
+    limit = options.max_bpm_jump
+    jumps = rules.jumps[np.ix_(sub, sub)]
+    bottleneck, witness = None, None
+    if limit is not None:
+        bottleneck, witness = smallest_largest_jump(subset, jumps, options.scoring, request)
+    penalty = arc_penalty(subset, options.energy_arc, options.arc_weight)
+    if options.energy_arc != "none" and penalty is None and options.arc_weight > 0:
+        notes.append(
+            f"energy arc {options.energy_arc!r} ignored: the tracks have fewer than two "
+            "distinct energy values"
+        )
+    if penalty is not None and options.solver != "ils":
+        notes.append(
+            f"energy arc {options.energy_arc!r} ignored: only the ils solver follows an arc "
+            f"(solver {options.solver!r})"
+        )
+        penalty = None
+    if penalty is not None and rules.unmixable is not None:
+        # strict / moderate: an arc asked for is a rule too, weighed against unmixable
+        # transitions (see ARC_RULE_SCALE), not drowned by them
+        penalty = PositionPenalty(
+            table=penalty.table * rules.levels.unmixable * ARC_RULE_SCALE, level=penalty.level
+        )
+    # relaxed: the search as before DJ rules (its own slack); with rule levels, the slack of
+    # the ordinary costs
+    slack = None if rules.unmixable is None else _slack(rules.ordinary[np.ix_(sub, sub)])
+
+    def run(boost_cost: float) -> list[int]:
+        matrix = rules.matrix(sub, bottleneck, limit, boost_cost)
+        if penalty is None and options.solver != "ils":
+            return solve(matrix, options.solver, request)
+        initial = None
+        if (
+            witness is not None
+            and bottleneck > limit
+            and largest_jump(jumps, greedy(matrix, request)) > bottleneck + 1e-9
+        ):
+            initial = place_pins(witness, request)  # starts at the smallest largest jump
+        return optimizer.optimise(matrix, request, penalty=penalty, initial=initial, slack=slack)
+
+    local = run(0.0)
+    if options.harmonic == "moderate":
+        boosts = rules.boosts[np.ix_(sub, sub)]
+        # boosts beyond the budget: make them dearer step by step (half, then almost a
+        # whole unmixable transition) while the set has too many
+        for share in (0.5, 0.99):
+            if _count_steps(boosts, local) <= options.max_boosts:
+                break
+            local = run(share * rules.levels.unmixable)
+        used = _count_steps(boosts, local)
+        if used > options.max_boosts:
+            notes.append(
+                f"max boosts {options.max_boosts}: the set uses {used}; the solver found no "
+                "order with fewer that is not worse (clashes instead of boosts)"
+            )
+    if options.artist_gap > 1:
+        matrix = rules.matrix(sub, bottleneck, limit)
+        local = repair_artist_gap(
+            local,
+            matrix,
+            rules.artists[sub],
+            options.artist_gap,
+            request.start is not None,
+            request.end is not None,
+        )
+    if options.artist_gap >= 1:
+        left = artist_gap_violations(local, rules.artists[sub], options.artist_gap)
+        if left:
+            notes.append(
+                f"artist gap {options.artist_gap}: {left} pair(s) of tracks by the same "
+                "artist are closer: too few other artists in the set"
+            )
+    if limit is not None:
+        notes.extend(_jump_notes(subset, local, jumps, limit, bottleneck))
+    return local
+
+
+def _count_steps(mask: np.ndarray, order: Sequence[int]) -> int:
+    if len(order) < 2:
+        return 0
+    idx = np.asarray(order)
+    return int(mask[idx[:-1], idx[1:]].sum())
+
+
+def smallest_largest_jump(
+    tracks: Sequence[Track], jumps: np.ndarray, scoring: ScoringConfig, request: SolverRequest
+) -> tuple[float, list[int]]:
+    """(the smallest largest jump found for any order of the tracks, an order with it).
+
+    The circle argument of `mixability.bottleneck_jump` is a lower bound that the
+    descending tempo order reaches whenever the pool spans less than about an octave and a
+    half; otherwise (a 60 BPM and a 240 BPM track) a binary search over the jump values
+    between the bound and the descending order's largest jump checks each threshold with
+    the optimiser on a 0/1 matrix (jump above the threshold or not): exact up to
+    `optimizer.EXACT_MAX` tracks, best effort beyond.
+    """
+    half_double = scoring.half_double_time
+    bound = bottleneck_jump([t.bpm for t in tracks], half_double)
+    witness = descending_tempo_order(tracks, half_double)
+    best = largest_jump(jumps, witness)
+    if best <= bound + 1e-6:
+        return best, witness
+    finite = jumps[np.isfinite(jumps)]
+    candidates = np.unique(finite[(finite >= bound - 1e-9) & (finite < best)])
+    effort = optimizer.Effort(kicks_per_node=10, min_kicks=200, stall_per_node=5, min_stall=200)
+    lo, hi = 0, len(candidates) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        threshold = float(candidates[mid])
+        with np.errstate(invalid="ignore"):
+            over = (jumps > threshold + 1e-9).astype(float)
+        np.fill_diagonal(over, 0.0)
+        order = optimizer.optimise(
+            over, SolverRequest(seed=request.seed), effort=effort, initial=witness
+        )
+        if path_cost(over, order) == 0:
+            best, witness = largest_jump(jumps, order), order
+            hi = mid - 1
+        else:
+            lo = mid + 1
+    return best, witness
+
+
+def _jump_notes(tracks, order, jumps, limit, bottleneck) -> list[str]:
+    over = [
+        (float(jumps[a, b]), a, b)
+        for a, b in zip(order[:-1], order[1:], strict=True)
+        if np.isfinite(jumps[a, b]) and jumps[a, b] > limit + 1e-9
+    ]
+    if not over:
+        return []
+    named = ", ".join(
+        f"{tracks[a].id} -> {tracks[b].id} ({jump:.1f}%)" for jump, a, b in sorted(over)[::-1][:5]
+    )
+    more = f" and {len(over) - 5} more" if len(over) > 5 else ""
+    smallest = f"; the smallest possible largest jump is {bottleneck:.1f}%" if bottleneck else ""
+    return [
+        f"max BPM jump {limit:g}%: no order of these tracks keeps it{smallest}; "
+        f"{len(over)} transition(s) exceed it: {named}{more}"
+    ]
+
+
+COMPACT_ABOVE = 3_000  # whole pools above this many tracks: float32 tour workspace
+TRACK_BYTES = 3_000  # one track in a worker: the model, its strings, its JSON
+_BLOCK_BYTES = 4 * 256 * 8  # cost_matrix's row-block temporaries, per track of a row
+
+
+def memory_estimate(n: int, options: SetOptions) -> int:
+    """Peak bytes `plan_order` needs for n tracks beyond the process itself (for a
+    worker's memory budget, pipeline/memory_gate.py): the cost matrices it holds at once
+    (as this module and candidates.py build them), the tracks, the block temporaries."""
+    tracks = TRACK_BYTES * n + _BLOCK_BYTES * n
+    # the DJ rules (_Rules): ordinary costs, jumps, the rules matrix and the solver's tour
+    # matrix in float64, key classes and three masks in one byte each
+    rules = 4 * 8 + 4
+    if isinstance(options.count, int) or options.duration is not None:
+        if n > candidates.REDUCE_ABOVE:  # classes in row blocks, then the candidates' matrix
+            m = candidates.MAX_CANDIDATES
+            return tracks + 4 * candidates.BLOCK * n * 8 + rules * m * m
+        return tracks + rules * n * n
+    if options.count is None and n > COMPACT_ABOVE and options.solver == "ils":
+        return tracks + 4 * (n + 1) ** 2  # the float32 tour workspace alone
+    return tracks + rules * (n + 1) ** 2
+
+
+def _pool_matrix(tracks: Sequence[Track], options: SetOptions, whole: bool) -> np.ndarray:
+    """The pool's cost matrix. A large pool ordered whole gets it as the top-left block of
+    the solver's float32 tour workspace (optimizer.tour_workspace): one n x n array in
+    memory instead of three (10,000 tracks: 400 MB instead of 2.4 GB)."""
+    n = len(tracks)
+    if whole and n > COMPACT_ABOVE and options.solver == "ils":
+        workspace = optimizer.tour_workspace(n)
+        return cost_matrix(tracks, options.scoring, out=workspace[:n, :n])
+    return cost_matrix(tracks, options.scoring)
+
+
+def _plan_from_candidates(tracks, options, pins, started, progress, recent_sets=()) -> Plan:
+    """A large pool's set: choose among the candidates of `candidates.reduce_pool` (the
+    pool's n x n matrix would not fit in memory), then plan on them as on any pool."""
+    kept = candidates.reduce_pool(
+        tracks,
+        count=options.count,
+        duration=options.duration,
+        pins=[p for p in pins if p is not None],  # pinned and included tracks
+        scoring=options.scoring,
+        max_bpm_jump=options.max_bpm_jump,
+        energy_arc=options.energy_arc,
+    )
+    if progress:
+        progress(f"choosing from {len(kept)} candidates of {len(tracks)} tracks")
+    budget = options.time_budget
+    if budget is not None:
+        budget = max(MIN_SEARCH_BUDGET, budget - (time.perf_counter() - started))
+    plan = plan_order(
+        [tracks[i] for i in kept],
+        options.model_copy(update={"time_budget": budget}),
+        progress,
+        recent_sets,
+    )
+    return Plan([kept[i] for i in plan.order], plan.notes)
+
+
+def _jump_cost(n: int, options: SetOptions) -> float:
+    """The extra cost of a transition above `options.max_bpm_jump`: more than any order's
+    ordinary cost, i.e. transitions (<= 1 each) and the arc (at most arc_weight * ARC_UNIT
+    * 9 levels per track)."""
+    arc_max = options.arc_weight * ARC_UNIT * 9 if options.energy_arc != "none" else 0.0
+    return 2.0 * optimizer.penalty_scale(n) * (1.0 + arc_max)
+
+
+def _add_jump_penalty(matrix: np.ndarray, tracks: Sequence[Track], options: SetOptions) -> None:
+    """Add `_jump_cost` to every transition above the limit, in place and in row blocks
+    gathered from the table of distinct BPM values (no n x n temporaries)."""
+    n = len(tracks)
+    jump_cost = _jump_cost(n, options)
+    bpm = np.array([np.nan if t.bpm is None else t.bpm for t in tracks], dtype=float)
+    half_double = options.scoring.half_double_time
+
+    def over(a, b, config: ScoringConfig) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return tempo_change(a, b, half_double)[0] > options.max_bpm_jump
+
+    tabled = part_table(bpm, over, options.scoring)
+    block = 256
+    for lo in range(0, n, block):
+        rows = slice(lo, min(lo + block, n))
+        if tabled is None:
+            forbidden = over(bpm[rows, None], bpm[None, :], options.scoring)
+        else:
+            table, index = tabled
+            forbidden = table[index[rows, None], index[None, :]]
+        forbidden[np.arange(rows.stop - lo), np.arange(lo, rows.stop)] = False
+        matrix[rows] += (forbidden * jump_cost).astype(matrix.dtype)
+
+
+def _large_jump_notes(tracks: Sequence[Track], order: list[int], options: SetOptions) -> list[str]:
+    limit = options.max_bpm_jump
+    over = []
+    for a, b in zip(order[:-1], order[1:], strict=True):
+        if tracks[a].bpm is None or tracks[b].bpm is None:
+            continue
+        jump = float(
+            tempo_change(tracks[a].bpm, tracks[b].bpm, options.scoring.half_double_time)[0]
+        )
+        if jump > limit:
+            over.append((jump, a, b))
+    if not over:
+        return []
+    worst, a, b = max(over)
+    return [
+        f"max BPM jump {limit:g}%: {len(over)} transition(s) exceed it, the largest "
+        f"{worst:.1f}% ({tracks[a].id} -> {tracks[b].id}); the solver found no order "
+        "that avoids them"
+    ]
+
+
+def _plan_large_whole(tracks, options, start, end, started, progress) -> Plan:
+    """A whole pool above COMPACT_ABOVE tracks, ordered as before the DJ rules (issue 13's
+    memory-lean path: one float32 matrix, the tempo limit as a penalty added in place).
+    The rules' extra n x n matrices (jumps, key classes, artists) would not fit."""
     notes: list[str] = []
-    matrix = _pool_matrix(tracks, options, whole=not length_asked)
+    matrix = _pool_matrix(tracks, options, whole=True)
     if options.max_bpm_jump is not None:
         _add_jump_penalty(matrix, tracks, options)
     chosen = list(range(len(tracks)))
@@ -176,113 +702,5 @@ def plan_order(
         local = solve(sub_matrix, options.solver, request)
     order = [chosen[i] for i in local]
     if options.max_bpm_jump is not None:
-        notes.extend(_jump_notes(tracks, order, options))
+        notes.extend(_large_jump_notes(tracks, order, options))
     return Plan(order, notes)
-
-
-COMPACT_ABOVE = 3_000  # whole pools above this many tracks: float32 tour workspace
-TRACK_BYTES = 3_000  # one track in a worker: the model, its strings, its JSON
-_BLOCK_BYTES = 4 * 256 * 8  # cost_matrix's row-block temporaries, per track of a row
-
-
-def memory_estimate(n: int, options: SetOptions) -> int:
-    """Peak bytes `plan_order` needs for n tracks beyond the process itself (for a
-    worker's memory budget, pipeline/memory_gate.py): the cost matrices it holds at once
-    (as this module and candidates.py build them), the tracks, the block temporaries."""
-    tracks = TRACK_BYTES * n + _BLOCK_BYTES * n
-    if options.count is not None or options.duration is not None:
-        if n > candidates.REDUCE_ABOVE:  # classes in row blocks, then the candidates' matrix
-            m = candidates.MAX_CANDIDATES
-            return tracks + 4 * candidates.BLOCK * n * 8 + 3 * 8 * m * m
-        return tracks + 3 * 8 * n * n  # matrix, the selection's tour matrix, a sub-matrix
-    if n > COMPACT_ABOVE and options.solver == "ils":
-        return tracks + 4 * (n + 1) ** 2  # the float32 tour workspace alone
-    return tracks + 2 * 8 * (n + 1) ** 2  # matrix and tour matrix, float64
-
-
-def _pool_matrix(tracks: Sequence[Track], options: SetOptions, whole: bool) -> np.ndarray:
-    """The pool's cost matrix. A large pool ordered whole gets it as the top-left block of
-    the solver's float32 tour workspace (optimizer.tour_workspace): one n x n array in
-    memory instead of three (10,000 tracks: 400 MB instead of 2.4 GB)."""
-    n = len(tracks)
-    if whole and n > COMPACT_ABOVE and options.solver == "ils":
-        workspace = optimizer.tour_workspace(n)
-        return cost_matrix(tracks, options.scoring, out=workspace[:n, :n])
-    return cost_matrix(tracks, options.scoring)
-
-
-def _plan_from_candidates(tracks, options, pins, started, progress) -> Plan:
-    """A large pool's set: choose among the candidates of `candidates.reduce_pool` (the
-    pool's n x n matrix would not fit in memory), then plan on them as on any pool."""
-    kept = candidates.reduce_pool(
-        tracks,
-        count=options.count,
-        duration=options.duration,
-        pins=[p for p in pins if p is not None],
-        scoring=options.scoring,
-        max_bpm_jump=options.max_bpm_jump,
-        energy_arc=options.energy_arc,
-    )
-    if progress:
-        progress(f"choosing from {len(kept)} candidates of {len(tracks)} tracks")
-    budget = options.time_budget
-    if budget is not None:
-        budget = max(MIN_SEARCH_BUDGET, budget - (time.perf_counter() - started))
-    plan = plan_order(
-        [tracks[i] for i in kept], options.model_copy(update={"time_budget": budget}), progress
-    )
-    return Plan([kept[i] for i in plan.order], plan.notes)
-
-
-def _jump_cost(n: int, options: SetOptions) -> float:
-    """The extra cost of a transition above `options.max_bpm_jump`: more than any order's
-    ordinary cost, i.e. transitions (<= 1 each) and the arc (at most arc_weight * ARC_UNIT
-    * 9 levels per track)."""
-    arc_max = options.arc_weight * ARC_UNIT * 9 if options.energy_arc != "none" else 0.0
-    return 2.0 * optimizer.penalty_scale(n) * (1.0 + arc_max)
-
-
-def _add_jump_penalty(matrix: np.ndarray, tracks: Sequence[Track], options: SetOptions) -> None:
-    """Add `_jump_cost` to every transition above the limit, in place and in row blocks
-    gathered from the table of distinct BPM values (no n x n temporaries)."""
-    n = len(tracks)
-    jump_cost = _jump_cost(n, options)
-    bpm = np.array([np.nan if t.bpm is None else t.bpm for t in tracks], dtype=float)
-    half_double = options.scoring.half_double_time
-
-    def over(a, b, config: ScoringConfig) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
-            return tempo_change(a, b, half_double)[0] > options.max_bpm_jump
-
-    tabled = part_table(bpm, over, options.scoring)
-    block = 256
-    for lo in range(0, n, block):
-        rows = slice(lo, min(lo + block, n))
-        if tabled is None:
-            forbidden = over(bpm[rows, None], bpm[None, :], options.scoring)
-        else:
-            table, index = tabled
-            forbidden = table[index[rows, None], index[None, :]]
-        forbidden[np.arange(rows.stop - lo), np.arange(lo, rows.stop)] = False
-        matrix[rows] += (forbidden * jump_cost).astype(matrix.dtype)
-
-
-def _jump_notes(tracks: Sequence[Track], order: list[int], options: SetOptions) -> list[str]:
-    limit = options.max_bpm_jump
-    over = []
-    for a, b in zip(order[:-1], order[1:], strict=True):
-        if tracks[a].bpm is None or tracks[b].bpm is None:
-            continue
-        jump = float(
-            tempo_change(tracks[a].bpm, tracks[b].bpm, options.scoring.half_double_time)[0]
-        )
-        if jump > limit:
-            over.append((jump, a, b))
-    if not over:
-        return []
-    worst, a, b = max(over)
-    return [
-        f"max BPM jump {limit:g}%: {len(over)} transition(s) exceed it, the largest "
-        f"{worst:.1f}% ({tracks[a].id} -> {tracks[b].id}); the solver found no order "
-        "that avoids them"
-    ]

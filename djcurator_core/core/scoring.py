@@ -1,8 +1,12 @@
 """Transition scores between two tracks: harmonic, tempo and energy parts, and the cost matrix.
 
 Every part is a score in [0, 1] (1 = seamless). The total is the weighted mean of the
-parts; the cost every solver minimises is 1 - total. A part whose data is missing on
-either side (no key, no BPM, no energy) scores `neutral` and is flagged.
+parts; the cost every solver minimises is 1 - total, plus the tempo overflow: the tempo
+score reaches 0 at twice the comfortable jump (12 %), but a 30 % jump is far worse to mix
+than a 12 % one, so past that point the cost keeps rising linearly (`tempo_overflow`,
+weighted like the tempo part). Scores stay readable (0..1); costs have no plateau. A part
+whose data is missing on either side (no key, no BPM, no energy) scores `neutral` and is
+flagged.
 
 The part functions work on numpy arrays so that `score_transition` (one pair, for
 justifications) and `cost_matrix` (all pairs, for solvers) share one definition.
@@ -152,6 +156,18 @@ def tempo_score(bpm_a, bpm_b, config: ScoringConfig) -> np.ndarray:
     return np.where(np.isnan(pct), config.neutral, score)
 
 
+def tempo_overflow(bpm_a, bpm_b, config: ScoringConfig) -> np.ndarray:
+    """How far past the tempo score's zero (twice `max_bpm_jump`) a change goes, in units of
+    that range: 0 up to 12 %, 1.5 at 30 % (with the default 6 %). 0 if a BPM is missing.
+
+    The cost adds it (weighted like the tempo part), so the tempo cost never plateaus and
+    an avoidable big jump is never as cheap as a moderate one."""
+    pct, _ = tempo_change(bpm_a, bpm_b, config.half_double_time)
+    with np.errstate(invalid="ignore"):
+        over = np.maximum(pct / (2 * config.max_bpm_jump) - 1.0, 0.0)
+    return np.where(np.isnan(pct), 0.0, over)
+
+
 # --- energy -------------------------------------------------------------------------
 
 
@@ -180,10 +196,11 @@ class TransitionScore:
     half_double: bool
     energy_change: float | None
     missing: tuple[str, ...]  # parts scored neutral: "key", "bpm", "energy"
+    overflow: float = 0.0  # weighted tempo overflow added to the cost (see tempo_overflow)
 
     @property
     def cost(self) -> float:
-        return 1.0 - self.total
+        return 1.0 - self.total + self.overflow
 
 
 def _nan(value: float | None) -> float:
@@ -219,6 +236,7 @@ def score_transition(a: Track, b: Track, config: ScoringConfig | None = None) ->
         energy_change = None
         missing.append("energy")
     total = wh * harmonic + wt * tempo + we * energy
+    overflow = wt * float(tempo_overflow(_nan(a.bpm), _nan(b.bpm), config))
     return TransitionScore(
         harmonic,
         tempo,
@@ -230,6 +248,7 @@ def score_transition(a: Track, b: Track, config: ScoringConfig | None = None) ->
         half_double,
         energy_change,
         tuple(missing),
+        overflow,
     )
 
 
@@ -266,7 +285,7 @@ def cost_matrix(
     block: int = 256,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """n x n matrix of transition costs (1 - total score); the diagonal is 0.
+    """n x n matrix of transition costs (1 - total score + tempo overflow); the diagonal is 0.
 
     Computed in row blocks so that 10,000 tracks need no n x n temporaries beyond the result
     (256 rows: ~20 MB per temporary at 10,000 tracks). `out` (n x n, e.g. the top-left
@@ -277,8 +296,12 @@ def cost_matrix(
     wh, wt, we = config.weights()
     n = len(tracks)
     parts = [(wh, (harmonic_table(config), key_indices(tracks)), None)]
-    for weight, name, part in ((wt, "bpm", tempo_score), (we, "energy", energy_score)):
-        values = _column(tracks, name)
+    bpm = _column(tracks, "bpm")
+    for weight, values, part in (
+        (wt, bpm, tempo_score),
+        (-wt, bpm, tempo_overflow),  # subtracted from the score = added to the cost
+        (we, _column(tracks, "energy"), energy_score),
+    ):
         parts.append((weight, part_table(values, part, config), (values, part)))
     if out is None:
         out = np.empty((n, n), dtype=dtype)

@@ -64,19 +64,26 @@ def select(
     ids: Sequence[str] | None = None,
     request: SolverRequest | None = None,
     progress: Callable[[str], None] | None = None,
+    keep: Sequence[int] = (),
 ) -> Selection:
-    """Choose and order the set's tracks. `matrix` may carry penalties (BPM limit)."""
+    """Choose and order the set's tracks. `matrix` may carry penalties (set_rules).
+
+    `keep`: tracks that must be in the set (--include), anywhere in it; like the pins they
+    are never exchanged out."""
     request = request or SolverRequest()
     n = len(matrix)
     ids = list(ids) if ids is not None else [str(i) for i in range(n)]
-    pins = [p for p in (request.start, request.end) if p is not None]
+    ends = [p for p in (request.start, request.end) if p is not None]
+    keep = sorted(set(keep) - set(ends))
+    pins = ends + keep
     if count is not None and duration is not None:
         raise SequencingError("give a count or a duration, not both")
     if count is not None:
         if count > n:
             raise SequencingError(f"count {count} is larger than the {n} tracks available")
         if count < len(pins):
-            raise SequencingError(f"count {count} leaves no room for the {len(pins)} pinned tracks")
+            what = "pinned and included" if keep else "pinned"
+            raise SequencingError(f"count {count} leaves no room for the {len(pins)} {what} tracks")
     dur = np.zeros(n)
     mean_dur = 1.0
     if duration is not None:
@@ -92,7 +99,8 @@ def select(
         pinned = float(dur[pins].sum()) if pins else 0.0
         if pinned > duration:
             raise SequencingError(
-                f"the pinned tracks last {pinned / 60:.1f} min, longer than the set's "
+                f"the {'pinned and included' if keep else 'pinned'} tracks last "
+                f"{pinned / 60:.1f} min, longer than the set's "
                 f"{duration / 60:.1f} min"
             )
     if count is not None and count >= n:
@@ -121,7 +129,7 @@ def select(
     if progress:
         progress("selection: pool ordered")
     # 2. best window
-    order = _best_window(matrix, pool_order, request, count, duration, dur, mean_dur)
+    order = _best_window(matrix, pool_order, request, count, duration, dur, mean_dur, keep)
     if not order:
         raise SequencingError(
             f"a set of {duration / 60:.1f} min is shorter than every track "
@@ -135,7 +143,9 @@ def select(
         remaining = None if deadline is None else deadline - time.perf_counter()
         if remaining is not None and remaining <= 0:
             break
-        order = _exchange_search(matrix, order, request, out_nb, in_nb, duration, dur, mean_dur)
+        order = _exchange_search(
+            matrix, order, request, out_nb, in_nb, duration, dur, mean_dur, keep
+        )
         sub = np.asarray(order, dtype=np.intp)
         sub_request = SolverRequest(
             start=0 if request.start is not None else None,
@@ -154,10 +164,17 @@ def select(
     return Selection(best_order, path_cost(matrix, best_order), [])
 
 
-def _best_window(matrix, pool_order, request, count, duration, dur, mean_dur) -> list[int]:
-    """Cheapest run of consecutive tracks of the pool order, with the pins at its ends."""
-    free = [i for i in pool_order if i not in (request.start, request.end)]
+def _best_window(matrix, pool_order, request, count, duration, dur, mean_dur, keep=()) -> list[int]:
+    """Cheapest run of consecutive tracks of the pool order, with the pins at its ends and
+    the kept (included) tracks inserted where they cost least."""
+    kept = set(keep)
+    free = [i for i in pool_order if i not in (request.start, request.end) and i not in kept]
     head, tail = pinned_ends(request)
+    if kept:
+        if count is not None:
+            count -= len(kept)
+        else:
+            duration -= float(dur[list(kept)].sum())
     f = np.asarray(free)
     if len(f) == 0:
         return place_pins([], request)
@@ -187,10 +204,40 @@ def _best_window(matrix, pool_order, request, count, duration, dur, mean_dur) ->
         if value < best:
             best, best_range = value, (i, j)
     i, j = best_range
-    return place_pins([int(v) for v in f[i:j]], request)
+    window = place_pins([int(v) for v in f[i:j]], request) if best < np.inf else []
+    if not window and not kept:
+        return []
+    if not window:
+        window = head + tail
+    for track in keep:
+        window = _insert_cheapest(matrix, window, track, request)
+    return window
 
 
-def _exchange_search(matrix, order, request, out_nb, in_nb, duration, dur, mean_dur) -> list[int]:
+def _insert_cheapest(matrix, order, track, request) -> list[int]:
+    """`order` with `track` where it adds the least cost (never before a pinned start or
+    after a pinned end)."""
+    lo = 1 if request.start is not None and order else 0
+    hi = len(order) - 1 if request.end is not None and order else len(order)
+    best, where = np.inf, lo
+    for pos in range(lo, hi + 1):
+        before = order[pos - 1] if pos > 0 else None
+        after = order[pos] if pos < len(order) else None
+        added = 0.0
+        if before is not None:
+            added += matrix[before, track]
+        if after is not None:
+            added += matrix[track, after]
+        if before is not None and after is not None:
+            added -= matrix[before, after]
+        if added < best:
+            best, where = added, pos
+    return order[:where] + [track] + order[where:]
+
+
+def _exchange_search(
+    matrix, order, request, out_nb, in_nb, duration, dur, mean_dur, keep=()
+) -> list[int]:
     """First-improvement exchanges of set tracks against pool tracks.
 
     Each round takes the first improving move of: replacing a set track in place,
@@ -198,7 +245,7 @@ def _exchange_search(matrix, order, request, out_nb, in_nb, duration, dur, mean_
     dropping a set track (duration only). A move is (position, track in, track out)."""
     order = list(order)
     chosen = set(order)
-    pinned = {p for p in (request.start, request.end) if p is not None}
+    pinned = {p for p in (request.start, request.end) if p is not None} | set(keep)
     total = float(dur[order].sum())
 
     def c(a, b):

@@ -10,6 +10,7 @@ Precedence (see NOTES.md 2-3):
 - BPM: the file's own tag when beets has none or when the tag refines beets' integer
   (beets stores "127.60" as 127; a tag less than 1 BPM away is the precise form of the
   same value). A tag further away than that lost to an edit in the library: beets wins.
+  Next, the same way, the flexible field `bpm_precise` that `beet djanalyze` stores.
 - Key: the file's raw key tag (beets rewrites "F# minor" as "Fm"), else beets'
   `initial_key`, else the key of a Mixed In Key comment; always through `parse_key`.
 - Energy: the beets field `energy`, else the file's energy tag or comment.
@@ -34,6 +35,7 @@ from djcurator_core.core.keys import KeyParseError, parse_key
 from djcurator_core.core.models import Track
 from djcurator_core.core.text import clean_text, line_break_in, shown, utf8_problem
 from djcurator_core.errors import first_line, validation_error_line
+from djcurator_core.files.tag_cache import TagCache
 from djcurator_core.files.tags import (
     DJTags,
     NotAPlainFile,
@@ -112,12 +114,19 @@ def unusable_path(path: str) -> str | None:
     return None
 
 
-def choose_bpm(tag_bpm: float | None, library_bpm: Any) -> float | None:
+# Flexible field where `beet djanalyze` keeps the analysed tempo with its decimals (beets'
+# own `bpm` is an integer).
+PRECISE_BPM_FIELD = "bpm_precise"
+
+
+def choose_bpm(tag_bpm: float | None, library_bpm: Any, precise_bpm: Any = None) -> float | None:
+    """The file's tag, else the library's precise analysed value, else beets' `bpm`; a
+    precise value only counts while it is the same tempo as beets' integer (< 1 BPM off:
+    a later edit of `bpm` in the library wins)."""
     library = parse_number(library_bpm)
-    if tag_bpm is None:
-        return library
-    if library is None or abs(tag_bpm - library) < 1:
-        return tag_bpm
+    for candidate in (tag_bpm, parse_number(precise_bpm)):
+        if candidate is not None and (library is None or abs(candidate - library) < 1):
+            return candidate
     return library
 
 
@@ -170,7 +179,7 @@ def item_to_track(item: Any, tags: DJTags) -> tuple[Track, list[str]]:
         album=_text(item, "album"),
         genre=_genre(item),
         duration=parse_number(_field(item, "length")),
-        bpm=choose_bpm(tags.bpm, _field(item, "bpm")),
+        bpm=choose_bpm(tags.bpm, _field(item, "bpm"), _field(item, PRECISE_BPM_FIELD)),
         key=choose_key(tags, _field(item, "initial_key"), problems),
         energy=choose_energy(tags, _field(item, "energy"), problems),
     )
@@ -185,13 +194,17 @@ def _missing(track: Track) -> str | None:
 def export_items(
     items: Iterable[Any],
     keep_incomplete: bool = False,
-    read_tags: TagReader = read_dj_tags,
+    read_tags: TagReader | None = None,
 ) -> Export:
     """Tracks for the items, in item order. Items whose file is missing are skipped, and
     so are items without BPM or key unless `keep_incomplete` (the scorer then gives their
     transitions neutral parts). A file whose tags cannot be read keeps the library's
     values, with a warning (whatever the tag reader raised: one damaged file must not stop
-    the set)."""
+    the set). `read_tags`: default, read_dj_tags through the tag cache (tag_cache.py:
+    files unchanged since the last export are not read again)."""
+    if read_tags is None:
+        with TagCache(reader=read_dj_tags) as cached:
+            return export_items(items, keep_incomplete, cached)
     tracks: list[Track] = []
     skipped: list[SkippedItem] = []
     warnings: list[str] = []

@@ -21,7 +21,12 @@ from pydantic import ValidationError
 from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.envconfig import ClientConfig
 from temporalio.exceptions import (
@@ -49,6 +54,10 @@ from djcurator_core.pipeline.workflows import (
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_NAMESPACE = "default"
 WORKER_HINT = "start one with `python worker.py --task-queue {queue}`"
+PICKUP_HINT = (
+    "start a worker (`beet djset --serve`, or `python worker.py --task-queue {queue}`); "
+    "the run waits on the server{later}"
+)
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -64,6 +73,14 @@ class ServerUnreachable(ClientError):
 
 class NoWorkerPolling(ClientError):
     pass
+
+
+class NoWorkerTookRun(NoWorkerPolling):
+    """The run was started but no worker took it: the run stays on the server."""
+
+    def __init__(self, workflow_id: str, message: str) -> None:
+        self.workflow_id = workflow_id
+        super().__init__(message)
 
 
 class WorkflowAlreadyRunning(ClientError):
@@ -273,6 +290,49 @@ async def wait_for_worker(client: Client, task_queue: str, wait: float = 5.0) ->
         await asyncio.sleep(0.2)
 
 
+async def picked_up(handle: WorkflowHandle) -> bool:
+    """Whether a worker has taken the run: a workflow task was completed (no workflow
+    task pending, or an activity scheduled), or the run already ended. Asked from the
+    server's view of the run (describe).
+
+    A task merely "started" does not count: the server hands a task to a poll that a
+    frozen or killed worker left open, marks it started, and only reschedules it when
+    the workflow task times out (10 s)."""
+    description = await handle.describe(rpc_timeout=timedelta(seconds=5))
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        return True
+    raw = description.raw_description
+    return not raw.HasField("pending_workflow_task") or len(raw.pending_activities) > 0
+
+
+async def wait_for_pickup(
+    handle: WorkflowHandle, task_queue: str, wait: float = 5.0, later: str = ""
+) -> None:
+    """Return once a worker has taken the run; NoWorkerTookRun after `wait` seconds.
+
+    The server can keep listing a worker that stopped or froze as a poller for minutes,
+    so `wait_for_worker` alone can pass while nobody is there; this watches the run
+    itself. `later` ends the message (how to get the result later; "{workflow_id}" in it
+    is replaced by the run's workflow id)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        try:
+            if await picked_up(handle):
+                return
+        except RPCError as exc:
+            raise _rpc_error(handle._client, exc) from None
+        if loop.time() >= deadline:
+            address = handle._client.service_client.config.target_host
+            hint = PICKUP_HINT.format(queue=task_queue, later=later.format(workflow_id=handle.id))
+            raise NoWorkerTookRun(
+                handle.id,
+                f"no worker took run {handle.id} within {wait:g} s on task queue "
+                f"{task_queue!r} at {address}; {hint}",
+            )
+        await asyncio.sleep(0.2)
+
+
 def _rpc_error(client: Client, exc: RPCError) -> ClientError:
     address = client.service_client.config.target_host
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
@@ -290,8 +350,11 @@ async def start_set(
     *,
     worker_wait: float = 5.0,
     if_running: Literal["fail", "attach"] = "fail",
+    later: str = "",
 ) -> WorkflowHandle[Any, SetResult]:
-    """Validate the request, check that a worker polls the queue, start DJSetWorkflow.
+    """Validate the request, check that a worker polls the queue, start DJSetWorkflow,
+    and check that a worker takes it within `worker_wait` seconds (`wait_for_pickup`;
+    NoWorkerTookRun, whose message ends with `later`, when none does).
 
     Workflow id: `workflow_id_for(request.name)` unless given. A finished run with the same
     id is no obstacle (a new run starts); a running one raises WorkflowAlreadyRunning, or
@@ -301,7 +364,7 @@ async def start_set(
     workflow_id = workflow_id or workflow_id_for(request.name)
     await wait_for_worker(client, task_queue, worker_wait)
     try:
-        return await client.start_workflow(
+        handle = await client.start_workflow(
             DJSetWorkflow.run,
             request,
             id=workflow_id,
@@ -317,6 +380,8 @@ async def start_set(
         raise WorkflowAlreadyRunning(workflow_id) from None
     except RPCError as exc:
         raise _rpc_error(client, exc) from None
+    await wait_for_pickup(handle, task_queue, worker_wait, later)
+    return handle
 
 
 # --- following it ------------------------------------------------------------------------

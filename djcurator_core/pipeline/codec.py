@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import zlib
 from collections.abc import Sequence
 
 from temporalio.api.common.v1 import Payload
@@ -27,6 +28,16 @@ DEFAULT_THRESHOLD = 4096
 # Below the server's 512 KiB warning (and far below its 2 MiB limit): the largest payload
 # a run ever sends.
 OFFLOAD_ABOVE = 256 * 1024
+# Anyone who can reach the server can start a workflow, and its input is decoded by the
+# workers: a 2 MiB gzip "bomb" could inflate to gigabytes. Real payloads stay far below:
+# the server refuses blobs over 2 MiB and JSON compresses about 6x (a stored payload is
+# at most a 100,000-track set: ~25 MB).
+MAX_DECODED_BYTES = 256 * 1024 * 1024
+
+
+class PayloadCodecError(ValueError):
+    """A binary/gzip payload that is not valid gzip or decompresses beyond the limit, or a
+    stored payload this process has no store for."""
 
 
 class GzipPayloadCodec(PayloadCodec):
@@ -43,12 +54,12 @@ class GzipPayloadCodec(PayloadCodec):
         self.offload_above = offload_above
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self._encode_one(payload) for payload in payloads]
+        return [self.encode_one(payload) for payload in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self._decode_one(payload) for payload in payloads]
+        return [self.decode_one(payload) for payload in payloads]
 
-    def _encode_one(self, payload: Payload) -> Payload:
+    def encode_one(self, payload: Payload) -> Payload:
         if len(payload.data) < self.threshold:
             return payload
         data = gzip.compress(payload.SerializeToString(), compresslevel=self.level, mtime=0)
@@ -57,18 +68,27 @@ class GzipPayloadCodec(PayloadCodec):
             return Payload(metadata={"encoding": CLAIM_ENCODING}, data=digest.encode())
         return Payload(metadata={"encoding": ENCODING}, data=data)
 
-    def _decode_one(self, payload: Payload) -> Payload:
+    def decode_one(self, payload: Payload) -> Payload:
         encoding = payload.metadata.get("encoding")
         if encoding == CLAIM_ENCODING:
             if self.store is None:
-                raise ValueError("a stored payload, but this client has no payload store")
-            data = self.store.get(payload.data.decode("ascii", "replace"))
+                raise PayloadCodecError("a stored payload, but this process has no payload store")
+            compressed = self.store.get(payload.data.decode("ascii", "replace"))
         elif encoding == ENCODING:
-            data = payload.data
+            compressed = payload.data
         else:
             return payload
+        inflater = zlib.decompressobj(wbits=31)  # gzip framing
+        try:
+            data = inflater.decompress(compressed, MAX_DECODED_BYTES)
+        except zlib.error as exc:
+            raise PayloadCodecError(f"binary/gzip payload: {exc}") from None
+        if inflater.unconsumed_tail:
+            raise PayloadCodecError(
+                f"binary/gzip payload decompresses beyond {MAX_DECODED_BYTES} bytes"
+            )
         decoded = Payload()
-        decoded.ParseFromString(gzip.decompress(data))
+        decoded.ParseFromString(data)
         return decoded
 
 

@@ -207,6 +207,7 @@ class EmbeddedServer:
         start_timeout: float = 30.0,
         log_path: str | None = None,
         extra_args: list[str] | None = None,
+        umask: int | None = None,
     ) -> None:
         self.requested_port = port
         self.port = port
@@ -216,6 +217,9 @@ class EmbeddedServer:
         self.start_timeout = start_timeout
         self.log_path = log_path
         self.extra_args = list(extra_args or [])
+        # The server process's umask (None: this process's): 0o077 keeps its database and
+        # log readable by this user only. Applies to the log file opened here too.
+        self.umask = umask
         self.startup_seconds: float | None = None
         self._process: subprocess.Popen | None = None
         self._finalizer: weakref.finalize | None = None
@@ -299,7 +303,9 @@ class EmbeddedServer:
             handle, self.log_path = tempfile.mkstemp(prefix="temporal-dev-", suffix=".log")
             os.close(handle)
         started = time.monotonic()
-        with open(self.log_path, "ab") as log:
+        mode = 0o666 & ~(self.umask if self.umask is not None else 0)
+        log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+        with os.fdopen(log_fd, "ab") as log:
             self._process = subprocess.Popen(
                 self._command(),
                 stdin=subprocess.DEVNULL,
@@ -307,6 +313,7 @@ class EmbeddedServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() ends all of it
                 preexec_fn=_die_with_parent_hook(),
+                umask=-1 if self.umask is None else self.umask,
             )
         self._finalizer = weakref.finalize(self, _stop_process, self._process)
         deadline = started + self.start_timeout

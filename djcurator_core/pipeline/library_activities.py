@@ -29,7 +29,7 @@ from djcurator_core.core.justify import SetResult
 from djcurator_core.errors import validation_error_line
 from djcurator_core.files.export import export_items
 from djcurator_core.files.formats import FormatName, RenderOptions, write_playlists
-from djcurator_core.files.playlist import PlaylistError
+from djcurator_core.files.playlist import PlaylistError, check_relative_to
 from djcurator_core.pipeline.set_activities import (
     _log_execution,
     bad_input,
@@ -37,6 +37,7 @@ from djcurator_core.pipeline.set_activities import (
     pack_or_retry,
 )
 from djcurator_core.pipeline.track_sets import TrackSet
+from djcurator_core.pipeline.worker_scope import WorkerScope, current_scope
 
 MAX_REPORTED_SKIPS = 20  # skipped tracks named in the export result (the rest counted)
 
@@ -130,23 +131,25 @@ def _prepare_beets() -> None:
         cached_classproperty.cache.clear()  # item types now include the plugins' fields
 
 
-def _open_library(source: LibrarySource):
+def _open_library(source: LibrarySource, scope: WorkerScope):
     from beets.library import Library
 
-    if not os.path.isfile(source.db):  # beets would create an empty library: refuse
+    db = scope.library(source.db)  # only a library this worker's configuration names
+    if not os.path.isfile(db):  # beets would create an empty library: refuse
         raise bad_input("LibraryError", f"beets library {source.db} not found")
-    directory = source.directory or os.path.dirname(source.db)
+    directory = source.directory or os.path.dirname(db)
     # Not the process-wide music folder: a `beet --serve` process has its own library.
-    return Library(source.db, directory, set_music_dir=False)
+    return Library(db, directory, set_music_dir=False)
 
 
-def export_from_library(source: LibrarySource) -> ExportedTracks:
-    """The query's tracks with the plugin's export rules (export.export_items)."""
+def export_from_library(source: LibrarySource, scope: WorkerScope | None = None) -> ExportedTracks:
+    """The query's tracks with the plugin's export rules (export.export_items), from a
+    library `scope` allows (default: the running worker's, `worker_scope.current_scope`)."""
     from beets.dbcore.query import InvalidQueryError, ParsingError
 
     _prepare_beets()
     try:
-        lib = _open_library(source)
+        lib = _open_library(source, scope or current_scope())
     except sqlite3.Error as exc:
         raise ApplicationError(
             f"beets library {source.db}: {exc}", type="LibraryUnavailable"
@@ -201,7 +204,11 @@ def write_playlist_activity(request: WritePlaylistRequest) -> WrittenPlaylist:
 
     Any failure to write (folder missing and not creatable, no permission, disk full) is
     non-retryable: that file's previous version stays as it was, the other formats are
-    still written, and the run fails visibly naming the file."""
+    still written, and the run fails visibly naming the file.
+
+    A file outside the folders this worker's configuration allows (worker_scope) fails
+    the run before anything is written (NotAllowed): the request does not choose what the
+    worker writes. So does a `relative_to` folder that does not exist."""
     _log_execution("write_playlist_activity")
     target = request.target
     workflow_id = activity.info().workflow_id if activity.in_activity() else None
@@ -215,11 +222,19 @@ def write_playlist_activity(request: WritePlaylistRequest) -> WrittenPlaylist:
         relative_to=target.relative_to,
         forward_slash=target.forward_slash,
     )
+    scope = current_scope()
+    files = [(file.format, scope.playlist_path(file.path)) for file in target.files()]
     try:
-        files = [(file.format, file.path) for file in target.files()]
+        if target.relative_to is not None:
+            # the playlist's own folder may be the base of its entries: make it first
+            os.makedirs(os.path.dirname(files[0][1]), exist_ok=True)
+            check_relative_to(target.relative_to)
         write_playlists(result, request.name, files, options).raise_errors()
     except PlaylistError as exc:
         raise bad_input("PlaylistError", str(exc)) from None
+    except OSError as exc:  # the folder could not be made
+        message = f"cannot write playlist {target.path}: {exc.strerror}"
+        raise bad_input("PlaylistError", message) from None
     attempt = activity.info().attempt if activity.in_activity() else 1
     paths = [file.path for file in target.files()]
     return WrittenPlaylist(

@@ -8,6 +8,12 @@ by the OS when the process dies, so a crash leaves no stale lock) and a small JS
 saying who runs it, on which address and Web UI, written (atomically) once the server
 answers. Other commands find the running service's server through that file
 (`running_service`), and wait while the lock is held but the file not yet written.
+
+Private by default (docs/hardening.md): the state folder is 0700 and every file in it
+(database, log, lock, state) 0600; the server runs with umask 077. The worker writes
+playlists, opens libraries and reads tracks files only as `ServiceConfig.scope` allows
+(from the user's beets configuration), whatever a request asks. The Web UI shows gzip
+payloads decoded through a loopback codec server (codec_server.py).
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from djcurator_core.pipeline.client import ClientError, ConnectionSettings, connect
+from djcurator_core.pipeline.codec_server import CodecServer
 from djcurator_core.pipeline.dev_server import HOST, EmbeddedServer, EmbeddedServerError, port_open
 from djcurator_core.pipeline.worker import run_worker
+from djcurator_core.pipeline.worker_scope import UNRESTRICTED, WorkerScope
 from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE
 
 LOCK_FILE = "service.lock"
@@ -37,6 +45,7 @@ DEFAULT_PORT = 7233
 DEFAULT_UI_PORT = 8233
 STARTING_WAIT = 30.0  # seconds a command waits for a service that is starting
 GRACEFUL_TIMEOUT = timedelta(seconds=10)  # running steps may finish after a stop signal
+PRIVATE_UMASK = 0o077  # the state folder 0700, its files 0600
 
 
 class ServiceError(ClientError):
@@ -112,6 +121,16 @@ def running_service(
     return None
 
 
+def make_private(state_dir: Path) -> None:
+    """Create the state folder 0700, and make an existing one and its files private (a
+    folder made by an older version may be 0755 with a 0644 database)."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(state_dir, 0o700)
+    for entry in os.scandir(state_dir):
+        if entry.is_file(follow_symlinks=False):
+            os.chmod(entry.path, 0o600)
+
+
 class ServiceLock:
     """The exclusive lock of a state folder; ServiceError names the running service."""
 
@@ -120,8 +139,8 @@ class ServiceLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        make_private(self.state_dir)
+        fd = os.open(self.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -138,7 +157,9 @@ class ServiceLock:
     def write_state(self, info: ServiceInfo) -> None:
         path = self.state_dir / STATE_FILE
         temp = path.with_suffix(".tmp")
-        temp.write_text(json.dumps(asdict(info)), encoding="utf-8")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(asdict(info)))
         os.replace(temp, path)
 
     def release(self) -> None:
@@ -157,6 +178,9 @@ class ServiceConfig:
     db_path: Path | None = None  # None: state_dir / temporal.db
     task_queue: str = DEFAULT_TASK_QUEUE
     settings: ConnectionSettings | None = None  # a configured server: run only the worker
+    # What the worker may touch, from the beets config. None: UNRESTRICTED, until the
+    # plugin passes its configuration's scope (issue 10, after the plugin package split).
+    scope: WorkerScope | None = None
     memory_limit: int | None = None  # bytes for heavy steps at once (None: memory_gate default)
 
 
@@ -169,6 +193,7 @@ async def run_service(
     lock = ServiceLock(config.state_dir)
     lock.acquire()
     server: EmbeddedServer | None = None
+    codec_server: CodecServer | None = None
     served = False
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -184,7 +209,8 @@ async def run_service(
         loop.add_signal_handler(signum, on_signal)
     try:
         if config.settings is None:
-            server = await _start_server(config)
+            codec_server = _start_codec_server(config)
+            server = await _start_server(config, codec_server)
             settings = server.connection_settings()
         else:
             settings = config.settings
@@ -192,6 +218,7 @@ async def run_service(
         async with run_worker(
             client,
             config.task_queue,
+            scope=UNRESTRICTED if config.scope is None else config.scope,
             say=say,
             memory_limit=config.memory_limit,
             graceful_shutdown_timeout=GRACEFUL_TIMEOUT,
@@ -224,12 +251,21 @@ async def run_service(
             loop.remove_signal_handler(signum)
         if server is not None:
             await asyncio.to_thread(server.stop)
+        if codec_server is not None:
+            codec_server.stop()
         lock.release()
         if served:
             say("stopped")
 
 
-async def _start_server(config: ServiceConfig) -> EmbeddedServer:
+def _start_codec_server(config: ServiceConfig) -> CodecServer | None:
+    """The Web UI's codec endpoint (None without a Web UI)."""
+    if config.ui_port is None:
+        return None
+    return CodecServer([f"http://{host}:{config.ui_port}" for host in (HOST, "localhost")]).start()
+
+
+async def _start_server(config: ServiceConfig, codec_server: CodecServer | None) -> EmbeddedServer:
     for port, what, key in (
         (config.port, "Temporal", "port"),
         (config.ui_port, "Web UI", "ui_port"),
@@ -241,12 +277,18 @@ async def _start_server(config: ServiceConfig) -> EmbeddedServer:
             )
     db_path = config.db_path or config.state_dir / DB_FILE
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    extra_args: list[str] = []
+    if config.ui_port is not None:
+        extra_args = ["--ui-ip", HOST]
+    if codec_server is not None:
+        extra_args += ["--ui-codec-endpoint", codec_server.url]
     server = EmbeddedServer(
         port=config.port,
         db_filename=str(db_path),
         ui_port=config.ui_port,
         log_path=str(config.state_dir / LOG_FILE),
-        extra_args=["--ui-ip", HOST] if config.ui_port is not None else [],
+        extra_args=extra_args,
+        umask=PRIVATE_UMASK,
     )
     try:
         # In this (the main) thread: the server gets SIGTERM when the thread that started

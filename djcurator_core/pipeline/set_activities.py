@@ -35,6 +35,7 @@ from djcurator_core.errors import first_line
 from djcurator_core.pipeline.memory_gate import worker_gate
 from djcurator_core.pipeline.payload_store import PayloadStoreError
 from djcurator_core.pipeline.track_sets import TrackSet, TrackSetField, pack, unpack
+from djcurator_core.pipeline.worker_scope import current_scope
 
 ACTIVITY_LOG_ENV = "DJSET_ACTIVITY_LOG"
 SEQUENCE_DELAY_ENV = "DJSET_TEST_SEQUENCE_DELAY"
@@ -201,11 +202,15 @@ def _test_delay() -> None:
 
 @activity.defn
 def load_tracks_activity(request: LoadRequest) -> LoadedTracks:
-    """Read and validate the tracks (a tracks_enriched file, or tracks given inline)."""
+    """Read and validate the tracks (a tracks_enriched file, or tracks given inline).
+
+    Bad content, a FIFO or device in place of the file, or a file over the size limit is
+    a TrackFormatError (non-retryable: the same input fails the same way again)."""
     _log_execution("load_tracks_activity")
     try:
         if request.path is not None:
-            tracks = load_tracks(request.path)
+            # Only where this worker's configuration allows (worker_scope).
+            tracks = load_tracks(current_scope().tracks_file(request.path))
         elif request.stored is not None:
             tracks = stored_tracks(request.stored)
         elif request.tracks is not None:

@@ -15,11 +15,17 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from djcurator_core.core import solver_cache
+from djcurator_core.pipeline.analysis_activities import (
+    ANALYSIS_ACTIVITIES,
+    shutdown_analysis_pool,
+)
+from djcurator_core.pipeline.analysis_workflow import DJAnalyzeWorkflow
 from djcurator_core.pipeline.client import ClientError, connect
 from djcurator_core.pipeline.dev_server import EmbeddedServer, EmbeddedServerError
 from djcurator_core.pipeline.library_activities import LIBRARY_ACTIVITIES
 from djcurator_core.pipeline.memory_gate import set_worker_limit
 from djcurator_core.pipeline.set_activities import ALL_ACTIVITIES
+from djcurator_core.pipeline.worker_scope import DENY_ALL, WorkerScope, register, unregister
 from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow
 
 # A workflow task waits this long on a (possibly dead) worker's sticky queue before any
@@ -39,10 +45,12 @@ def build_worker(
     memory_limit: int | None = None,
     **worker_kwargs,
 ) -> Worker:
-    """A worker for DJSetWorkflow and its activities, the library ones of scheduled sets
-    included (sync activities on a thread pool).
+    """A worker for DJSetWorkflow and DJAnalyzeWorkflow and their activities, the library
+    ones of scheduled sets included (sync activities on a thread pool; audio analysis
+    fans out further to a process pool of every core, see analysis_activities).
 
     The thread pool is shut down by `run_worker`, or call `worker.djset_executor.shutdown()`.
+    Run it through `run_worker`: that gives its activities their scope (none here).
     `activities` replaces the registered activities (tests inject faults this way).
     `memory_limit`: bytes the heavy steps of this process may hold at once (memory_gate.py;
     None: DJSET_WORKER_MEMORY, else a share of the machine's memory).
@@ -54,8 +62,8 @@ def build_worker(
     worker = Worker(
         client,
         task_queue=task_queue,
-        workflows=[DJSetWorkflow],
-        activities=list(activities or [*ALL_ACTIVITIES, *LIBRARY_ACTIVITIES]),
+        workflows=[DJSetWorkflow, DJAnalyzeWorkflow],
+        activities=list(activities or [*ALL_ACTIVITIES, *LIBRARY_ACTIVITIES, *ANALYSIS_ACTIVITIES]),
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         sticky_queue_schedule_to_start_timeout=sticky_timeout,
@@ -70,19 +78,29 @@ async def run_worker(
     client: Client,
     task_queue: str = DEFAULT_TASK_QUEUE,
     say: Callable[[str], None] | None = None,
+    *,
+    scope: WorkerScope = DENY_ALL,
     **kwargs,
 ):
     """Run a worker in this process for the duration of the block.
+
+    `scope` is what its activities may touch (worker_scope): the folders it writes
+    playlists in, the beets libraries it opens, the folders it reads tracks files from.
+    It comes from the worker's own configuration; the default allows none of them (sets
+    with inline tracks and no playlist target need none).
 
     The solver is compiled first when its cache is cold (solver_cache.prepare; `say`
     gets "preparing the solver, first run only"), so that no step pays for it."""
     await asyncio.to_thread(solver_cache.prepare, say or _log.info)
     worker = build_worker(client, task_queue, **kwargs)
+    register(client.namespace, task_queue, scope)
     try:
         async with worker:
             yield worker
     finally:
+        unregister(client.namespace, task_queue)
         worker.djset_executor.shutdown(wait=True, cancel_futures=True)
+        shutdown_analysis_pool()
 
 
 def _to_stderr(message: str) -> None:
@@ -93,13 +111,17 @@ def _to_stderr(message: str) -> None:
 async def embedded_runtime(
     task_queue: str = DEFAULT_TASK_QUEUE,
     say: Callable[[str], None] | None = None,
+    *,
+    scope: WorkerScope = DENY_ALL,
     **server_kwargs,
 ) -> AsyncIterator[Client]:
     """Start an embedded dev server, connect, run an in-process worker; yield the client.
 
     Everything is shut down when the block ends. The server object is available as
     `client.djset_server` (its address, Web UI url...). A server that cannot start raises
-    ClientError (one line), like every other connection problem.
+    ClientError (one line), like every other connection problem. The worker's `scope`
+    (see run_worker) allows nothing unless given: its port is reachable by other local
+    users while it runs.
     """
     server = EmbeddedServer(**server_kwargs)
     try:
@@ -111,7 +133,7 @@ async def embedded_runtime(
     try:
         client = await connect(server.connection_settings())
         client.djset_server = server  # type: ignore[attr-defined]
-        async with run_worker(client, task_queue, say=say or _to_stderr):
+        async with run_worker(client, task_queue, say=say or _to_stderr, scope=scope):
             yield client
     finally:
         server.stop()
