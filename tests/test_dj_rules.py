@@ -294,3 +294,20 @@ def test_cli_dj_options_reach_the_plan(tmp_path):
     summary = result["summary"]
     for key in ("mixable_share", "compatible_share", "boosts", "jumps_over_comfortable"):
         assert key in summary
+
+
+# --- fresh sets -----------------------------------------------------------------------------
+
+
+def test_recent_sets_are_held_back_while_the_pool_allows():
+    tracks = random_pool(10, 15, keys=["8A", "9A"])
+    recent = [["t000", "t001", "t002"], ["t003", "t004", "t005"], ["t006", "t007"]]
+    plan = plan_order(tracks, SetOptions(count=3), recent_sets=recent)
+    # 8 tracks of three sets would leave 2, too few: the last two sets are held back
+    assert set(plan.order) <= {6, 7, 8, 9}
+    assert "held back 6 recently played track(s) (the last 2 set(s))" in plan.notes
+    pinned = plan_order(tracks, SetOptions(count=3, start="t000"), recent_sets=recent)
+    assert pinned.order[0] == 0  # a pinned track is never held back
+    whole = plan_order(tracks, recent_sets=recent)  # no count: the set is the whole pool
+    assert sorted(whole.order) == list(range(10))
+    assert not any("held back" in n for n in whole.notes)

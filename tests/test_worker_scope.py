@@ -85,12 +85,17 @@ def _target(case: str, allowed: Path, outside: Path, victim: Path) -> str:
     if case == "symlinked file":
         (allowed / "list.m3u8").symlink_to(victim)
         return str(allowed / "list.m3u8")
+    if case == "dotfile inside":
+        return str(allowed / ".bashrc")
+    if case == "other suffix inside":
+        return str(allowed / "notes.txt")
     return "victim.m3u8"  # relative: depends on the worker's cwd
 
 
-@pytest.mark.parametrize(
-    "case", ["outside", "dot-dot", "symlinked folder", "symlinked file", "relative"]
-)
+CASES = ["outside", "dot-dot", "symlinked folder", "symlinked file", "relative"]
+
+
+@pytest.mark.parametrize("case", [*CASES, "dotfile inside", "other suffix inside"])
 async def test_playlist_targets_outside_the_allowed_folders_write_nothing(
     case, folders, temporal_client, task_queue
 ):
@@ -101,7 +106,11 @@ async def test_playlist_targets_outside_the_allowed_folders_write_nothing(
     async with run_worker(temporal_client, task_queue, scope=scope):
         error, handle = await run_failing(temporal_client, task_queue, playlist_request(target))
     assert (error.error_type, error.step) == ("NotAllowed", "write_playlist_activity")
-    if case != "relative":
+    if case.endswith("inside"):
+        assert f"playlist {target} is not allowed: a playlist file has a name ending in .m3u8" in (
+            error.message
+        )
+    elif case != "relative":
         assert f"playlist {target} is not allowed" in error.message
         assert f"only writes playlists in {allowed}" in error.message
         assert "add its folder to the worker's --playlist-dir" in error.message

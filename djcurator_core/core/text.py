@@ -17,7 +17,6 @@ per line), in a terminal and in JSON. Three hazards, one function each:
 from __future__ import annotations
 
 import re
-import unicodedata
 
 # Everything str.splitlines() splits on.
 LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
@@ -32,21 +31,19 @@ _ESCAPE_SEQUENCE = re.compile(
 REPLACEMENT = "\ufffd"
 
 
-def _is_control(char: str) -> bool:
-    """C0/C1 controls, DEL, and the Unicode line and paragraph separators."""
-    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
+# C0 and C1 controls and DEL (Unicode category Cc), the line and paragraph separators
+# (Zl, Zp): one regular expression, as fast on clean text as a plain scan.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+SPACE_LIKE = "\t" + LINE_BREAKS  # controls that separate words: they become a space
 
 
 def clean_text(text: str) -> str:
     """`text` without terminal escape sequences; tabs and line breaks become spaces and
     any other control character becomes U+FFFD (visible, and harmless to print)."""
-    if not any(_is_control(char) for char in text):
+    if _CONTROL.search(text) is None:
         return text
     text = _ESCAPE_SEQUENCE.sub("", text)
-    return "".join(
-        " " if char == "\t" or char in LINE_BREAKS else REPLACEMENT if _is_control(char) else char
-        for char in text
-    )
+    return _CONTROL.sub(lambda m: " " if m.group() in SPACE_LIKE else REPLACEMENT, text)
 
 
 def line_break_in(text: str) -> str | None:

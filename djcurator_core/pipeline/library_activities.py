@@ -28,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 from djcurator_core.core.justify import SetResult
 from djcurator_core.errors import validation_error_line
 from djcurator_core.files.export import export_items
-from djcurator_core.files.formats import FormatName, RenderOptions, write_playlists
+from djcurator_core.files.formats import FORMATS, FormatName, RenderOptions, write_playlists
 from djcurator_core.files.playlist import PlaylistError, check_relative_to
 from djcurator_core.pipeline.set_activities import (
     _log_execution,
@@ -223,7 +223,10 @@ def write_playlist_activity(request: WritePlaylistRequest) -> WrittenPlaylist:
         forward_slash=target.forward_slash,
     )
     scope = current_scope()
-    files = [(file.format, scope.playlist_path(file.path)) for file in target.files()]
+    files = [
+        (file.format, scope.playlist_path(file.path, FORMATS[file.format].suffix))
+        for file in target.files()
+    ]
     try:
         if target.relative_to is not None:
             # the playlist's own folder may be the base of its entries: make it first

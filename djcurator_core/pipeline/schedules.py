@@ -48,6 +48,12 @@ from djcurator_core.pipeline.client import (
     validate_request,
     workflow_id_for,
 )
+from djcurator_core.pipeline.set_history import (
+    DEFAULT_FRESH_SETS,
+    MEMO_RECENT,
+    MEMO_SCHEDULE,
+    history_memo,
+)
 from djcurator_core.pipeline.workflows import (
     DEFAULT_TASK_QUEUE,
     WORKFLOW_NAME,
@@ -115,7 +121,8 @@ def build_schedule(
             request,
             id=schedule_id,
             task_queue=task_queue,
-            memo={MEMO_CRON: cron, MEMO_TIMEZONE: timezone},
+            # the history of the schedule's sets lives here too (set_history.py)
+            memo={MEMO_CRON: cron, MEMO_TIMEZONE: timezone, MEMO_SCHEDULE: schedule_id},
             static_summary=f"nightly set {request.name!r}: {cron} ({timezone})",
         ),
         spec=ScheduleSpec(cron_expressions=[cron], time_zone_name=timezone),
@@ -130,9 +137,18 @@ async def upsert_schedule(
     timezone: str,
     task_queue: str = DEFAULT_TASK_QUEUE,
     catchup_window: timedelta = DEFAULT_CATCHUP_WINDOW,
+    fresh_sets: int | None = None,
 ) -> tuple[str, bool]:
     """Create the schedule for `request.name`, or replace its action, times and policy
-    (keeping it paused if it was). Returns (schedule id, created)."""
+    (keeping it paused if it was, and the history of its sets). Returns (schedule id,
+    created).
+
+    `fresh_sets`: runs hold back the tracks of this many last sets (set_history.py); None
+    keeps the request's own value, or DEFAULT_FRESH_SETS when the request does not set it."""
+    if fresh_sets is not None:
+        request = request.model_copy(update={"fresh_sets": fresh_sets})
+    elif "fresh_sets" not in request.model_fields_set:
+        request = request.model_copy(update={"fresh_sets": DEFAULT_FRESH_SETS})
     request = validate_request(request)
     if request.library is None or request.playlist is None:
         raise ScheduleError("a scheduled set needs a library source and a playlist target")
@@ -150,7 +166,14 @@ async def upsert_schedule(
         raise _schedule_rpc_error(client, exc, cron) from None
 
     def keep_state(previous: ScheduleUpdateInput) -> ScheduleUpdate:
-        schedule.state = previous.description.schedule.state
+        old = previous.description.schedule
+        schedule.state = old.state
+        old_memo = getattr(old.action, "memo", None) or {}
+        if MEMO_RECENT in old_memo:  # the raw payload, kept as it is
+            schedule.action.memo = {
+                **(schedule.action.memo or {}),
+                MEMO_RECENT: old_memo[MEMO_RECENT],
+            }
         return ScheduleUpdate(schedule=schedule)
 
     try:
@@ -209,6 +232,7 @@ class ScheduleSummary:
     skipped_overlap: int = 0
     missed_catchup: int = 0
     task_queue: str | None = None  # where the runs go
+    remembered_sets: int = 0  # sets in the schedule's history (set_history.py)
 
     @property
     def name(self) -> str:
@@ -243,6 +267,11 @@ class ScheduleSummary:
             if options:
                 shown = ", ".join(f"{key}={value}" for key, value in options.items())
                 lines.append(f"  options: {shown}")
+            if request.fresh_sets:
+                lines.append(
+                    f"  fresh sets: holds back the tracks of the last {request.fresh_sets} "
+                    f"set(s); {self.remembered_sets} remembered"
+                )
         if self.paused:
             lines.append("  next runs: none while paused")
         else:
@@ -342,6 +371,9 @@ async def describe_schedule(client: Client, schedule_id: str, recent: int = 5) -
         skipped_overlap=info.num_actions_skipped_overlap,
         missed_catchup=info.num_actions_missed_catchup_window,
         task_queue=getattr(description.schedule.action, "task_queue", None),
+        remembered_sets=len(
+            await history_memo(client, getattr(description.schedule.action, "memo", None))
+        ),
     )
 
 

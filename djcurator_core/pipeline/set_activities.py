@@ -65,11 +65,15 @@ class LoadedTracks(BaseModel):
 class SequenceRequest(BaseModel):
     tracks: TrackSetField
     options: SetOptions = SetOptions()
+    recent_sets: list[list[str]] = []  # track ids of the schedule's last sets, newest first
 
 
 class SequencedOrder(BaseModel):
     order: list[int]  # indices into the request's tracks, in set order
     notes: list[str] = []
+    # the set's track ids in order: the workflow never holds a large pool's tracks
+    # (track_sets.py) but remembers scheduled sets by id (set_history.py)
+    track_ids: list[str] = []
     attempt: int = 1
 
 
@@ -247,11 +251,14 @@ def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
         tracks = stored_tracks(request.tracks)
         try:
             options = with_search_budget(request.options, waited)
-            plan = plan_order(tracks, options, progress=progress)
+            plan = plan_order(tracks, options, progress=progress, recent_sets=request.recent_sets)
         except SequencingError as exc:
             raise bad_input("SequencingError", first_line(exc)) from None
     return SequencedOrder(
-        order=list(plan.order), notes=list(plan.notes), attempt=activity.info().attempt
+        order=list(plan.order),
+        notes=list(plan.notes),
+        track_ids=[tracks[i].id for i in plan.order],
+        attempt=activity.info().attempt,
     )
 
 

@@ -25,6 +25,7 @@ from djcurator_core.pipeline.dev_server import EmbeddedServer, EmbeddedServerErr
 from djcurator_core.pipeline.library_activities import LIBRARY_ACTIVITIES
 from djcurator_core.pipeline.memory_gate import set_worker_limit
 from djcurator_core.pipeline.set_activities import ALL_ACTIVITIES
+from djcurator_core.pipeline.set_history import HISTORY_ACTIVITIES
 from djcurator_core.pipeline.worker_scope import DENY_ALL, WorkerScope, register, unregister
 from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow
 
@@ -63,7 +64,10 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[DJSetWorkflow, DJAnalyzeWorkflow],
-        activities=list(activities or [*ALL_ACTIVITIES, *LIBRARY_ACTIVITIES, *ANALYSIS_ACTIVITIES]),
+        activities=list(
+            activities
+            or [*ALL_ACTIVITIES, *LIBRARY_ACTIVITIES, *ANALYSIS_ACTIVITIES, *HISTORY_ACTIVITIES]
+        ),
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         sticky_queue_schedule_to_start_timeout=sticky_timeout,

@@ -56,9 +56,21 @@ class WorkerScope:
         }
     )
 
-    def playlist_path(self, path: str) -> str:
-        """The real path to write the playlist to; NotAllowed outside `playlist_dirs`."""
-        return self._inside(path, self.playlist_dirs, "playlist", "writes playlists in")
+    def playlist_path(self, path: str, suffix: str | None = None) -> str:
+        """The real path to write the playlist to; NotAllowed outside `playlist_dirs`, and
+        for a name that is hidden or does not end in the format's `suffix`: even inside
+        an allowed folder (which may be a home folder), a run must not replace a dotfile
+        or another program's file."""
+        real = self._inside(path, self.playlist_dirs, "playlist", "writes playlists in")
+        name = os.path.basename(real)
+        if name.startswith(".") or (suffix and not name.lower().endswith(suffix.lower())):
+            expected = f"a name ending in {suffix}" if suffix else "a visible name"
+            raise bad_input(
+                NOT_ALLOWED,
+                f"playlist {shown(path)} is not allowed: a playlist file has {expected}, "
+                "not starting with '.'",
+            )
+        return real
 
     def tracks_file(self, path: str) -> str:
         """The real path of a tracks file to read; NotAllowed outside `tracks_dirs`."""

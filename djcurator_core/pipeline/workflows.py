@@ -50,6 +50,12 @@ with workflow.unsafe.imports_passed_through():
         load_tracks_activity,
         sequence_tracks_activity,
     )
+    from djcurator_core.pipeline.set_history import (
+        RememberSet,
+        recent_sets,
+        remember_set_activity,
+        schedule_of_run,
+    )
     from djcurator_core.pipeline.track_sets import TrackSet
 
 DEFAULT_TASK_QUEUE = "djset"
@@ -99,6 +105,9 @@ class SetRequest(BaseModel):
     library: LibrarySource | None = None
     options: SetOptions = SetOptions()
     playlist: PlaylistTarget | None = None
+    # scheduled runs: hold back the tracks of the schedule's last this-many sets
+    # (set_history.py); 0 = no history
+    fresh_sets: int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _one_source(self) -> SetRequest:
@@ -222,7 +231,11 @@ class DJSetWorkflow:
         started = workflow.now()
         sequenced: SequencedOrder = await workflow.execute_activity(
             sequence_tracks_activity,
-            SequenceRequest(tracks=tracks, options=request.options),
+            SequenceRequest(
+                tracks=tracks,
+                options=request.options,
+                recent_sets=recent_sets(request.fresh_sets),
+            ),
             start_to_close_timeout=SEQUENCE_TIMEOUT,
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=RETRY_POLICY,
@@ -261,8 +274,22 @@ class DJSetWorkflow:
             )
             shown = ", ".join(written.paths) or written.path
             self._finish("write_playlist_activity", started, written.attempt, playlist=shown)
+            await self._remember(request, sequenced.track_ids)
         self._progress = self._progress.model_copy(update={"status": "completed"})
         return _unparsed_json(justified.result_json)  # the client reads it as a SetResult
+
+    async def _remember(self, request: SetRequest, track_ids: list[str]) -> None:
+        """A scheduled run that published its set adds it to the schedule's history (part
+        of the playlist step: a set is remembered once its playlist is written)."""
+        schedule_id = schedule_of_run()
+        if schedule_id is None or request.fresh_sets <= 0:
+            return
+        await workflow.execute_activity(
+            remember_set_activity,
+            RememberSet(schedule_id=schedule_id, track_ids=track_ids, keep=request.fresh_sets),
+            start_to_close_timeout=PLAYLIST_TIMEOUT,
+            retry_policy=RETRY_POLICY,
+        )
 
     def _failed(self, error: ActivityError) -> ApplicationError:
         """Record the failure for the queries; the error the workflow fails with."""
