@@ -36,7 +36,7 @@ from djcurator_core.pipeline.set_activities import (
     heartbeating,
     pack_or_retry,
 )
-from djcurator_core.pipeline.track_sets import TrackSet
+from djcurator_core.pipeline.track_sets import TrackSetField
 from djcurator_core.pipeline.worker_scope import WorkerScope, current_scope
 
 MAX_REPORTED_SKIPS = 20  # skipped tracks named in the export result (the rest counted)
@@ -86,7 +86,7 @@ class PlaylistTarget(BaseModel):
 
 
 class ExportedTracks(BaseModel):
-    tracks: TrackSet  # inline or by reference (track_sets.py)
+    tracks: TrackSetField  # inline or by reference (track_sets.py)
     matched: int  # items the query matched
     skipped: list[str] = []  # the first MAX_REPORTED_SKIPS left-out items, one line each
     skipped_count: int = 0
