@@ -1,12 +1,21 @@
-"""One-line error messages: the first line of any exception, the first pydantic error.
+"""The project's one exception base, and one-line error messages.
 
-Every shell promises "bad input -> one line, no traceback"; these two helpers are the
-single place that turns an exception into that line.
+Every shell promises "bad input -> one line, no traceback". Every error a user can cause
+(a bad tracks file, an unknown key, an unwritable playlist, an unreachable server...)
+derives from `DJSetError`, whose str() is that line, so a shell needs one `except`:
+the plugin turns it into beets' `UserError`, the CLI into exit status 2, the worker into
+a one-line report. `first_line` and `validation_error_line` turn other exceptions (a
+library's, pydantic's) into such a line.
 """
 
 from __future__ import annotations
 
 from pydantic import ValidationError
+
+
+class DJSetError(Exception):
+    """Base of every user-facing error; str() is one clear line naming what is wrong."""
+
 
 _PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
 

@@ -39,10 +39,12 @@ sys.path.insert(0, str(ROOT))
 from temporalio.api.enums.v1 import EventType  # noqa: E402
 
 from djcurator_core.core.models import Track, TrackFormatError, dump_tracks  # noqa: E402
-from djcurator_core.core.planning import DEFAULT_SOLVER, SetOptions  # noqa: E402
+from djcurator_core.core.set_option_flags import DEFAULT_SOLVER  # noqa: E402
+from djcurator_core.core.set_options import SetOptions  # noqa: E402
 from djcurator_core.pipeline.client import connect, start_set, wait_for_result  # noqa: E402
+from djcurator_core.pipeline.contracts import STEPS, SetRequest  # noqa: E402
 from djcurator_core.pipeline.dev_server import EmbeddedServer  # noqa: E402
-from djcurator_core.pipeline.workflows import STEPS, SetRequest  # noqa: E402
+from djcurator_core.process import exit_now  # noqa: E402
 
 DEFAULT_TSV = ROOT.parent / "shared" / "bench" / "giantsteps_mtg_bpm_key.tsv"
 STEP_NAMES = [name for _, name in STEPS]
@@ -246,8 +248,7 @@ def main() -> None:
     if not Path(args.tsv).is_file():
         raise SystemExit(f"benchmark data not found: {args.tsv} (pass --tsv)")
     asyncio.run(bench(args))
-    sys.stdout.flush()
-    os._exit(0)  # the SDK can crash at interpreter exit (sdk-python #300)
+    exit_now(0)  # the SDK can crash at interpreter exit (sdk-python #300)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import uuid
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from temporal_helpers import TEST_SCOPE
 from djcurator_core.pipeline.client import connect
 from djcurator_core.pipeline.dev_server import EmbeddedServer
 from djcurator_core.pipeline.worker import run_worker
+from djcurator_core.process import exit_now
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_TRACKS = ROOT / "fixtures" / "tracks_enriched.json"
@@ -91,6 +91,4 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_unconfigure(config):
     if os.environ.get("DJSET_PYTEST_NO_FORCE_EXIT") or "status" not in _session_status:
         return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(_session_status["status"])
+    exit_now(_session_status["status"])

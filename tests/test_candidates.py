@@ -9,8 +9,9 @@ from djcurator_core.core import candidates, planning
 from djcurator_core.core.candidates import group, reduce_pool
 from djcurator_core.core.keys import ALL_KEYS
 from djcurator_core.core.models import Track
-from djcurator_core.core.planning import SetOptions, plan_order
+from djcurator_core.core.planning import plan_order
 from djcurator_core.core.scoring import ScoringConfig, score_transition, tempo_change
+from djcurator_core.core.set_options import SetOptions
 
 STANDARD = {"same key", "relative", "+1", "-1"}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 
@@ -10,10 +9,10 @@ import numpy as np
 import pytest
 from cli_helpers import ROOT, run_cli
 
-from djcurator_core.cli import parse_duration
 from djcurator_core.core.models import load_tracks
 from djcurator_core.core.scoring import cost_matrix
 from djcurator_core.core.sequencing import path_cost
+from djcurator_core.core.set_options import InvalidSetOptions, parse_duration
 
 FIXTURE = ROOT / "fixtures" / "tracks_enriched.json"
 
@@ -98,7 +97,7 @@ def test_parse_duration(text, seconds):
     "text", ["", "abc", "h", "90x", "-5", "1 2", "30m1h", "1h2h", "30s10", "1:2:3:4", "1h:30"]
 )
 def test_parse_duration_refuses_garbage_in_one_line(text):
-    with pytest.raises(argparse.ArgumentTypeError) as info:
+    with pytest.raises(InvalidSetOptions) as info:
         parse_duration(text)
     assert str(info.value) == f"not a duration: {text!r} (try 90m, 1h30, 1:30:00 or seconds)"
 

@@ -22,9 +22,10 @@ from djcurator_core.core.mixability import (
     largest_jump,
 )
 from djcurator_core.core.models import Track, dump_tracks
-from djcurator_core.core.planning import SetOptions, bpm_jumps, plan_order
+from djcurator_core.core.planning import bpm_jumps, plan_order
 from djcurator_core.core.scoring import ScoringConfig
 from djcurator_core.core.sequencing import SequencingError
+from djcurator_core.core.set_options import SetOptions
 from djcurator_core.core.set_rules import artist_gap_violations, artist_ids, artist_key
 
 

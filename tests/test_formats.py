@@ -25,7 +25,8 @@ from traktor_nml_utils import TraktorCollection
 from djcurator_core.core.justify import SetResult, justify
 from djcurator_core.core.keys import Key, parse_key
 from djcurator_core.core.models import load_tracks
-from djcurator_core.core.planning import SetOptions, plan_order
+from djcurator_core.core.planning import plan_order
+from djcurator_core.core.set_options import SetOptions
 from djcurator_core.files.formats import (
     FORMAT_NAMES,
     FORMATS,
@@ -280,12 +281,8 @@ def test_the_workers_playlist_step_writes_every_format(result, tmp_path):
     naming its file, and the others are written all the same."""
     from temporalio.exceptions import ApplicationError
 
-    from djcurator_core.pipeline.library_activities import (
-        PlaylistFile,
-        PlaylistTarget,
-        WritePlaylistRequest,
-        write_playlist_activity,
-    )
+    from djcurator_core.pipeline.contracts import PlaylistFile, PlaylistTarget, WritePlaylistRequest
+    from djcurator_core.pipeline.library_activities import write_playlist_activity
     from djcurator_core.pipeline.worker_scope import WorkerScope, using
 
     paths = playlist_files(tmp_path, "nightly", ["m3u8", "rekordbox", "nml"])
@@ -325,7 +322,7 @@ def test_the_workers_playlist_step_writes_every_format(result, tmp_path):
 
 def test_playlist_targets_of_older_schedules_still_parse():
     """A schedule made before several formats holds {"path", "format"}: one file."""
-    from djcurator_core.pipeline.library_activities import PlaylistTarget
+    from djcurator_core.pipeline.contracts import PlaylistTarget
 
     old = PlaylistTarget.model_validate({"path": "/lists/a.m3u8", "format": "json"})
     assert [(f.path, f.format) for f in old.files()] == [("/lists/a.m3u8", "json")]

@@ -8,9 +8,9 @@ import pytest
 
 from djcurator_core.core.justify import justify, justify_for_options
 from djcurator_core.core.models import Track, load_tracks
-from djcurator_core.core.planning import SetOptions
 from djcurator_core.core.scoring import ScoringConfig, cost_matrix
 from djcurator_core.core.sequencing import SolverRequest, greedy, path_cost
+from djcurator_core.core.set_options import SetOptions
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "tracks_enriched.json"
 

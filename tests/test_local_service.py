@@ -18,7 +18,7 @@ from google.protobuf import json_format
 from temporal_helpers import synthetic_tracks
 from temporalio.api.common.v1 import Payload
 
-from djcurator_core.core.planning import SetOptions
+from djcurator_core.core.set_options import SetOptions
 from djcurator_core.pipeline.client import (
     SetWorkflowFailed,
     connect,
@@ -26,8 +26,8 @@ from djcurator_core.pipeline.client import (
     wait_for_result,
 )
 from djcurator_core.pipeline.codec import ENCODING, GzipPayloadCodec
+from djcurator_core.pipeline.contracts import PlaylistTarget, SetRequest
 from djcurator_core.pipeline.dev_server import free_port
-from djcurator_core.pipeline.library_activities import PlaylistTarget
 from djcurator_core.pipeline.local_service import (
     ServiceConfig,
     ServiceError,
@@ -35,7 +35,6 @@ from djcurator_core.pipeline.local_service import (
     running_service,
 )
 from djcurator_core.pipeline.worker_scope import WorkerScope
-from djcurator_core.pipeline.workflows import SetRequest
 
 pytestmark = pytest.mark.temporal
 

@@ -10,7 +10,8 @@ import pytest
 
 from djcurator_core.core.justify import justify
 from djcurator_core.core.models import load_tracks
-from djcurator_core.core.planning import SetOptions, plan_order
+from djcurator_core.core.planning import plan_order
+from djcurator_core.core.set_options import SetOptions
 from djcurator_core.files.playlist import (
     PlaylistError,
     check_writable,

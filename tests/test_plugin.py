@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from typing import get_args
 
 import pytest
 from audiofiles import make_audio_file
@@ -505,37 +504,31 @@ class TestInProcess(PluginMixin, TestHelper):
 # --- the plugin module itself --------------------------------------------------------------
 
 
-def test_plugin_constants_match_the_core():
-    """The plugin keeps copies of core constants so that loading it stays light."""
-    from beetsplug import djset
-    from djcurator_core.core.planning import SetOptions
-    from djcurator_core.core.sequencing import SOLVERS
-    from djcurator_core.files.playlist import FORMATS
+def test_set_options_are_defined_once():
+    """Every SetOptions field has one flag (set_option_flags), whose default is the
+    model's: the CLI, the plugin and its config all build on that table."""
+    from djcurator_core.cli import build_parser
+    from djcurator_core.core.set_option_flags import DEFAULTS, SET_OPTION_FLAGS
+    from djcurator_core.core.set_options import SetOptions
 
-    # issue 11's options (harmonic, max_boosts, artist_gap, include) and its tempo limit
-    # default (8 %; the plugin's None leaves the core's default) reach the plugin with the
-    # plugin package of issue 9
-    issue_11 = {"harmonic", "max_boosts", "artist_gap", "include", "max_bpm_jump"}
-    configurable = set(SetOptions.model_fields) - {"start", "end", "scoring"} - issue_11
-    assert set(djset.SET_DEFAULTS) - {"max_bpm_jump"} == configurable
-    assert SetOptions().model_dump(include=configurable) == {
-        k: v for k, v in djset.SET_DEFAULTS.items() if k in configurable
-    }
-    assert djset.OUTPUT_FORMATS == FORMATS
-    assert get_args(SetOptions.model_fields["energy_arc"].annotation) == djset.ENERGY_ARCS
-    assert sorted(djset.SOLVER_NAMES) == sorted(SOLVERS)
+    assert {flag.name for flag in SET_OPTION_FLAGS} == set(SetOptions.model_fields) - {"scoring"}
+    assert SetOptions().model_dump(exclude={"scoring"}) == DEFAULTS
+    help_text = build_parser()._subparsers._group_actions[0].choices["sequence"].format_help()
+    assert all(flag.flag in help_text for flag in SET_OPTION_FLAGS)
 
 
 def test_loading_the_plugin_does_not_load_the_core():
     """beets loads enabled plugins for every command: `beet ls` must not pay for numpy,
-    numba, pydantic or the Temporal SDK."""
+    numba, pydantic or the Temporal SDK. Only the light flag table is loaded."""
     code = (
         "import sys, beetsplug.djset; "
-        "print(sorted(m for m in ('numpy', 'numba', 'pydantic', 'temporalio', "
-        "'djcurator_core') if m in sys.modules))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'numba', "
+        "'pydantic', 'temporalio', 'djcurator_core')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.strip() == str(
+        ["djcurator_core", "djcurator_core.core", "djcurator_core.core.set_option_flags"]
+    )
 
 
 async def test_collect_unknown_workflow(library, temporal_server, tmp_path):

@@ -18,19 +18,22 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from djcurator_core.pipeline.codec import data_converter
-from djcurator_core.pipeline.workflows import WORKFLOW_NAME, DJSetWorkflow, SetRequest
-
 with workflow.unsafe.imports_passed_through():
-    from djcurator_core.pipeline.set_activities import (
+    from djcurator_core.pipeline.codec import data_converter
+    from djcurator_core.pipeline.contracts import (
+        WORKFLOW_NAME,
         LoadRequest,
         SequenceRequest,
+        SetRequest,
+    )
+    from djcurator_core.pipeline.set_activities import (
         load_tracks_activity,
         sequence_tracks_activity,
     )
+    from djcurator_core.pipeline.workflows import DJSetWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
-KINDS = ("three_steps", "library_export", "playlist_write", "failed")
+KINDS = ("three_steps", "library_export", "playlist_write", "failed", "scheduled_run")
 
 
 def history(name: str) -> WorkflowHistory:

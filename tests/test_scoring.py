@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from djcurator_core.core import scoring
 from djcurator_core.core.keys import ALL_KEYS, parse_key
 from djcurator_core.core.models import Track
-from djcurator_core.core.planning import SetOptions
 from djcurator_core.core.scoring import (
     ZERO_WEIGHTS,
     HarmonicValues,
@@ -21,6 +20,7 @@ from djcurator_core.core.scoring import (
     move_value,
     score_transition,
 )
+from djcurator_core.core.set_options import SetOptions
 from djcurator_core.errors import validation_error_line
 
 

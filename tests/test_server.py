@@ -26,6 +26,7 @@ from djcurator_core.pipeline.client import (
     start_set,
     wait_for_result,
 )
+from djcurator_core.pipeline.contracts import SetRequest
 from djcurator_core.pipeline.dev_server import (
     EmbeddedServer,
     EmbeddedServerError,
@@ -34,7 +35,6 @@ from djcurator_core.pipeline.dev_server import (
     temporal_binary,
 )
 from djcurator_core.pipeline.worker import embedded_runtime
-from djcurator_core.pipeline.workflows import SetRequest
 
 pytestmark = pytest.mark.temporal
 

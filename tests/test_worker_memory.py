@@ -15,8 +15,10 @@ import uuid
 import pytest
 from temporal_helpers import synthetic_tracks
 
-from djcurator_core.core.planning import SetOptions, memory_estimate
+from djcurator_core.core.planning import memory_estimate
+from djcurator_core.core.set_options import SetOptions
 from djcurator_core.pipeline.client import start_set, wait_for_result
+from djcurator_core.pipeline.contracts import SetRequest
 from djcurator_core.pipeline.memory_gate import (
     MemoryGate,
     MemorySizeError,
@@ -27,7 +29,6 @@ from djcurator_core.pipeline.memory_gate import (
 )
 from djcurator_core.pipeline.set_activities import SEQUENCE_DELAY_ENV
 from djcurator_core.pipeline.worker import run_worker
-from djcurator_core.pipeline.workflows import SetRequest
 
 
 def test_sizes_parse_and_bad_ones_are_one_line_errors():

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from temporal_helpers import ROOT, TEST_SCOPE, WorkerProcess, activity_records, synthetic_tracks
 
-from djcurator_core.core.planning import SetOptions
+from djcurator_core.core.set_options import SetOptions
 from djcurator_core.pipeline.client import (
     NoWorkerTookRun,
     SetWorkflowFailed,
@@ -36,11 +36,11 @@ from djcurator_core.pipeline.client import (
     wait_for_result,
     wait_for_worker,
 )
+from djcurator_core.pipeline.contracts import LibrarySource, PlaylistTarget, SetRequest
 from djcurator_core.pipeline.dev_server import temporal_binary
-from djcurator_core.pipeline.library_activities import LibrarySource, PlaylistTarget
 from djcurator_core.pipeline.worker import run_worker
 from djcurator_core.pipeline.worker_scope import WorkerScope
-from djcurator_core.pipeline.workflows import DJSetWorkflow, SetRequest
+from djcurator_core.pipeline.workflows import DJSetWorkflow
 
 pytestmark = pytest.mark.temporal
 
@@ -278,7 +278,7 @@ async def test_a_run_no_worker_takes_is_reported_within_worker_wait(
     assert elapsed < 2 + 3, elapsed
     message = str(refused.value)
     assert "\n" not in message and f"task queue {task_queue!r}" in message
-    assert "python worker.py" in message
+    assert "djset-worker" in message
     assert await pollers(temporal_client, task_queue)  # the stopped worker, still listed
     assert isinstance(refused.value, NoWorkerTookRun)
     worker.process.kill()  # a frozen process dies of SIGKILL too

@@ -19,8 +19,9 @@ from temporalio.service import RPCError, RPCStatusCode
 import djcurator_core.pipeline.set_activities as activities_module
 from djcurator_core.core.justify import justify
 from djcurator_core.core.models import load_tracks
-from djcurator_core.core.planning import SetOptions, plan_order
+from djcurator_core.core.planning import plan_order
 from djcurator_core.core.sequencing import SOLVERS
+from djcurator_core.core.set_options import SetOptions
 from djcurator_core.pipeline.client import (
     ClientError,
     InvalidSetRequest,
@@ -34,9 +35,10 @@ from djcurator_core.pipeline.client import (
     wait_for_result,
     workflow_id_for,
 )
-from djcurator_core.pipeline.set_activities import ALL_ACTIVITIES
+from djcurator_core.pipeline.contracts import STEPS, SetRequest
+from djcurator_core.pipeline.set_activities import SET_ACTIVITIES
 from djcurator_core.pipeline.worker import run_worker
-from djcurator_core.pipeline.workflows import STEPS, DJSetWorkflow, SetRequest
+from djcurator_core.pipeline.workflows import DJSetWorkflow
 
 pytestmark = pytest.mark.temporal
 
@@ -71,7 +73,7 @@ def slowed(activity_fn, seconds: float):
 
 
 def slow_activities(seconds: float) -> list:
-    return [slowed(fn, seconds) for fn in ALL_ACTIVITIES]
+    return [slowed(fn, seconds) for fn in SET_ACTIVITIES]
 
 
 async def test_fixture_set_equals_core_functions(
@@ -373,7 +375,7 @@ async def test_no_worker_polling_says_how_to_start_one(
         await start_set(temporal_client, request, task_queue=task_queue, worker_wait=1.0)
     assert time.monotonic() - began >= 1.0
     message = str(error.value)
-    assert task_queue in message and "python worker.py" in message and "\n" not in message
+    assert task_queue in message and "djset-worker" in message and "\n" not in message
     assert not await _exists(temporal_client, workflow_id_for(request.name))
 
 

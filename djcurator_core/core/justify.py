@@ -25,7 +25,7 @@ from djcurator_core.core.sequencing import SolverRequest, greedy, naive, path_co
 from djcurator_core.core.set_rules import artist_ids, smallest_artist_gap
 
 if TYPE_CHECKING:
-    from djcurator_core.core.planning import SetOptions
+    from djcurator_core.core.set_options import SetOptions
 
 # "Compatible" is the standard Camelot rule only; diagonals and boosts are counted apart.
 COMPATIBLE_MOVES = STANDARD_MOVES

@@ -12,6 +12,8 @@ import functools
 import re
 from dataclasses import dataclass
 
+from djcurator_core.errors import DJSetError
+
 # Pitch class (0 = C) of the tonic -> Camelot number, per mode. See NOTES.md section 1.
 _MAJOR_NUMBER = {11: 1, 6: 2, 1: 3, 8: 4, 3: 5, 10: 6, 5: 7, 0: 8, 7: 9, 2: 10, 9: 11, 4: 12}
 _MINOR_NUMBER = {8: 1, 3: 2, 10: 3, 5: 4, 0: 5, 7: 6, 2: 7, 9: 8, 4: 9, 11: 10, 6: 11, 1: 12}
@@ -57,7 +59,7 @@ _NAME_RE = re.compile(
 )
 
 
-class KeyParseError(ValueError):
+class KeyParseError(DJSetError, ValueError):
     """Raised for a key text that no supported notation matches."""
 
 

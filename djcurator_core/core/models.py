@@ -18,14 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from djcurator_core.core.keys import Key, KeyParseError, parse_key
 from djcurator_core.core.text import clean_text, line_break_in, shown, utf8_problem
-from djcurator_core.errors import validation_error_line
+from djcurator_core.errors import DJSetError, validation_error_line
 
 # A tracks file is read whole: 10,000 tracks are about 2-3 MB, so this leaves room for
 # far larger libraries while refusing /dev/zero-like inputs before they fill the memory.
 MAX_TRACKS_FILE_BYTES = 256 * 1024 * 1024
 
 
-class TrackFormatError(ValueError):
+class TrackFormatError(DJSetError, ValueError):
     """Bad tracks_enriched input; the message is one line naming the file/track/field."""
 
 

@@ -1,10 +1,10 @@
 """From tracks and set options to an order: the one entry point every shell calls.
 
-`SetOptions` is what a user can ask for (solver, pinned ends, tempo limit, harmonic mode,
-artist gap, must-include tracks, energy arc, set length); `plan_order` turns it into a
-cost matrix with the set's rules as penalties (`set_rules`), picks the set's tracks when
-a count or duration is asked for (`selection`, or `longest_mixable` for `count="auto"`),
-and runs the solver.
+`SetOptions` (set_options.py) is what a user can ask for (solver, pinned ends, tempo
+limit, harmonic mode, artist gap, must-include tracks, energy arc, set length);
+`plan_order` turns it into a cost matrix with the set's rules as penalties
+(`set_rules`), picks the set's tracks when a count or duration is asked for
+(`selection`, or `longest_mixable` for `count="auto"`), and runs the solver.
 
 - Same song twice (same artist and title): one copy is kept, a note names both files.
 - count / duration: one or the other; SetOptions refuses both together (and "auto" with
@@ -29,26 +29,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
 
 from djcurator_core.core import candidates, optimizer
 from djcurator_core.core.energy_arc import ARC_UNIT, arc_penalty
 from djcurator_core.core.longest_mixable import longest_mixable
 from djcurator_core.core.mixability import (
     BOOST,
-    DEFAULT_HARMONIC,
-    DEFAULT_MAX_BOOSTS,
-    HarmonicMode,
     allowed_keys,
     bottleneck_jump,
     descending_tempo_order,
@@ -70,6 +58,7 @@ from djcurator_core.core.sequencing import (
     solve,
     solver_named,
 )
+from djcurator_core.core.set_options import SetOptions
 from djcurator_core.core.set_rules import (
     Levels,
     artist_gap_violations,
@@ -81,13 +70,6 @@ from djcurator_core.core.set_rules import (
     same_artist,
 )
 
-DEFAULT_SOLVER = "ils"
-DEFAULT_MAX_BPM_JUMP = 8.0
-DEFAULT_ARTIST_GAP = 1
-COUNT_AND_DURATION = "give --count or --duration, not both"
-AUTO_AND_DURATION = "--count auto finds the length itself: give it without --duration"
-
-
 # Strict and moderate sets weigh an energy arc in units of unmixable transitions: with the
 # default weight (0.5) a track one energy level off its target costs ARC_UNIT * 0.5 *
 # ARC_RULE_SCALE = 1 unmixable transition. An arc asked for is followed even on short sets
@@ -96,58 +78,6 @@ AUTO_AND_DURATION = "--count auto finds the length itself: give it without --dur
 # limit and the artist gap still rank above it.
 ARC_RULE_SCALE = 20.0
 MIN_SEARCH_BUDGET = 0.05  # seconds the solver always gets, even after a slow matrix
-
-
-class SetOptions(BaseModel):
-    # Finite numbers only: an infinite arc weight or time budget breaks the search.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    solver: str = DEFAULT_SOLVER
-    start: str | None = Field(None, description="track id pinned first")
-    end: str | None = Field(None, description="track id pinned last")
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="numpy seeds are non-negative")
-    time_budget: float | None = Field(
-        None, gt=0, description="seconds for the whole plan at most, cost matrix included"
-    )
-    max_bpm_jump: float | None = Field(
-        DEFAULT_MAX_BPM_JUMP, gt=0, description="tempo limit, percent (None: no limit)"
-    )
-    harmonic: HarmonicMode = DEFAULT_HARMONIC
-    max_boosts: int = Field(DEFAULT_MAX_BOOSTS, ge=0, description="boosts allowed (moderate)")
-    artist_gap: int = Field(
-        DEFAULT_ARTIST_GAP, ge=0, description="no artist twice within this many tracks"
-    )
-    include: tuple[str, ...] = Field((), description="track ids that must be in the set")
-    energy_arc: Literal["none", "rise", "peak", "wave"] = "none"
-    arc_weight: float = Field(0.5, ge=0)
-    count: Annotated[int, Field(gt=0)] | Literal["auto"] | None = Field(
-        None, description="tracks in the set, or auto: the longest all-mixable set"
-    )
-    duration: float | None = Field(None, gt=0, description="set length in seconds")
-    scoring: ScoringConfig = ScoringConfig()
-
-    @field_validator("count", mode="wrap")
-    @classmethod
-    def _count_message(cls, value, handler):
-        # the union's own errors name its members ("count.constrained-int"): one plain line
-        try:
-            return handler(value)
-        except ValidationError:
-            if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
-                raise ValueError("Input should be greater than 0") from None
-            raise ValueError(f"{value!r} is not a whole number or 'auto'") from None
-
-    @field_validator("duration")
-    @classmethod
-    def _count_or_duration(cls, duration: float | None, info: ValidationInfo) -> float | None:
-        # The selection honours one length constraint; with both it would obey neither
-        # exactly, so refuse the pair (the error names the field 'duration').
-        count = info.data.get("count")
-        if duration is not None and count == "auto":
-            raise ValueError(AUTO_AND_DURATION)
-        if duration is not None and count is not None:
-            raise ValueError(COUNT_AND_DURATION)
-        return duration
 
 
 def pin_index(tracks: Sequence[Track], track_id: str | None, which: str) -> int | None:

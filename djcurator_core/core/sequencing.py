@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from djcurator_core.errors import DJSetError
 
-class SequencingError(ValueError):
+
+class SequencingError(DJSetError, ValueError):
     """Options that no order can satisfy (unknown solver, bad pin...)."""
 
 

@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from djcurator_core.core.keys import KeyParseError, parse_key
 from djcurator_core.core.models import Track
 from djcurator_core.core.text import clean_text, line_break_in, shown, utf8_problem
-from djcurator_core.errors import first_line, validation_error_line
+from djcurator_core.errors import DJSetError, first_line, validation_error_line
 from djcurator_core.files.tag_cache import TagCache
 from djcurator_core.files.tags import (
     DJTags,
@@ -251,3 +251,21 @@ def export_items(
         incomplete += gap is not None
         tracks.append(track)
     return Export(tracks, skipped, warnings, incomplete)
+
+
+class NoTracks(DJSetError):
+    """The query matched nothing, or nothing usable."""
+
+
+def check_usable(
+    matched: int, export: Export, shown_query: str, where: str = "", hint: str = ""
+) -> None:
+    """Refuse an export that leaves no track to order, in one line: the same message for
+    `beet djset` (which adds a `hint`) and for a scheduled run (`where`: the library)."""
+    if not matched:
+        raise NoTracks(f"no tracks match the query {shown_query}{where}")
+    if not export.tracks:
+        raise NoTracks(
+            f"none of the {matched} tracks matching {shown_query}{where} has a file, "
+            f"BPM and key{hint}"
+        )

@@ -27,7 +27,7 @@ from mutagen.id3 import ID3
 from mutagen.mp4 import MP4Tags
 
 from djcurator_core.core.models import file_kind
-from djcurator_core.errors import first_line
+from djcurator_core.errors import DJSetError, first_line
 
 _VORBIS_KEY_FIELDS = ("initialkey", "key")
 _MP4_FREEFORM = "----:com.apple.iTunes:"
@@ -41,7 +41,7 @@ _COMMENT_RE = re.compile(
 )
 
 
-class TagReadError(Exception):
+class TagReadError(DJSetError):
     """The file could not be opened or parsed; the message is one line naming the file."""
 
 

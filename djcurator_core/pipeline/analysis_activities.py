@@ -29,12 +29,14 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
-from djcurator_core.pipeline.library_activities import (
-    LibrarySource,
-    _open_library,
-    _prepare_beets,
+from djcurator_core.pipeline.beets_library import (
+    LibraryError,
+    LibraryUnavailable,
+    open_library,
+    prepare_beets,
 )
-from djcurator_core.pipeline.set_activities import _log_execution
+from djcurator_core.pipeline.contracts import LibrarySource
+from djcurator_core.pipeline.set_activities import _log_execution, bad_input
 from djcurator_core.pipeline.worker_scope import current_scope
 
 PROCESSES_ENV = "DJSET_ANALYSIS_PROCESSES"
@@ -299,14 +301,14 @@ def analyse_audio_batch(batch: AnalysisBatch) -> AnalysedBatch:
 def store_analysis_activity(request: StoreRequest) -> StoredBatch:
     """Store a batch's results in the beets library (see store_results)."""
     _log_execution("store_analysis_activity")
-    _prepare_beets()
+    prepare_beets()
     try:
         # only a library this worker's configuration names (worker_scope)
-        lib = _open_library(request.library, current_scope())
-    except sqlite3.Error as exc:
-        raise ApplicationError(
-            f"beets library {request.library.db}: {exc}", type="LibraryUnavailable"
-        ) from None
+        lib = open_library(request.library, current_scope())
+    except LibraryUnavailable as exc:  # locked or unreadable now: retried
+        raise ApplicationError(str(exc), type="LibraryUnavailable") from None
+    except LibraryError as exc:
+        raise bad_input("LibraryError", str(exc)) from None
     try:
         with lib.music_dir_context():
             return store_results(lib, request.tracks, request.force, request.write_tags)

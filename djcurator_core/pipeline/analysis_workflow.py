@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         analyse_audio_batch,
         store_analysis_activity,
     )
-    from djcurator_core.pipeline.library_activities import LibrarySource
+    from djcurator_core.pipeline.contracts import LibrarySource
 
 ANALYZE_WORKFLOW_NAME = "DJAnalyzeWorkflow"
 SECONDS_PER_FILE = 60  # generous: a slow, loaded machine; the heartbeat catches a dead one

@@ -40,22 +40,18 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from djcurator_core.core.justify import SetResult
 from djcurator_core.core.models import TrackFormatError, parse_tracks
-from djcurator_core.errors import first_line, validation_error_line
+from djcurator_core.errors import DJSetError, first_line, validation_error_line
 from djcurator_core.pipeline.codec import data_converter
+from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE, Progress, SetRequest
 from djcurator_core.pipeline.payload_store import PayloadStoreError
 from djcurator_core.pipeline.track_sets import INLINE_TRACKS, pack
-from djcurator_core.pipeline.workflows import (
-    DEFAULT_TASK_QUEUE,
-    DJSetWorkflow,
-    Progress,
-    SetRequest,
-)
+from djcurator_core.pipeline.workflows import DJSetWorkflow
 
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_NAMESPACE = "default"
-WORKER_HINT = "start one with `python worker.py --task-queue {queue}`"
+WORKER_HINT = "start one with `djset-worker --task-queue {queue}` (or `beet djset --serve`)"
 PICKUP_HINT = (
-    "start a worker (`beet djset --serve`, or `python worker.py --task-queue {queue}`); "
+    "start a worker (`beet djset --serve`, or `djset-worker --task-queue {queue}`); "
     "the run waits on the server{later}"
 )
 
@@ -63,7 +59,7 @@ PICKUP_HINT = (
 # --- errors ------------------------------------------------------------------------------
 
 
-class ClientError(Exception):
+class ClientError(DJSetError):
     """A problem talking to Temporal or running the set; str() is one clear line."""
 
 
@@ -174,6 +170,23 @@ class ConnectionSettings:
         config.setdefault("target_host", DEFAULT_ADDRESS)
         config.setdefault("namespace", DEFAULT_NAMESPACE)
         return config
+
+    def if_configured(self) -> ConnectionSettings | None:
+        """These settings when they name a server (here, in TEMPORAL_ADDRESS or in a
+        temporal.toml profile), else None: then the local service or an embedded server
+        is used. Other settings (API key, namespace, TLS) without an address are an
+        error, not silently dropped."""
+        configured = self.connect_config(defaults=False)
+        if configured.get("target_host"):
+            return self
+        if configured:
+            names = ", ".join(sorted(configured))
+            raise ClientError(
+                f"Temporal settings ({names}) but no server address: set "
+                "djset.temporal.address or TEMPORAL_ADDRESS (the local service and the "
+                "embedded server take no such settings)"
+            )
+        return None
 
 
 async def connect(settings: ConnectionSettings | None = None, timeout: float = 10.0) -> Client:
@@ -306,7 +319,7 @@ async def picked_up(handle: WorkflowHandle) -> bool:
 
 
 async def wait_for_pickup(
-    handle: WorkflowHandle, task_queue: str, wait: float = 5.0, later: str = ""
+    client: Client, handle: WorkflowHandle, task_queue: str, wait: float = 5.0, later: str = ""
 ) -> None:
     """Return once a worker has taken the run; NoWorkerTookRun after `wait` seconds.
 
@@ -321,9 +334,9 @@ async def wait_for_pickup(
             if await picked_up(handle):
                 return
         except RPCError as exc:
-            raise _rpc_error(handle._client, exc) from None
+            raise _rpc_error(client, exc) from None
         if loop.time() >= deadline:
-            address = handle._client.service_client.config.target_host
+            address = client.service_client.config.target_host
             hint = PICKUP_HINT.format(queue=task_queue, later=later.format(workflow_id=handle.id))
             raise NoWorkerTookRun(
                 handle.id,
@@ -333,13 +346,15 @@ async def wait_for_pickup(
         await asyncio.sleep(0.2)
 
 
-def _rpc_error(client: Client, exc: RPCError) -> ClientError:
-    address = client.service_client.config.target_host
+def _rpc_error(client: Client | None, exc: RPCError) -> ClientError:
+    """One line for a failed call; `client` names the server (None: a handle's call,
+    which does not expose its client publicly)."""
+    at = f" at {client.service_client.config.target_host}" if client else ""
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return ServerUnreachable(f"cannot reach the Temporal server at {address} ({exc.message})")
+        return ServerUnreachable(f"cannot reach the Temporal server{at} ({exc.message})")
     if exc.status == RPCStatusCode.NOT_FOUND:
-        return ClientError(f"not found on {address}: {exc.message}")
-    return ClientError(f"Temporal server at {address}: {exc.message}")
+        return ClientError(f"not found on the Temporal server{at}: {exc.message}")
+    return ClientError(f"Temporal server{at}: {exc.message}")
 
 
 async def start_set(
@@ -380,7 +395,7 @@ async def start_set(
         raise WorkflowAlreadyRunning(workflow_id) from None
     except RPCError as exc:
         raise _rpc_error(client, exc) from None
-    await wait_for_pickup(handle, task_queue, worker_wait, later)
+    await wait_for_pickup(client, handle, task_queue, worker_wait, later)
     return handle
 
 
@@ -413,9 +428,8 @@ async def describe_progress(handle: WorkflowHandle, timeout: float = 5.0) -> Pro
         detail = None
         if pending.heartbeat_details.payloads:
             try:
-                values = await handle._client.data_converter.decode(
-                    pending.heartbeat_details.payloads
-                )
+                # every client uses the project's converter (codec.py), so decode with it
+                values = await data_converter().decode(pending.heartbeat_details.payloads)
                 detail = str(values[0]) if values else None
             except Exception:
                 detail = None
@@ -463,7 +477,7 @@ async def wait_for_result(
     except WorkflowFailureError as exc:
         raise _failure(handle.id, exc) from None
     except RPCError as exc:
-        raise _rpc_error(handle._client, exc) from None
+        raise _rpc_error(None, exc) from None
     finally:
         if not result.done():
             result.cancel()

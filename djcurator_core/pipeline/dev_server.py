@@ -25,12 +25,14 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
+from djcurator_core.errors import DJSetError
+
 BINARY_ENV = "DJSET_TEMPORAL_BIN"
 _PR_SET_PDEATHSIG = 1
 HOST = "127.0.0.1"
 
 
-class EmbeddedServerError(RuntimeError):
+class EmbeddedServerError(DJSetError, RuntimeError):
     """The dev server could not be found, started or reached; the message is one line."""
 
 

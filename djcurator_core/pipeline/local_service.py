@@ -23,7 +23,6 @@ import contextlib
 import fcntl
 import json
 import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -32,10 +31,11 @@ from pathlib import Path
 
 from djcurator_core.pipeline.client import ClientError, ConnectionSettings, connect
 from djcurator_core.pipeline.codec_server import CodecServer
+from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE
 from djcurator_core.pipeline.dev_server import HOST, EmbeddedServer, EmbeddedServerError, port_open
 from djcurator_core.pipeline.worker import run_worker
-from djcurator_core.pipeline.worker_scope import UNRESTRICTED, WorkerScope
-from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE
+from djcurator_core.pipeline.worker_scope import DENY_ALL, WorkerScope
+from djcurator_core.process import stop_on_signals
 
 LOCK_FILE = "service.lock"
 STATE_FILE = "service.json"
@@ -178,9 +178,7 @@ class ServiceConfig:
     db_path: Path | None = None  # None: state_dir / temporal.db
     task_queue: str = DEFAULT_TASK_QUEUE
     settings: ConnectionSettings | None = None  # a configured server: run only the worker
-    # What the worker may touch, from the beets config. None: UNRESTRICTED, until the
-    # plugin passes its configuration's scope (issue 10, after the plugin package split).
-    scope: WorkerScope | None = None
+    scope: WorkerScope = DENY_ALL  # what the worker may touch (from the beets config)
     memory_limit: int | None = None  # bytes for heavy steps at once (None: memory_gate default)
 
 
@@ -196,17 +194,12 @@ async def run_service(
     codec_server: CodecServer | None = None
     served = False
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
 
-    def on_signal() -> None:
-        if stop.is_set():  # a second signal: no more waiting for running steps
-            if server is not None:
-                server.stop()
-            os._exit(1)
-        stop.set()
+    def on_second_signal() -> None:  # no more waiting for running steps
+        if server is not None:
+            server.stop()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal)
+    remove_signal_handlers = stop_on_signals(stop, on_second_signal)
     try:
         if config.settings is None:
             codec_server = _start_codec_server(config)
@@ -218,7 +211,7 @@ async def run_service(
         async with run_worker(
             client,
             config.task_queue,
-            scope=UNRESTRICTED if config.scope is None else config.scope,
+            scope=config.scope,
             say=say,
             memory_limit=config.memory_limit,
             graceful_shutdown_timeout=GRACEFUL_TIMEOUT,
@@ -247,8 +240,7 @@ async def run_service(
             say("stopping (running steps get a few seconds to finish)")
         return status
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+        remove_signal_handlers()
         if server is not None:
             await asyncio.to_thread(server.stop)
         if codec_server is not None:

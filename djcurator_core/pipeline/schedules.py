@@ -48,18 +48,14 @@ from djcurator_core.pipeline.client import (
     validate_request,
     workflow_id_for,
 )
+from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE, WORKFLOW_NAME, SetRequest
 from djcurator_core.pipeline.set_history import (
     DEFAULT_FRESH_SETS,
     MEMO_RECENT,
     MEMO_SCHEDULE,
     history_memo,
 )
-from djcurator_core.pipeline.workflows import (
-    DEFAULT_TASK_QUEUE,
-    WORKFLOW_NAME,
-    DJSetWorkflow,
-    SetRequest,
-)
+from djcurator_core.pipeline.workflows import DJSetWorkflow
 
 DEFAULT_CATCHUP_WINDOW = timedelta(hours=12)
 MEMO_CRON = "djset_cron"

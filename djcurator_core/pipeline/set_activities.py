@@ -22,19 +22,27 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from djcurator_core.core.justify import SetResult, justify_for_options
+from djcurator_core.core.justify import justify_for_options
 from djcurator_core.core.justify import memory_estimate as justify_memory_estimate
 from djcurator_core.core.models import Track, TrackFormatError, load_tracks, parse_tracks
-from djcurator_core.core.planning import SetOptions, memory_estimate, plan_order
+from djcurator_core.core.planning import memory_estimate, plan_order
 from djcurator_core.core.sequencing import SequencingError
+from djcurator_core.core.set_options import SetOptions
 from djcurator_core.errors import first_line
+from djcurator_core.pipeline.contracts import (
+    JustifiedSet,
+    JustifyRequest,
+    LoadedTracks,
+    LoadRequest,
+    SequencedOrder,
+    SequenceRequest,
+)
 from djcurator_core.pipeline.memory_gate import worker_gate
 from djcurator_core.pipeline.payload_store import PayloadStoreError
-from djcurator_core.pipeline.track_sets import TrackSet, TrackSetField, pack, unpack
+from djcurator_core.pipeline.track_sets import TrackSet, pack, unpack
 from djcurator_core.pipeline.worker_scope import current_scope
 
 ACTIVITY_LOG_ENV = "DJSET_ACTIVITY_LOG"
@@ -46,55 +54,6 @@ SEARCH_SHARE_OF_TIMEOUT = 0.5
 
 # Errors whose retry cannot help: the file is not there or not a readable file.
 _PERMANENT_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
-
-
-# --- activity inputs and outputs ---------------------------------------------------------
-
-
-class LoadRequest(BaseModel):
-    path: str | None = None  # a tracks_enriched file, read by the worker
-    tracks: list[Track] | None = None  # or the tracks themselves
-    stored: TrackSet | None = None  # or a track set the client put in the payload store
-
-
-class LoadedTracks(BaseModel):
-    tracks: TrackSetField  # inline or by reference (track_sets.py)
-    attempt: int = 1
-
-
-class SequenceRequest(BaseModel):
-    tracks: TrackSetField
-    options: SetOptions = SetOptions()
-    recent_sets: list[list[str]] = []  # track ids of the schedule's last sets, newest first
-
-
-class SequencedOrder(BaseModel):
-    order: list[int]  # indices into the request's tracks, in set order
-    notes: list[str] = []
-    # the set's track ids in order: the workflow never holds a large pool's tracks
-    # (track_sets.py) but remembers scheduled sets by id (set_history.py)
-    track_ids: list[str] = []
-    attempt: int = 1
-
-
-class JustifyRequest(BaseModel):
-    tracks: TrackSetField
-    order: list[int]
-    options: SetOptions = SetOptions()
-    notes: list[str] = []
-
-
-class JustifiedSet(BaseModel):
-    """The set as JSON text: the workflow passes it on as its own result without parsing
-    it. Parsing and re-encoding 10,000 tracks and transitions inside workflow code counts
-    against the SDK's 2 s deadlock timer (a timeout there makes the task retry forever)."""
-
-    result_json: str  # a SetResult
-    attempt: int = 1
-
-    @property
-    def result(self) -> SetResult:
-        return SetResult.model_validate_json(self.result_json)
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -284,4 +243,4 @@ def generate_justifications_activity(request: JustifyRequest) -> JustifiedSet:
     return JustifiedSet(result_json=result.model_dump_json(), attempt=activity.info().attempt)
 
 
-ALL_ACTIVITIES = [load_tracks_activity, sequence_tracks_activity, generate_justifications_activity]
+SET_ACTIVITIES = [load_tracks_activity, sequence_tracks_activity, generate_justifications_activity]

@@ -21,17 +21,21 @@ from djcurator_core.pipeline.analysis_activities import (
 )
 from djcurator_core.pipeline.analysis_workflow import DJAnalyzeWorkflow
 from djcurator_core.pipeline.client import ClientError, connect
+from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE
 from djcurator_core.pipeline.dev_server import EmbeddedServer, EmbeddedServerError
 from djcurator_core.pipeline.library_activities import LIBRARY_ACTIVITIES
 from djcurator_core.pipeline.memory_gate import set_worker_limit
-from djcurator_core.pipeline.set_activities import ALL_ACTIVITIES
+from djcurator_core.pipeline.set_activities import SET_ACTIVITIES
 from djcurator_core.pipeline.set_history import HISTORY_ACTIVITIES
 from djcurator_core.pipeline.worker_scope import DENY_ALL, WorkerScope, register, unregister
-from djcurator_core.pipeline.workflows import DEFAULT_TASK_QUEUE, DJSetWorkflow
+from djcurator_core.pipeline.workflows import DJSetWorkflow
 
 # A workflow task waits this long on a (possibly dead) worker's sticky queue before any
 # worker may take it: short, so a crashed worker's workflows move on within seconds.
 STICKY_TIMEOUT = timedelta(seconds=1)
+# Every activity of DJSetWorkflow and DJAnalyzeWorkflow: a worker registers all of them,
+# so any worker on the queue can run any step of any run.
+ALL_ACTIVITIES = [*SET_ACTIVITIES, *LIBRARY_ACTIVITIES, *ANALYSIS_ACTIVITIES, *HISTORY_ACTIVITIES]
 MAX_CONCURRENT_ACTIVITIES = 4
 _log = logging.getLogger(__name__)
 
@@ -64,10 +68,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[DJSetWorkflow, DJAnalyzeWorkflow],
-        activities=list(
-            activities
-            or [*ALL_ACTIVITIES, *LIBRARY_ACTIVITIES, *ANALYSIS_ACTIVITIES, *HISTORY_ACTIVITIES]
-        ),
+        activities=list(activities or ALL_ACTIVITIES),
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         sticky_queue_schedule_to_start_timeout=sticky_timeout,

@@ -17,9 +17,8 @@ exception here would only make Temporal retry the workflow task forever).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue, RetryPolicy
@@ -28,24 +27,27 @@ from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from djcurator_core.core.justify import SetResult
-    from djcurator_core.core.models import Track
-    from djcurator_core.core.planning import SetOptions
-    from djcurator_core.pipeline.library_activities import (
+    from djcurator_core.pipeline.contracts import (
+        STEPS,
+        WORKFLOW_NAME,
         ExportedTracks,
-        LibrarySource,
-        PlaylistTarget,
-        WritePlaylistRequest,
-        WrittenPlaylist,
-        export_tracks_activity,
-        write_playlist_activity,
-    )
-    from djcurator_core.pipeline.set_activities import (
         JustifiedSet,
         JustifyRequest,
         LoadedTracks,
         LoadRequest,
+        Progress,
         SequencedOrder,
         SequenceRequest,
+        SetRequest,
+        WritePlaylistRequest,
+        WrittenPlaylist,
+        steps_for,
+    )
+    from djcurator_core.pipeline.library_activities import (
+        export_tracks_activity,
+        write_playlist_activity,
+    )
+    from djcurator_core.pipeline.set_activities import (
         generate_justifications_activity,
         load_tracks_activity,
         sequence_tracks_activity,
@@ -56,31 +58,6 @@ with workflow.unsafe.imports_passed_through():
         remember_set_activity,
         schedule_of_run,
     )
-    from djcurator_core.pipeline.track_sets import TrackSet
-
-DEFAULT_TASK_QUEUE = "djset"
-WORKFLOW_NAME = "DJSetWorkflow"
-
-Status = Literal[
-    "initializing",
-    "exporting_tracks",
-    "loading_tracks",
-    "sequencing_tracks",
-    "generating_justifications",
-    "writing_playlist",
-    "completed",
-    "failed",
-]
-
-# (status while the step runs, activity name)
-STEPS: tuple[tuple[str, str], ...] = (
-    ("loading_tracks", "load_tracks_activity"),
-    ("sequencing_tracks", "sequence_tracks_activity"),
-    ("generating_justifications", "generate_justifications_activity"),
-)
-# Optional steps: the export replaces the load when the request names a library.
-EXPORT_STEP = ("exporting_tracks", "export_tracks_activity")
-PLAYLIST_STEP = ("writing_playlist", "write_playlist_activity")
 
 RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3
@@ -91,68 +68,6 @@ JUSTIFY_TIMEOUT = timedelta(seconds=60)
 HEARTBEAT_TIMEOUT = timedelta(seconds=4)  # a killed worker is noticed within this
 EXPORT_TIMEOUT = timedelta(minutes=5)  # reads every matching file's tags (heartbeats)
 PLAYLIST_TIMEOUT = timedelta(seconds=30)
-
-
-class SetRequest(BaseModel):
-    """What to make a set of: a tracks_enriched file the worker reads, the tracks, or a
-    beets library and query (exported by the worker when the run runs); optionally where
-    the worker writes the playlist."""
-
-    name: str = Field(min_length=1)
-    tracks_path: str | None = None
-    tracks: list[Track] | None = None
-    stored_tracks: TrackSet | None = None  # a large set, put in the payload store by the client
-    library: LibrarySource | None = None
-    options: SetOptions = SetOptions()
-    playlist: PlaylistTarget | None = None
-    # scheduled runs: hold back the tracks of the schedule's last this-many sets
-    # (set_history.py); 0 = no history
-    fresh_sets: int = Field(0, ge=0)
-
-    @model_validator(mode="after")
-    def _one_source(self) -> SetRequest:
-        given = [self.tracks_path, self.tracks, self.stored_tracks, self.library]
-        if sum(source is not None for source in given) != 1:
-            raise ValueError("give exactly one of tracks_path, tracks, stored_tracks and library")
-        return self
-
-
-def steps_for(request: SetRequest) -> tuple[tuple[str, str], ...]:
-    """(status, activity) of each step the request's run takes, in order."""
-    first = EXPORT_STEP if request.library is not None else STEPS[0]
-    last = (PLAYLIST_STEP,) if request.playlist is not None else ()
-    return (first, *STEPS[1:], *last)
-
-
-class Progress(BaseModel):
-    status: Status = "initializing"
-    step: str | None = None  # activity of the current (or failed) step
-    step_number: int = 0  # 1..total_steps once a step started
-    total_steps: int = len(STEPS)
-    tracks_loaded: int | None = None
-    playlist: str | None = None  # the playlist files written (runs with a playlist target)
-    timings: dict[str, float] = {}  # seconds per finished step, by activity name
-    attempts: dict[str, int] = {}  # attempt each finished step succeeded on
-    error_type: str | None = None
-    error: str | None = None
-    # Filled in by the client from the server's view of the running step (the workflow
-    # cannot know them): its current attempt and its last heartbeat message.
-    attempt: int | None = None
-    detail: str | None = None
-
-    def line(self) -> str:
-        """A one-line rendering for command lines (without `detail`, which changes often)."""
-        if self.status in ("initializing", "completed", "failed"):
-            text = self.status
-        else:
-            text = f"step {self.step_number}/{self.total_steps}: {self.status}"
-        if self.tracks_loaded is not None:
-            text += f" ({self.tracks_loaded} tracks)"
-        if self.attempt and self.attempt > 1 and self.status not in ("completed", "failed"):
-            text += f" attempt {self.attempt}"
-        if self.error:
-            text += f": {self.error_type}: {self.error}"
-        return text
 
 
 def _unparsed_json(text: str) -> RawValue:
