@@ -7,12 +7,17 @@ writes its event history as JSON to tests/histories/<name>.json:
 - library_export: a beets library built in a temp folder (tagged files, `beet import`),
   a query evaluated by the worker -> export, sequence, justify, write the playlist;
 - playlist_write: inline tracks with a playlist target -> load, sequence, justify, write;
-- failed: a tracks file with a schema error -> the load step fails (TrackFormatError).
+- failed: a tracks file with a schema error -> the load step fails (TrackFormatError);
+- scheduled_run: the library request run by a Temporal Schedule (triggered) -> export,
+  sequence, justify, write the playlist, remember the set in the schedule's memo.
 
 Re-record only when the workflow changes ON PURPOSE (a new step, another activity
 input, a changed order of commands) and old runs need not replay any more: the replay
 test exists to catch changes that would break runs already on a server
-(docs/hardening.md, "Replay safety"). Usage: python scripts/record_histories.py
+(docs/hardening.md, "Replay safety").
+
+Usage: python scripts/record_histories.py [KIND ...]   (default: every kind; histories of
+older workflow versions that still replay are worth keeping: record only the new kinds)
 """
 
 from __future__ import annotations
@@ -67,14 +72,41 @@ def requests(work: Path) -> dict[str, SetRequest]:
     }
 
 
-async def record(work: Path) -> None:
+async def scheduled_handle(client, request: SetRequest):
+    """Run `request` the way nightly sets run: from a schedule, triggered now."""
+    from djcurator_core.pipeline import schedules
+    from djcurator_core.pipeline.workflows import DJSetWorkflow
+
+    scheduled = request.model_copy(update={"name": "replay scheduled"})
+    schedule_id, _ = await schedules.upsert_schedule(
+        client, scheduled, "0 3 * * *", "UTC", task_queue="record-histories"
+    )
+    try:
+        triggered = await schedules.trigger_schedule(client, schedule_id)
+        handle = client.get_workflow_handle_for(
+            DJSetWorkflow.run, triggered.workflow_id, run_id=triggered.run_id
+        )
+        await wait_for_result(handle)
+    finally:
+        await schedules.delete_schedule(client, schedule_id)
+    return handle
+
+
+async def record(work: Path, kinds: list[str]) -> None:
     scope = WorkerScope(
         playlist_dirs=(str(work),), libraries=(str(work),), tracks_dirs=(str(work), str(ROOT))
     )
     HISTORIES.mkdir(parents=True, exist_ok=True)
     async with embedded_runtime(task_queue="record-histories", scope=scope) as client:
-        for name, request in requests(work).items():
-            handle = await start_set(client, request, f"replay-{name}", "record-histories")
+        made = requests(work)
+        made["scheduled_run"] = made["library_export"]
+        for name, request in made.items():
+            if kinds and name not in kinds:
+                continue
+            if name == "scheduled_run":
+                handle = await scheduled_handle(client, request)
+            else:
+                handle = await start_set(client, request, f"replay-{name}", "record-histories")
             try:
                 await wait_for_result(handle)
                 outcome = "completed"
@@ -87,8 +119,9 @@ async def record(work: Path) -> None:
 
 
 def main() -> None:
+    kinds = sys.argv[1:]
     with tempfile.TemporaryDirectory(prefix="djset-histories-") as work:
-        asyncio.run(record(Path(work)))
+        asyncio.run(record(Path(work), kinds))
     sys.stdout.flush()
     os._exit(0)  # the SDK can crash at interpreter exit (sdk-python #300)
 

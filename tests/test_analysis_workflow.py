@@ -159,3 +159,25 @@ async def test_large_requests_run_as_several_workflows(
     assert sorted(t.item_id for t in summary.tracks) == list(range(len(items)))
     assert all(p.total == len(items) for p in seen)
     assert [p.done for p in seen] == sorted(p.done for p in seen)
+
+
+async def test_analyse_on_an_embedded_server_stores_in_its_own_library(tmp_path):
+    """The command's own embedded worker may open the library the command names (its
+    scope), so the store step works there as on a configured server."""
+    from djcurator_core.pipeline.analysis_client import analyse_on
+
+    music = {"one.mp3": (TrackSpec(bpm=124.0, tonic=2, minor=True, seconds=12, seed=3), None)}
+    paths = write_known_music(tmp_path / "music", music)
+    lib = import_music(tmp_path)
+    from beets.library import Library
+
+    db = Library(str(lib.db), str(lib.music))
+    (item,) = db.items()
+    item_id = item.id
+    db._close()
+    request = AnalysisRequest(
+        items=[AnalysisItem(item_id=item_id, path=str(paths["one.mp3"]))],
+        library=LibrarySource(db=str(lib.db), directory=str(lib.music)),
+    )
+    summary = await analyse_on(None, "analyse-embedded", request)
+    assert summary.progress.stored == 1, summary

@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from djcurator_core.pipeline.workflows import DJSetWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
-KINDS = ("three_steps", "library_export", "playlist_write", "failed")
+KINDS = ("three_steps", "library_export", "playlist_write", "failed", "scheduled_run")
 
 
 def history(name: str) -> WorkflowHistory:

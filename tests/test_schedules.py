@@ -37,6 +37,7 @@ from beets_helpers import (
     entries,
     read_only,
 )
+from format_readers import all_exist, nml_path, nml_playlist, rekordbox_path, rekordbox_playlist
 from temporal_helpers import TEST_SCOPE, OutputLines, WorkerProcess, synthetic_tracks
 from temporalio import activity
 from temporalio.client import ScheduleOverlapPolicy, WorkflowExecutionStatus
@@ -291,6 +292,28 @@ async def test_schedule_trigger_add_track_pause_delete(
     assert (run.code, run.stdout.strip()) == (0, f"deleted schedule djset-{name}"), run.stderr
     run = await beet(library, "djset", "--schedule-show", name, config=worker)
     assert_one_line_error(run, f"no schedule named '{name}'")
+
+
+async def test_scheduled_run_writes_every_format(library, worker, tmp_path):
+    """`--format` on a schedule: each run's worker writes every format of the set."""
+    name = unique_name("formats")
+    run = await beet(
+        library, "djset", "--schedule", "0 3 * * *", "--timezone", "UTC", "-n", name,
+        "--format", "m3u8,rekordbox,nml", "genre:Techno", config=worker,
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    files = [tmp_path / "lists" / f"{name}.{suffix}" for suffix in ("m3u8", "xml", "nml")]
+    assert f"playlist {', '.join(map(str, files))}" in run.stdout
+    run = await trigger(library, worker, name)
+    assert run.code == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == f"wrote {', '.join(map(str, files))} (3 tracks)"
+    paths = entries(files[0].read_text(encoding="utf-8"))
+    assert len(paths) == 3 and all_exist(paths)
+    assert [rekordbox_path(track) for track in rekordbox_playlist(files[1], name)] == paths
+    assert [nml_path(entry.location) for entry in nml_playlist(files[2], name)] == paths
+    run = await beet(library, "djset", "--schedule-show", name, config=worker)
+    assert f"playlist: {files[0]} (m3u8), {files[1]} (rekordbox), {files[2]} (nml)" in run.stdout
+    await beet(library, "djset", "--schedule-delete", name, config=worker)
 
 
 async def test_failed_run_keeps_the_old_playlist(library, worker, temporal_client, tmp_path):

@@ -4,10 +4,9 @@ A thin command layer over djcurator_core: read the options and the `djset:` conf
 export the items (files/export.py), run DJSetWorkflow (pipeline/set_runs.py) and write
 the playlist (files/playlist.py). Schedules and the local service (`--schedule*`,
 `--serve`) are in schedule_commands.py; `beet djanalyze`, `--analyze` and analysis on
-import are in analyze_commands.py. Every user-facing error of the core is a
-`DJSetError`, shown as beets' one-line `error: ...` with exit status 1. `beet djset`
-only reads the library and the audio files; only the analysis writes (the library, and
-file tags when asked).
+import in analyze_commands.py. Every user-facing error of the core is a
+`DJSetError`, shown as beets' one-line `error: ...` with exit status 1. The library and
+the audio files are only read, never written.
 
 The core (numpy, pydantic, numba, temporalio) is imported inside the methods that use
 it: beets loads every enabled plugin for every command, and `beet ls` should not pay for
@@ -77,7 +76,7 @@ class DJSetPlugin(BeetsPlugin):
                 "playlist_dir": ".",
                 "relative_to": None,  # None: absolute paths; "playlist", "library" or a folder
                 "forward_slash": False,
-                "format": "m3u8",
+                "format": "m3u8",  # or a list: [m3u8, rekordbox, nml] (docs/formats.md)
                 "keep_incomplete": False,
                 "temporal": {
                     "address": "",  # empty: TEMPORAL_* / temporal.toml, else embedded server
@@ -93,6 +92,13 @@ class DJSetPlugin(BeetsPlugin):
                 "schedule": {
                     "timezone": "",  # empty: this machine's time zone
                     "catchup_window": "12h",  # runs missed by less than this are made up
+                },
+                # What the `--serve` worker may touch besides djset.playlist_dir and this
+                # beets library (docs/hardening.md): a request never decides that.
+                "worker": {
+                    "allowed_dirs": [],  # more folders it may write playlists in
+                    "libraries": [],  # more beets library databases (or folders of them)
+                    "tracks_dirs": [],  # folders it may read tracks_enriched files from
                 },
                 "analyze": dict(ANALYZE_DEFAULTS),
                 "serve": {
@@ -127,7 +133,10 @@ class DJSetPlugin(BeetsPlugin):
             action="store_true",
             help="first estimate BPM, key and energy where missing (beet djanalyze)",
         )
-        add("--format", help="playlist format: m3u8 (default) or json")
+        add(
+            "--format",
+            help="playlist formats, comma-separated: m3u8 (default), json, rekordbox, nml",
+        )
         add("--no-wait", action="store_true", help="start the workflow, print its id, return")
         add("--collect", metavar="WORKFLOW_ID", help="write the playlist of a finished run")
         add(
@@ -184,18 +193,18 @@ class DJSetPlugin(BeetsPlugin):
 
     def _prepare_set(self, lib: Library, opts: Values, args: list[str]):
         """(name, export, options) of the set, or None when --export wrote the tracks."""
-        from djcurator_core.files.playlist import check_writable, name_from_query
+        from djcurator_core.files.playlist import name_from_query
 
-        name = opts.name or name_from_query(args)
-        target = None if opts.print_set or opts.no_wait else self.playlist_path(opts, name)
+        name = opts.name or name_from_query(args)  # cut to fit a file name (bytes)
+        if not opts.export:  # an unknown format stops here, before any work
+            files = self.playlist_files(opts, name)
+        if not (opts.print_set or opts.no_wait or opts.export):
+            self.check_target(lib, opts, files[0][1])  # a run must not fail at its very end
         export = self._export(lib, args, opts)
         if opts.export:
             self._write_export(opts.export, export)
             return None
-        options = self.set_options(lib, opts, export)
-        if target is not None:
-            check_writable(target.parent)
-        return name, export, options
+        return name, export, self.set_options(lib, opts, export)
 
     def _run_and_write(self, lib: Library, opts: Values, args: list[str], name, export, options):
         self._output(lib, opts, (name, args), *self._run(opts, name, export, options))
@@ -269,10 +278,13 @@ class DJSetPlugin(BeetsPlugin):
                 track_id for query in opts.include for track_id in self._included(lib, query, ids)
             ]
         if given.get("start") is not None and given.get("start") == given.get("end"):
+            from djcurator_core.core.text import clean_text
+
             item = lib.get_item(int(given["start"]))
             raise ui.UserError(
                 f"--start {opts.start!r} and --end {opts.end!r} match the same track "
-                f"({item.artist} - {item.title}): a set opens and closes with different tracks"
+                f"({clean_text(f'{item.artist} - {item.title}')}): a set opens and closes "
+                "with different tracks"
             )
         configured = self.config["set"].get(dict) or {}
         scoring = self.config["scoring"].get(dict) or {}
@@ -288,26 +300,78 @@ class DJSetPlugin(BeetsPlugin):
 
     @staticmethod
     def _pinned_track(lib: Library, which: str, query: str, ids: set[str]) -> str:
+        from djcurator_core.core.text import clean_text
+
         matches = [item for item in lib.items(query) if str(item.id) in ids]
         if len(matches) == 1:
             return str(matches[0].id)
         if not matches:
             raise ui.UserError(f"--{which} {query!r} matches none of the set's tracks")
-        shown = ", ".join(f"{item.artist} - {item.title}" for item in matches[:3])
+        shown = clean_text(", ".join(f"{item.artist} - {item.title}" for item in matches[:3]))
         raise ui.UserError(
             f"--{which} {query!r} matches {len(matches)} of the set's tracks ({shown}"
             f"{', ...' if len(matches) > 3 else ''}); it must match one"
         )
 
-    def playlist_path(self, opts: Values, name: str) -> Path:
-        from djcurator_core.files.playlist import name_from_query, suffix_for
+    def playlist_files(self, opts: Values, name: str) -> list[tuple[str, Path]]:
+        """(format, file) for each playlist format of the run, all in the playlist folder."""
+        from djcurator_core.files.formats import playlist_files
 
-        folder = _pick(opts.playlist_dir, self.config["playlist_dir"].as_str())
-        suffix = suffix_for(self.output_format(opts))
-        return Path(os.path.expanduser(folder)).absolute() / f"{name_from_query([name])}{suffix}"
+        folder = Path(
+            os.path.expanduser(_pick(opts.playlist_dir, self.config["playlist_dir"].as_str()))
+        )
+        formats = self.output_formats(opts)
+        return list(zip(formats, playlist_files(folder.absolute(), name, formats), strict=True))
 
-    def output_format(self, opts: Values) -> str:
-        return _pick(opts.format, self.config["format"].as_str())
+    def output_formats(self, opts: Values) -> tuple[str, ...]:
+        """--format, else djset.format (a name, "m3u8,rekordbox" or a list); an unknown
+        name is a PlaylistError naming where it came from and the formats."""
+        from djcurator_core.files.formats import parse_formats
+        from djcurator_core.files.playlist import PlaylistError
+
+        if opts.format is not None:
+            source, value = "--format", opts.format
+        else:
+            source, value = "djset.format", self.config["format"].get()
+        try:
+            return parse_formats(value)
+        except PlaylistError as exc:
+            raise PlaylistError(f"{source}: {exc}") from None
+
+    def check_target(self, lib: Library, opts: Values, target: Path) -> None:
+        """PlaylistError (one line) unless the playlist's folder can be written and the
+        folder its entries are relative to exists (a typo would give broken paths)."""
+        from djcurator_core.files.playlist import check_relative_to, check_writable
+
+        check_writable(target.parent)
+        relative_to = self.relative_to(lib, opts, target)
+        if relative_to is not None:
+            check_relative_to(relative_to)
+
+    def worker_scope(self, lib: Library):
+        """What the `--serve` worker may touch, from this configuration: playlists in
+        djset.playlist_dir and djset.worker.allowed_dirs, this beets library and
+        djset.worker.libraries, tracks files in djset.worker.tracks_dirs."""
+        from djcurator_core.pipeline.worker_scope import WorkerScope
+
+        worker = self.config["worker"]
+
+        def paths(*values: str) -> tuple[str, ...]:
+            return tuple(os.path.abspath(os.path.expanduser(value)) for value in values)
+
+        where = "in the beets config of `beet djset --serve`"
+        return WorkerScope(
+            playlist_dirs=paths(
+                self.config["playlist_dir"].as_str(), *worker["allowed_dirs"].as_str_seq()
+            ),
+            libraries=paths(os.fsdecode(lib.path), *worker["libraries"].as_str_seq()),
+            tracks_dirs=paths(*worker["tracks_dirs"].as_str_seq()),
+            settings={
+                "playlist": f"djset.playlist_dir or djset.worker.allowed_dirs {where}",
+                "library": f"djset.worker.libraries {where}",
+                "tracks": f"djset.worker.tracks_dirs {where}",
+            },
+        )
 
     def forward_slash(self, opts: Values) -> bool:
         return _pick(opts.forward_slash, self.config["forward_slash"].get(bool))
@@ -315,10 +379,22 @@ class DJSetPlugin(BeetsPlugin):
     def keep_incomplete(self, opts: Values) -> bool:
         return _pick(opts.keep_incomplete, self.config["keep_incomplete"].get(bool))
 
-    def relative_to(self, lib: Library, opts: Values, playlist: Path) -> str | None:
+    def relative_to(
+        self, lib: Library, opts: Values, playlist: Path, formats: list[str] | None = None
+    ) -> str | None:
+        """The folder M3U8 entries are relative to (None: absolute paths). Rekordbox XML
+        and NML hold absolute paths whatever it says; the run says so when they are
+        among `formats`."""
+        from djcurator_core.files.formats import FORMATS
+
         setting = _pick(opts.relative_to, self.config["relative_to"].get())
         if not setting:
             return None
+        absolute = [fmt for fmt in formats or () if not FORMATS[fmt].relative_paths]
+        if absolute:
+            self._log.info(
+                "relative_to applies to m3u8 only: {} hold absolute paths", ", ".join(absolute)
+            )
         if setting == "playlist":
             return str(playlist.parent)
         if setting == "library":
@@ -379,6 +455,11 @@ class DJSetPlugin(BeetsPlugin):
 
         request = SetRequest(name=name, tracks=export.tracks, options=options)
         server = self.server(opts, announce=True)
+        # a run no worker takes stays on the server: say how to get its playlist later
+        collect = f"beet djset --collect {{workflow_id}} -n {_braces(shlex.quote(name))}"
+        later = f": `{collect}` writes its playlist once a worker has run it"
+        if server.settings is None:  # the embedded server ends with this command
+            later = ""
         if server.settings is None:
             self._log.info("no Temporal server configured: starting an embedded one")
         started: list[str] = []
@@ -399,6 +480,7 @@ class DJSetPlugin(BeetsPlugin):
                     server,
                     request,
                     worker_wait=self.worker_wait(),
+                    later=later,
                     wait=not opts.no_wait,
                     on_started=on_started,
                     on_progress=self.show_progress,
@@ -420,6 +502,7 @@ class DJSetPlugin(BeetsPlugin):
         from djcurator_core.pipeline import client as temporal
         from djcurator_core.pipeline.set_runs import require_lasting_server
 
+        self.output_formats(opts)  # an unknown format name: refused before fetching
         settings = require_lasting_server(self.server(opts), "--collect")
 
         async def fetch():
@@ -467,31 +550,36 @@ class DJSetPlugin(BeetsPlugin):
         workflow_id: str,
     ) -> None:
         from djcurator_core.core.report import render_text
-        from djcurator_core.files.playlist import render_json, render_playlist, write_atomically
+        from djcurator_core.files.formats import RenderOptions, write_playlists
+        from djcurator_core.files.playlist import render_json
 
         if result is None:  # --no-wait
             ui.print_(workflow_id)
             return
         name, query = origin
-        output_format = self.output_format(opts)
+        files = self.playlist_files(opts, name)
         if opts.print_set:
-            if output_format == "json":
+            if files[0][0] == "json":
                 sys.stdout.write(render_json(result, name, query=query, workflow_id=workflow_id))
             else:
                 sys.stdout.write(render_text(result))
             return
-        target = self.playlist_path(opts, name)
-        text = render_playlist(
-            result,
-            name,
-            output_format,
+        self.check_target(lib, opts, files[0][1])
+        options = RenderOptions(
             query=query,
             workflow_id=workflow_id,
-            relative_to=self.relative_to(lib, opts, target),
+            relative_to=self.relative_to(lib, opts, files[0][1], [fmt for fmt, _ in files]),
             forward_slash=self.forward_slash(opts),
         )
-        write_atomically(target, text)
-        ui.print_(f"wrote {target} ({result.summary.track_count} tracks)")
+        written = write_playlists(result, name, files, options)
+        for path in written.written:
+            ui.print_(f"wrote {path} ({result.summary.track_count} tracks)")
+        written.raise_errors()  # a file not written: one error line, its old version kept
+
+
+def _braces(text: str) -> str:
+    """`text` kept as it is by str.format."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _pick(given: Any, configured: Any) -> Any:

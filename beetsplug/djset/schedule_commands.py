@@ -113,7 +113,7 @@ class ScheduleCommands:
 
     def run(self, mode: tuple, lib: Library, opts: Values, args: list[str]) -> int:
         if mode[0] == "serve":
-            return self.serve(opts)
+            return self.serve(lib, opts)
         if mode[0] == "create":
             self.create(lib, opts, args)
             return 0
@@ -127,16 +127,22 @@ class ScheduleCommands:
 
     def create(self, lib: Library, opts: Values, args: list[str]) -> None:
         from djcurator_core.core.set_options import parse_duration
-        from djcurator_core.files.playlist import check_writable, name_from_query
+        from djcurator_core.files.playlist import name_from_query
         from djcurator_core.pipeline import client as temporal
         from djcurator_core.pipeline import schedules
-        from djcurator_core.pipeline.contracts import LibrarySource, PlaylistTarget, SetRequest
+        from djcurator_core.pipeline.contracts import (
+            LibrarySource,
+            PlaylistFile,
+            PlaylistTarget,
+            SetRequest,
+        )
 
         plugin = self.plugin
         name = opts.name or name_from_query(args)
         options = plugin.set_options(lib, opts, None)
-        target = plugin.playlist_path(opts, name)
-        check_writable(target.parent)
+        files = plugin.playlist_files(opts, name)
+        target = files[0][1]
+        plugin.check_target(lib, opts, target)
         request = SetRequest(
             name=name,
             library=LibrarySource(
@@ -146,10 +152,9 @@ class ScheduleCommands:
                 keep_incomplete=plugin.keep_incomplete(opts),
             ),
             options=options,
-            playlist=PlaylistTarget(
-                path=str(target),
-                format=plugin.output_format(opts),
-                relative_to=plugin.relative_to(lib, opts, target),
+            playlist=PlaylistTarget.of_files(
+                [PlaylistFile(path=str(path), format=fmt) for fmt, path in files],
+                relative_to=plugin.relative_to(lib, opts, target, [fmt for fmt, _ in files]),
                 forward_slash=plugin.forward_slash(opts),
             ),
         )
@@ -159,6 +164,8 @@ class ScheduleCommands:
             schedule["catchup_window"].as_str(), "djset.schedule.catchup_window"
         )
         settings, task_queue = self._lasting_server(opts)
+        if self.plugin.server(opts).service is not None:
+            self._check_service_may_write(lib, request)
         matching = len(lib.items(args))
 
         async def create():
@@ -182,7 +189,7 @@ class ScheduleCommands:
         ui.print_(
             f"{'created' if created else 'updated'} schedule {schedule_id}: "
             f"{opts.schedule!r} ({timezone}), query {' '.join(args) or '(whole library)'} "
-            f"({matching} tracks now), playlist {target}"
+            f"({matching} tracks now), playlist {', '.join(str(path) for _, path in files)}"
         )
         if summary.next_runs:
             ui.print_(f"next run: {schedules.local_time(summary.next_runs[0], timezone)}")
@@ -232,12 +239,12 @@ class ScheduleCommands:
         from djcurator_core.pipeline import schedules
         from djcurator_core.pipeline.workflows import DJSetWorkflow
 
+        task_queue = None
         if not no_wait:  # without a worker the run would wait, and so would this command
             summary = await schedules.describe_schedule(connected, schedule_id, recent=0)
-            if summary.task_queue:
-                await temporal.wait_for_worker(
-                    connected, summary.task_queue, self.plugin.worker_wait()
-                )
+            task_queue = summary.task_queue
+            if task_queue:
+                await temporal.wait_for_worker(connected, task_queue, self.plugin.worker_wait())
         triggered = await schedules.trigger_schedule(connected, schedule_id)
         if triggered.workflow_id is None:
             running = ", ".join(triggered.skipped_because_running) or "a run"
@@ -248,6 +255,14 @@ class ScheduleCommands:
         handle = connected.get_workflow_handle_for(
             DJSetWorkflow.run, triggered.workflow_id, run_id=triggered.run_id
         )
+        if task_queue:  # a listed worker may be a dead one: see that one takes the run
+            await temporal.wait_for_pickup(
+                connected,
+                handle,
+                task_queue,
+                self.plugin.worker_wait(),
+                later=": it writes its playlist once a worker has run it",
+            )
         seen = []
 
         def progress(update) -> None:
@@ -259,7 +274,21 @@ class ScheduleCommands:
         ui.print_(f"wrote {written or 'the playlist'} ({result.summary.track_count} tracks)")
         return 0
 
-    def serve(self, opts: Values) -> int:
+    def _check_service_may_write(self, lib: Library, request) -> None:
+        """Refuse now a schedule whose runs the local service's worker would refuse (its
+        scope comes from this same beets configuration), naming the setting."""
+        from temporalio.exceptions import ApplicationError
+
+        from djcurator_core.files.formats import FORMATS
+
+        scope = self.plugin.worker_scope(lib)
+        try:
+            for file in request.playlist.files():
+                scope.playlist_path(file.path, FORMATS[file.format].suffix)
+        except ApplicationError as exc:
+            raise ui.UserError(f"runs of this schedule would fail: {exc.message}") from None
+
+    def serve(self, lib: Library, opts: Values) -> int:
         from djcurator_core.pipeline.local_service import ServiceConfig, run_service
 
         serve = self.config["serve"]
@@ -270,6 +299,7 @@ class ScheduleCommands:
             ui_port=None if ui_port in (None, "", False) else int(ui_port),
             task_queue=self.plugin.task_queue(opts),
             settings=self.plugin.connection_settings(opts).if_configured(),
+            scope=self.plugin.worker_scope(lib),
         )
 
         def say(text: str) -> None:

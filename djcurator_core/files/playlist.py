@@ -8,7 +8,8 @@ justification of that transition. Paths are absolute unless `relative_to` names 
 folder (as in beets' smartplaylist plugin), optionally with forward slashes.
 
 A playlist is written to a temporary file in the same folder and renamed over the old
-one, so a failed or interrupted run never leaves a partial or emptied playlist.
+one, so a failed or interrupted run never leaves a partial or emptied playlist. The
+other formats (Rekordbox XML, Traktor NML) and the choice among them: formats.py.
 
 Every track is exactly one entry line, also for readers that split lines on any Unicode
 line break: a path with a line break is refused (the exporter leaves such files out
@@ -33,7 +34,6 @@ from djcurator_core.core.report import summary_lines
 from djcurator_core.core.text import clean_text, line_break_in, shown
 from djcurator_core.errors import DJSetError
 
-FORMATS = ("m3u8", "json")
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"/\\|?*\u2028\u2029]+')
 # File names are limited to 255 bytes on most file systems: the name part of a playlist
 # file keeps 200 bytes of UTF-8, which leaves room for any suffix.
@@ -42,12 +42,6 @@ MAX_NAME_BYTES = 200
 
 class PlaylistError(DJSetError):
     """The playlist cannot be rendered or written; one line naming the file."""
-
-
-def suffix_for(output_format: str) -> str:
-    if output_format not in FORMATS:
-        raise PlaylistError(f"unknown playlist format {output_format!r} (m3u8 or json)")
-    return f".{output_format}"
 
 
 def name_from_query(query: Sequence[str]) -> str:
@@ -172,30 +166,6 @@ def render_json(
         **result.model_dump(mode="json"),
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
-def render_playlist(
-    result: SetResult,
-    name: str,
-    output_format: str = "m3u8",
-    *,
-    query: Sequence[str] | None = None,
-    workflow_id: str | None = None,
-    relative_to: str | os.PathLike[str] | None = None,
-    forward_slash: bool = False,
-) -> str:
-    """The playlist file's text in `output_format` (m3u8 or json)."""
-    suffix_for(output_format)  # an unknown format is a PlaylistError
-    if output_format == "json":
-        return render_json(result, name, query=query, workflow_id=workflow_id)
-    return render_m3u8(
-        result,
-        name,
-        query=query,
-        workflow_id=workflow_id,
-        relative_to=relative_to,
-        forward_slash=forward_slash,
-    )
 
 
 def _error(path: Path, exc: OSError) -> PlaylistError:

@@ -167,13 +167,14 @@ async def analyse_on(
 
     With a server of its own, this process stores the results: it runs a worker for the
     store activity on a task queue of its own, so the workers that analyse never need
-    the library's database. The in-process worker may open the request's library and
-    nothing else (worker_scope)."""
+    the library's database."""
     from djcurator_core.pipeline.analysis_activities import store_analysis_activity
     from djcurator_core.pipeline.client import connect
     from djcurator_core.pipeline.worker import embedded_runtime, run_worker
     from djcurator_core.pipeline.worker_scope import DENY_ALL, WorkerScope
 
+    # This process's own workers may open the library it asked for, and nothing else
+    # (worker_scope: a worker's configuration, not a request, says what it may touch).
     scope = DENY_ALL if request.library is None else WorkerScope(libraries=(request.library.db,))
     if settings is None:
         async with embedded_runtime(task_queue=task_queue, say=say, scope=scope) as client:
@@ -184,6 +185,6 @@ async def analyse_on(
     store_queue = f"djanalyze-store-{uuid.uuid4().hex[:12]}"
     request = request.model_copy(update={"store_task_queue": store_queue})
     async with run_worker(
-        client, store_queue, say=say, scope=scope, activities=[store_analysis_activity]
+        client, store_queue, say=say, activities=[store_analysis_activity], scope=scope
     ):
         return await _run_in_parts(client, request, task_queue, on_progress)

@@ -34,7 +34,7 @@ from djcurator_core.pipeline.codec_server import CodecServer
 from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE
 from djcurator_core.pipeline.dev_server import HOST, EmbeddedServer, EmbeddedServerError, port_open
 from djcurator_core.pipeline.worker import run_worker
-from djcurator_core.pipeline.worker_scope import UNRESTRICTED, WorkerScope
+from djcurator_core.pipeline.worker_scope import DENY_ALL, WorkerScope
 from djcurator_core.process import stop_on_signals
 
 LOCK_FILE = "service.lock"
@@ -178,9 +178,7 @@ class ServiceConfig:
     db_path: Path | None = None  # None: state_dir / temporal.db
     task_queue: str = DEFAULT_TASK_QUEUE
     settings: ConnectionSettings | None = None  # a configured server: run only the worker
-    # What the worker may touch, from the beets config. None: UNRESTRICTED, until the
-    # plugin passes its configuration's scope (issue 10, after the plugin package split).
-    scope: WorkerScope | None = None
+    scope: WorkerScope = DENY_ALL  # what the worker may touch (from the beets config)
     memory_limit: int | None = None  # bytes for heavy steps at once (None: memory_gate default)
 
 
@@ -213,7 +211,7 @@ async def run_service(
         async with run_worker(
             client,
             config.task_queue,
-            scope=UNRESTRICTED if config.scope is None else config.scope,
+            scope=config.scope,
             say=say,
             memory_limit=config.memory_limit,
             graceful_shutdown_timeout=GRACEFUL_TIMEOUT,

@@ -64,17 +64,20 @@ async def run_set(
     request: SetRequest,
     *,
     worker_wait: float,
+    later: str = "",
     wait: bool = True,
     on_started: Callable[[str], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> SetResult | None:
     """Start the run (on an embedded server when `server` has no settings) and return its
-    set; None with wait=False (the run goes on; the id went to `on_started`)."""
+    set; None with wait=False (the run goes on; the id went to `on_started`). No worker
+    taking it within `worker_wait` seconds is a NoWorkerTookRun whose message ends with
+    `later` (client.wait_for_pickup)."""
     from djcurator_core.pipeline.worker import embedded_runtime
 
     async def submit(client) -> SetResult | None:
         handle = await start_set(
-            client, request, task_queue=server.task_queue, worker_wait=worker_wait
+            client, request, task_queue=server.task_queue, worker_wait=worker_wait, later=later
         )
         if on_started is not None:
             on_started(handle.id)

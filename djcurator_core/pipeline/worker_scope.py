@@ -95,7 +95,7 @@ class WorkerScope:
         raise self._refusal(path, folders, kind, verb)
 
     def _refusal(self, path: str, allowed: tuple[str, ...], kind: str, verb: str):
-        where = ", ".join(shown(p) for p in allowed) if allowed else "nothing"
+        where = ", ".join(shown(p) for p in allowed) if allowed else "(none configured)"
         return bad_input(
             NOT_ALLOWED,
             f"{kind} {shown(path)} is not allowed: this worker only {verb} {where}; "
@@ -104,9 +104,6 @@ class WorkerScope:
 
 
 DENY_ALL = WorkerScope()
-# Everything the worker's OS user can reach: the behaviour before scopes existed. Only for
-# callers that do not pass their configuration's scope yet.
-UNRESTRICTED = WorkerScope(playlist_dirs=("/",), libraries=("/",), tracks_dirs=("/",))
 
 
 def bad_input(error_type: str, message: str) -> ApplicationError:
