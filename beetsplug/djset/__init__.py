@@ -92,6 +92,7 @@ class DJSetPlugin(BeetsPlugin):
                 "schedule": {
                     "timezone": "",  # empty: this machine's time zone
                     "catchup_window": "12h",  # runs missed by less than this are made up
+                    "fresh_sets": 3,  # runs hold back the tracks of this many last sets
                 },
                 # What the `--serve` worker may touch besides djset.playlist_dir and this
                 # beets library (docs/hardening.md): a request never decides that.
@@ -151,13 +152,14 @@ class DJSetPlugin(BeetsPlugin):
         add("--address", metavar="HOST:PORT", help="Temporal server (default: config)")
         add("--task-queue", metavar="QUEUE", help="Temporal task queue of the workers")
         for flag in SET_OPTION_FLAGS:  # one definition, shared with the CLI
-            add(  # numbers stay text: SetOptions names a bad one in its one-line error
+            # numbers and choices stay text: SetOptions names a bad one in its one-line
+            # error (optparse's own would print the usage block and exit 2)
+            add(
                 flag.flag,
                 dest=flag.name,
-                type="choice" if flag.choices else "string",
+                type="string",
                 action="append" if flag.kind == "list" else "store",
-                choices=list(flag.choices) or None,
-                metavar=flag.metavar,
+                metavar=flag.metavar or ("|".join(flag.choices) if flag.choices else None),
                 help=flag.help,
             )
         add_schedule_options(cmd.parser)
