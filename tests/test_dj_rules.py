@@ -215,6 +215,17 @@ def test_count_auto_finds_a_long_all_mixable_set():
     assert plan.notes[0].startswith(f"count auto: {len(plan.order)} of 52 tracks")
 
 
+@pytest.mark.parametrize("seed", [18, 21])
+def test_count_auto_stays_all_mixable_after_the_final_order(seed):
+    # above the exact solver's 15 tracks the final search must start from the grown
+    # order (these two pools got one unmixable transition when it started from greedy)
+    tracks = random_pool(200, seed, bpm=(90, 150), artists=50)
+    plan = plan_order(tracks, SetOptions(count="auto", seed=seed))
+    assert len(plan.order) > 15
+    assert unmixable_count(tracks, plan.order) == 0
+    assert artist_gap_violations(plan.order, artist_ids(tracks), 1) == 0
+
+
 def test_count_auto_with_duration_is_refused():
     with pytest.raises(ValueError, match="--count auto finds the length itself"):
         SetOptions(count="auto", duration=3600)

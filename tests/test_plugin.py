@@ -16,6 +16,7 @@ import subprocess
 import sys
 import uuid
 
+import beets.plugins
 import pytest
 from audiofiles import make_audio_file
 from beets.exceptions import UserError
@@ -461,6 +462,13 @@ class TestInProcess(PluginMixin, TestHelper):
 
     plugin = "djset"
 
+    def setup_beets(self) -> None:
+        # An in-process worker of an earlier test may have loaded beets' plugins in this
+        # process (beets_library.prepare_beets); beets would reuse those instances, whose
+        # config defaults went with that test's config.
+        beets.plugins._instances.clear()
+        super().setup_beets()
+
     @pytest.fixture(autouse=True)
     def _fresh_item_types(self, monkeypatch):
         # Item._types is cached per class: without this the plugin's `energy` type is
@@ -536,3 +544,40 @@ async def test_collect_unknown_workflow(library, temporal_server, tmp_path):
     run = await beet(library, "djset", "--collect", "djset-never-started", config=config)
     assert_one_line_error(run, "no set workflow with id 'djset-never-started'")
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_dj_rule_options(library, temporal_server, task_queue, djset_worker, tmp_path):
+    """Issue 11's options on `beet djset`: --include QUERY, --count auto, --artist-gap,
+    --harmonic, and their bad input as one line, exit 1, nothing written."""
+    config = server_config(temporal_server, task_queue, tmp_path)
+    run = await beet(
+        library, "djset", "--print", "--format", "json", "--count", "3", "--include",
+        "title:Drift", "--harmonic", "moderate", "--artist-gap", "2", "album:Set",
+        config=config,
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert len(result["order"]) == 3
+    assert "Drift" in [t["title"] for t in result["tracks"]]
+    summary = result["summary"]
+    assert {"mixable_share", "compatible_share", "boosts", "smallest_artist_gap"} <= set(summary)
+
+    run = await beet(
+        library, "djset", "--print", "--format", "json", "--count", "auto", "album:Set",
+        config=config,
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["notes"][0].startswith("count auto: ")
+    assert all(t["mixable"] for t in result["transitions"])
+
+    for args, expected in (
+        (["--artist-gap", "-1"], "field 'artist_gap': Input should be greater than or equal"),
+        (["--max-boosts", "x"], "field 'max_boosts': Input should be a valid integer"),
+        (["--count", "3", "--include", "title:Nowhere"], "--include 'title:Nowhere' matches"),
+        (["--count", "auto", "--duration", "1h"], "--count auto finds the length itself"),
+        (["--harmonic", "loose"], "field 'harmonic': Input should be 'strict', 'moderate' or"),
+    ):
+        run = await beet(library, "djset", *args, "album:Set", config=config)
+        assert_one_line_error(run, expected)
+    assert list(tmp_path.glob("*.m3u8")) == []  # nothing written

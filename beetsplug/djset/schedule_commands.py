@@ -119,6 +119,16 @@ class ScheduleCommands:
             return 0
         return self.manage(opts, mode[1], mode[2])
 
+    @staticmethod
+    def _fresh_sets(value) -> int:
+        """`djset.schedule.fresh_sets`: a whole number >= 0 (0: runs may repeat tracks)."""
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ui.UserError(
+                f"djset.schedule.fresh_sets: {value!r} is not a whole number >= 0 "
+                "(the last sets whose tracks a scheduled run holds back; 0 = off)"
+            )
+        return value
+
     def _lasting_server(self, opts: Values):
         from djcurator_core.pipeline.set_runs import require_lasting_server
 
@@ -163,6 +173,7 @@ class ScheduleCommands:
         catchup = parse_duration(
             schedule["catchup_window"].as_str(), "djset.schedule.catchup_window"
         )
+        fresh_sets = self._fresh_sets(schedule["fresh_sets"].get())
         settings, task_queue = self._lasting_server(opts)
         if self.plugin.server(opts).service is not None:
             self._check_service_may_write(lib, request)
@@ -177,6 +188,7 @@ class ScheduleCommands:
                 timezone,
                 task_queue=task_queue,
                 catchup_window=timedelta(seconds=catchup),
+                fresh_sets=fresh_sets,
             )
             summary = await schedules.describe_schedule(connected, schedule_id, recent=0)
             try:

@@ -8,9 +8,9 @@ seconds, in three steps:
    breaks as the search can find.
 2. Take the longest run of consecutive allowed transitions in that order.
 3. Grow it: insert a pool track wherever both new transitions are allowed (between two
-   set tracks, or before the first / after the last), cheapest first, until no track fits;
-   then re-order the set with the optimiser, starting from the grown order (the result
-   can only be better, so it stays all-allowed).
+   set tracks, or before the first / after the last), cheapest first, until no track fits.
+   The caller (planning) orders the set once more, starting from the grown order: the
+   result can only be better, so it stays all-allowed.
 
 Pinned tracks go to their ends and included tracks are inserted where they cost least,
 even when that breaks the all-allowed property; a note then says how many transitions
@@ -117,19 +117,9 @@ def longest_mixable(
         if track not in order:
             order = _insert_cheapest(matrix, order, track, pinned)
     order = grow(order, allowed, matrix, bool(head), bool(tail))
-    sub = np.asarray(order)
-    local_request = SolverRequest(
-        start=0 if head else None,
-        end=len(order) - 1 if tail else None,
-        seed=request.seed,
-        time_budget=request.time_budget,
-    )
-    local = optimise(
-        matrix[np.ix_(sub, sub)], local_request, initial=list(range(len(order))), slack=slack
-    )
-    order = [order[k] for k in local]
     notes = []
-    broken = int((~allowed[sub[local][:-1], sub[local][1:]]).sum()) if len(order) > 1 else 0
+    sub = np.asarray(order)
+    broken = int((~allowed[sub[:-1], sub[1:]]).sum()) if len(order) > 1 else 0
     if broken:
         notes.append(
             f"count auto: {broken} transition(s) are not mixable: the pinned and included "

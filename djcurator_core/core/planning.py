@@ -234,17 +234,21 @@ def plan_order(
     end = pin_index(tracks, options.end, "end")
     check_pins(len(tracks), SolverRequest(start=start, end=end), [t.id for t in tracks])
     include = _index_of(tracks, options.include, "include")
+    protected = {i for i in (start, end) if i is not None} | set(include)
+    hold, hold_notes = held_back(tracks, recent_sets, options, protected)
+    if hold:  # the rest of the pool is planned as any pool (large ones reduced first)
+        rest = [i for i in range(len(tracks)) if i not in hold]
+        plan = plan_order([tracks[i] for i in rest], options, progress)
+        return Plan([rest[i] for i in plan.order], hold_notes + plan.notes)
     length_asked = isinstance(options.count, int) or options.duration is not None
     if length_asked and len(tracks) > candidates.REDUCE_ABOVE:
         keep = [p for p in (start, end) if p is not None] + include
-        return _plan_from_candidates(tracks, options, keep, started, progress, recent_sets)
+        return _plan_from_candidates(tracks, options, keep, started, progress)
     if options.count is None and options.duration is None and len(tracks) > COMPACT_ABOVE:
         return _plan_large_whole(tracks, options, start, end, started, progress)
-    protected = {i for i in (start, end) if i is not None} | set(include)
     kept, notes = drop_duplicates(tracks, sorted(protected))
-    hold, hold_notes = held_back(tracks, recent_sets, options, protected)
-    notes.extend(hold_notes)
-    pool = [i for i in kept if i not in hold]  # indices into tracks
+    notes.extend(hold_notes)  # "the pool is too small" when nothing could be held back
+    pool = kept  # indices into tracks
     position = {t: p for p, t in enumerate(pool)}
     ptracks = [tracks[i] for i in pool]
     pstart = None if start is None else position[start]
@@ -289,7 +293,11 @@ def plan_order(
         )
         chosen = picked.order
         notes.extend(picked.notes)
-    local = _order_set(ptracks, chosen, rules, options, pstart, pend, budget, progress, notes)
+    # count auto: the chosen tracks are in an all-mixable order already; start from it
+    start_order = list(range(len(chosen))) if options.count == "auto" else None
+    local = _order_set(
+        ptracks, chosen, rules, options, pstart, pend, budget, progress, notes, start_order
+    )
     order = [pool[chosen[i]] for i in local]
     return Plan(order, notes)
 
@@ -305,8 +313,11 @@ def _slack(ordinary: np.ndarray) -> float:
     return optimizer.ACCEPT_SLACK * 0.8 * mean
 
 
-def _order_set(ptracks, chosen, rules, options, pstart, pend, budget, progress, notes):
-    """Order the chosen tracks under the rules; returns positions into `chosen`."""
+def _order_set(
+    ptracks, chosen, rules, options, pstart, pend, budget, progress, notes, start_order=None
+):
+    """Order the chosen tracks under the rules; returns positions into `chosen`.
+    `start_order`: an order to start the search from (it can only get better)."""
     subset = [ptracks[i] for i in chosen]
     sub = np.asarray(chosen)
     request = SolverRequest(
@@ -347,7 +358,7 @@ def _order_set(ptracks, chosen, rules, options, pstart, pend, budget, progress, 
         matrix = rules.matrix(sub, bottleneck, limit, boost_cost)
         if penalty is None and options.solver != "ils":
             return solve(matrix, options.solver, request)
-        initial = None
+        initial = start_order
         if (
             witness is not None
             and bottleneck > limit
@@ -492,7 +503,7 @@ def _pool_matrix(tracks: Sequence[Track], options: SetOptions, whole: bool) -> n
     return cost_matrix(tracks, options.scoring)
 
 
-def _plan_from_candidates(tracks, options, pins, started, progress, recent_sets=()) -> Plan:
+def _plan_from_candidates(tracks, options, pins, started, progress) -> Plan:
     """A large pool's set: choose among the candidates of `candidates.reduce_pool` (the
     pool's n x n matrix would not fit in memory), then plan on them as on any pool."""
     kept = candidates.reduce_pool(
@@ -510,10 +521,7 @@ def _plan_from_candidates(tracks, options, pins, started, progress, recent_sets=
     if budget is not None:
         budget = max(MIN_SEARCH_BUDGET, budget - (time.perf_counter() - started))
     plan = plan_order(
-        [tracks[i] for i in kept],
-        options.model_copy(update={"time_budget": budget}),
-        progress,
-        recent_sets,
+        [tracks[i] for i in kept], options.model_copy(update={"time_budget": budget}), progress
     )
     return Plan([kept[i] for i in plan.order], plan.notes)
 

@@ -226,3 +226,16 @@ class WrittenPlaylist(BaseModel):
     paths: list[str] = []  # every file written, in order
     track_count: int
     attempt: int = 1
+
+
+# --- the schedule's history (set_history.py) ---------------------------------------------
+
+DEFAULT_FRESH_SETS = 3  # sets a scheduled run holds back (djset.schedule.fresh_sets)
+
+
+class RememberSet(BaseModel):
+    """A scheduled run's set, to be added to its schedule's history."""
+
+    schedule_id: str = Field(min_length=1)
+    track_ids: list[str]
+    keep: int = Field(DEFAULT_FRESH_SETS, ge=1)  # sets the history keeps

@@ -48,9 +48,13 @@ from djcurator_core.pipeline.client import (
     validate_request,
     workflow_id_for,
 )
-from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE, WORKFLOW_NAME, SetRequest
-from djcurator_core.pipeline.set_history import (
+from djcurator_core.pipeline.contracts import (
     DEFAULT_FRESH_SETS,
+    DEFAULT_TASK_QUEUE,
+    WORKFLOW_NAME,
+    SetRequest,
+)
+from djcurator_core.pipeline.set_history import (
     MEMO_RECENT,
     MEMO_SCHEDULE,
     history_memo,

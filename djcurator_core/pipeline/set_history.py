@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
 from temporalio import activity, workflow
 from temporalio.client import (
     ScheduleActionStartWorkflow,
@@ -39,17 +38,10 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
+from djcurator_core.pipeline.contracts import RememberSet
+
 MEMO_RECENT = "djset_recent_sets"
 MEMO_SCHEDULE = "djset_schedule_id"
-DEFAULT_FRESH_SETS = 3
-
-
-class RememberSet(BaseModel):
-    """A scheduled run's set, to be added to its schedule's history."""
-
-    schedule_id: str = Field(min_length=1)
-    track_ids: list[str]
-    keep: int = Field(DEFAULT_FRESH_SETS, ge=1)  # sets the history keeps
 
 
 def recent_sets(limit: int) -> list[list[str]]:

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         LoadedTracks,
         LoadRequest,
         Progress,
+        RememberSet,
         SequencedOrder,
         SequenceRequest,
         SetRequest,
@@ -53,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
         sequence_tracks_activity,
     )
     from djcurator_core.pipeline.set_history import (
-        RememberSet,
         recent_sets,
         remember_set_activity,
         schedule_of_run,
