@@ -199,9 +199,10 @@ class DJSetPlugin(BeetsPlugin):
 
         name = opts.name or name_from_query(args)  # cut to fit a file name (bytes)
         if not opts.export:  # an unknown format stops here, before any work
-            files = self.playlist_files(opts, name)
+            self.output_formats(opts)
         if not (opts.print_set or opts.no_wait or opts.export):
-            self.check_target(lib, opts, files[0][1])  # a run must not fail at its very end
+            # before any work: a run must not fail at its very end
+            self.check_target(lib, opts, self.playlist_files(opts, name)[0][1])
         export = self._export(lib, args, opts)
         if opts.export:
             self._write_export(opts.export, export)
@@ -559,13 +560,13 @@ class DJSetPlugin(BeetsPlugin):
             ui.print_(workflow_id)
             return
         name, query = origin
-        files = self.playlist_files(opts, name)
         if opts.print_set:
-            if files[0][0] == "json":
+            if self.output_formats(opts)[0] == "json":
                 sys.stdout.write(render_json(result, name, query=query, workflow_id=workflow_id))
             else:
                 sys.stdout.write(render_text(result))
             return
+        files = self.playlist_files(opts, name)
         self.check_target(lib, opts, files[0][1])
         options = RenderOptions(
             query=query,
