@@ -247,6 +247,28 @@ def workflow_throughput(files: list[Path]) -> list[str]:
     return rows
 
 
+def beet_runs(folder: Path, files: list[Path], count: int = 24) -> list[str]:
+    """`beet djanalyze` twice on a library of `count` of the files (whole processes): the
+    first analyses them all, the second must find nothing to do."""
+    from beets_helpers import BEET, clean_env, import_music
+
+    root = folder / "library"
+    (root / "music").mkdir(parents=True)
+    for path in files[:count]:
+        shutil.copy(path, root / "music" / path.name)
+    import_music(root)
+    rows = []
+    for run in ("first", "second"):
+        started = time.perf_counter()
+        done = subprocess.run(
+            [BEET, "djanalyze"], env=clean_env(root), capture_output=True, text=True, check=True
+        )
+        seconds = time.perf_counter() - started
+        said = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+        rows.append(f"| `beet djanalyze`, {run} run, {count} files | {seconds:.1f} s: {said} |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=96)
@@ -263,6 +285,7 @@ def main() -> None:
     rows += energy(args.energy_songs)
     rows += speed(args.dir, files)
     rows += workflow_throughput(files)
+    rows += beet_runs(args.dir, files)
     for row in rows:
         print(row)
     load = os.getloadavg()[0]

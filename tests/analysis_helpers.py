@@ -35,3 +35,31 @@ def write_known_music(
             write_tags(path, tags)
         paths[name] = path
     return paths
+
+
+def read_items(db: Path) -> dict[str, dict]:
+    """File name -> the item's fields (fixed and flexible) read with sqlite3, not beets:
+    opening a beets Library in the test process would cache item types without the
+    plugin's fields and disturb the in-process plugin tests."""
+    import os
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        items = {row["id"]: dict(row) for row in conn.execute("select * from items")}
+        for row in conn.execute("select entity_id, key, value from item_attributes"):
+            items[row["entity_id"]][row["key"]] = row["value"]
+    return {os.path.basename(os.fsdecode(item["path"])): item for item in items.values()}
+
+
+def repoint_items(db: Path, music: Path) -> None:
+    """Point a copied library's items at the copies of their files in `music`."""
+    import os
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        for item_id, path in conn.execute("select id, path from items").fetchall():
+            name = os.path.basename(os.fsdecode(path))
+            conn.execute(
+                "update items set path = ? where id = ?", (os.fsencode(music / name), item_id)
+            )

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import uuid
 
 import pytest
-from analysis_helpers import EXPECTED, write_known_music
+from analysis_helpers import EXPECTED, read_items, write_known_music
 from audiofiles import DJTagSpec, encode_silence
 from beets_helpers import import_music
 from synth_music import TrackSpec
+from temporal_helpers import WorkerProcess
 
 from djcurator_core.core.keys import parse_key
 from djcurator_core.files.tags import read_dj_tags
@@ -85,8 +87,10 @@ def test_progress_line_has_rate_and_eta():
 
 
 async def test_results_are_stored_without_overwriting_user_values(
-    temporal_client, djset_worker, task_queue, tmp_path
+    temporal_server, temporal_client, task_queue, tmp_path
 ):
+    """Through `python worker.py` (a worker process allowed this library): the store
+    activity loads beets and its plugins, which must not happen in the test process."""
     tagged = DJTagSpec(title="Tagged", bpm="128.00", key="Am")  # no energy: to be filled
     music = {
         "plain.mp3": (TrackSpec(bpm=172.0, tonic=9, minor=True, seconds=15, seed=1,
@@ -97,45 +101,47 @@ async def test_results_are_stored_without_overwriting_user_values(
     paths = write_known_music(tmp_path / "music", music)
     lib = import_music(tmp_path)
     digests = {name: _digest(path) for name, path in paths.items()}
-
-    from beets.library import Library
-
-    def items():
-        db = Library(str(lib.db), str(lib.music))
-        found = {os.path.basename(i.path).decode(): i for i in db.items()}
-        db._close()
-        return found
-
-    ids = {name: item.id for name, item in items().items()}
+    ids = {name: item["id"] for name, item in read_items(lib.db).items()}
     request = AnalysisRequest(
         items=[AnalysisItem(item_id=ids[n], path=str(p)) for n, p in paths.items()],
         library=LibrarySource(db=str(lib.db), directory=str(lib.music)),
         batch_size=1,
     )
-    summary = await run_analysis(temporal_client, request, task_queue)
-    assert summary.progress.stored == 2 and summary.progress.files_written == 0
-    stored = items()
-    plain, user = stored["plain.mp3"], stored["tagged.flac"]
-    assert plain.bpm == 172 and abs(float(plain["bpm_precise"]) - 172.0) < 1
-    assert parse_key(plain.initial_key).camelot == "8A"
-    assert 1 <= float(plain["energy"]) <= 10
-    assert user.bpm == 128 and user.initial_key == "Am"  # the user's values stay
-    assert "bpm_precise" not in user and 1 <= float(user["energy"]) <= 10
-    assert {n: _digest(p) for n, p in paths.items()} == digests  # no -w: files unchanged
-
-    # --force with tag writing: every value replaced, in the files too, read back the same.
-    forced = request.model_copy(update={"force": True, "write_tags": True})
-    summary = await run_analysis(
-        temporal_client, forced, task_queue, workflow_id=f"wf-{uuid.uuid4().hex}"
+    worker = WorkerProcess(
+        temporal_server.address,
+        task_queue,
+        env={"BEETSDIR": str(lib.root), "HOME": str(lib.root)},
+        args=["--library", str(lib.db)],
     )
+    try:
+        worker.wait_ready()
+        summary = await run_analysis(temporal_client, request, task_queue)
+        assert summary.progress.stored == 2 and summary.progress.files_written == 0
+        stored = read_items(lib.db)
+        plain, user = stored["plain.mp3"], stored["tagged.flac"]
+        assert plain["bpm"] == 172 and abs(float(plain["bpm_precise"]) - 172.0) < 1
+        assert parse_key(plain["initial_key"]).camelot == "8A"
+        assert 1 <= float(plain["energy"]) <= 10
+        assert user["bpm"] == 128 and user["initial_key"] == "Am"  # the user's values stay
+        assert "bpm_precise" not in user and 1 <= float(user["energy"]) <= 10
+        assert {n: _digest(p) for n, p in paths.items()} == digests  # no -w: files as were
+
+        # --force with tag writing: every value replaced, in the files too, read back alike.
+        forced = request.model_copy(update={"force": True, "write_tags": True})
+        summary = await run_analysis(
+            temporal_client, forced, task_queue, workflow_id=f"wf-{uuid.uuid4().hex}"
+        )
+    finally:
+        worker.signal(signal.SIGTERM)
+        worker.wait()
     assert summary.progress.files_written == 2, summary
-    for name, item in items().items():
+    for name, item in read_items(lib.db).items():
         tags = read_dj_tags(paths[name])
         assert tags.bpm == pytest.approx(float(item["bpm_precise"]), abs=0.005)
-        assert parse_key(tags.key) == parse_key(item.initial_key)
+        assert parse_key(tags.key) == parse_key(item["initial_key"])
         assert tags.energy == float(item["energy"])
-        assert item.mtime == pytest.approx(os.path.getmtime(paths[name]))
-    assert items()["tagged.flac"].bpm == 125  # forced: the analysed tempo
+        assert item["mtime"] == pytest.approx(os.path.getmtime(paths[name]))
+    assert read_items(lib.db)["tagged.flac"]["bpm"] == 125  # forced: the analysed tempo
 
 
 async def test_large_requests_run_as_several_workflows(

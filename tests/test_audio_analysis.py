@@ -108,6 +108,8 @@ def test_bad_files_raise_one_line_naming_the_file(tmp_path):
     empty.write_bytes(b"")
     corrupt = tmp_path / "corrupt.mp3"
     corrupt.write_bytes(os.urandom(4096))
+    garbage = tmp_path / "garbage.flac"  # FFmpeg reads it without error, but no audio
+    garbage.write_bytes(b"garbage" * 500)
     fifo = tmp_path / "pipe.mp3"
     os.mkfifo(fifo)
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
@@ -116,6 +118,7 @@ def test_bad_files_raise_one_line_naming_the_file(tmp_path):
     expected = {
         empty: "empty file",
         corrupt: "cannot decode",
+        garbage: "cannot decode",
         fifo: "a FIFO",
         tmp_path / "missing.mp3": "No such file",
         tmp_path: "not a regular file",

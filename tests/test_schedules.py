@@ -455,7 +455,9 @@ def test_steps_follow_the_request():
         "export_tracks_activity", "sequence_tracks_activity",
         "generate_justifications_activity", "write_playlist_activity",
     ]  # fmt: skip
-    with pytest.raises(ValueError, match="exactly one of tracks_path, tracks and library"):
+    with pytest.raises(
+        ValueError, match="exactly one of tracks_path, tracks, stored_tracks and lib"
+    ):
         SetRequest(name="d", tracks_path="/t.json", library=library)
 
 

@@ -3,7 +3,8 @@
 A thin command layer over djcurator_core: read the options and the `djset:` config,
 export the items (files/export.py), run DJSetWorkflow (pipeline/set_runs.py) and write
 the playlist (files/playlist.py). Schedules and the local service (`--schedule*`,
-`--serve`) are in schedule_commands.py. Every user-facing error of the core is a
+`--serve`) are in schedule_commands.py; `beet djanalyze`, `--analyze` and analysis on
+import in analyze_commands.py. Every user-facing error of the core is a
 `DJSetError`, shown as beets' one-line `error: ...` with exit status 1. The library and
 the audio files are only read, never written.
 
@@ -27,6 +28,7 @@ from beets import plugins, ui
 from beets.dbcore import types
 from beets.plugins import BeetsPlugin
 
+from beetsplug.djset.analyze_commands import ANALYZE_DEFAULTS, ImportAnalysis, analyze_command
 from djcurator_core.core.set_option_flags import (
     CONFIGURABLE,
     SET_OPTION_FLAGS,
@@ -64,7 +66,8 @@ def user_errors(method):
 
 
 class DJSetPlugin(BeetsPlugin):
-    item_types = {"energy": types.FLOAT}
+    # bpm_precise: the analysed tempo with its decimals (beets' own bpm is an integer).
+    item_types = {"energy": types.FLOAT, "bpm_precise": types.FLOAT}
 
     def __init__(self) -> None:
         super().__init__()
@@ -98,6 +101,7 @@ class DJSetPlugin(BeetsPlugin):
                     "libraries": [],  # more beets library databases (or folders of them)
                     "tracks_dirs": [],  # folders it may read tracks_enriched files from
                 },
+                "analyze": dict(ANALYZE_DEFAULTS),
                 "serve": {
                     "port": 7233,  # the embedded Temporal server's gRPC port (loopback)
                     "ui_port": 8233,  # its Web UI (loopback); null: no Web UI
@@ -106,6 +110,7 @@ class DJSetPlugin(BeetsPlugin):
             }
         )
         self.config["temporal"]["api_key"].redact = True
+        ImportAnalysis(self)  # djset.analyze.auto
 
     # --- command line ------------------------------------------------------------------
 
@@ -124,6 +129,11 @@ class DJSetPlugin(BeetsPlugin):
         add("-n", "--name", help="set name: playlist title and file name (default: the query)")
         add("--export", metavar="FILE", help="write the tracks_enriched JSON (- for stdout), stop")
         add("--print", dest="print_set", action="store_true", help="show the set, write nothing")
+        add(
+            "--analyze",
+            action="store_true",
+            help="first estimate BPM, key and energy where missing (beet djanalyze)",
+        )
         add(
             "--format",
             help="playlist formats, comma-separated: m3u8 (default), json, rekordbox, nml",
@@ -154,12 +164,17 @@ class DJSetPlugin(BeetsPlugin):
             )
         add_schedule_options(cmd.parser)
         cmd.func = self.command
-        return [cmd]
+        return [cmd, analyze_command(self)]
 
     def command(self, lib: Library, opts: Values, args: list[str]) -> None:
         from beetsplug.djset.schedule_commands import ScheduleCommands, check_combinations
 
         mode = check_combinations(opts, args)
+        if opts.analyze and (mode is not None or opts.collect):
+            raise ui.UserError(
+                "--analyze goes with making a set now: a query, not "
+                + ("--collect" if opts.collect else "--serve or the --schedule options")
+            )
         if mode is not None:
             commands = ScheduleCommands(self)
             self.temporal_command(lib, lambda: commands.run(mode, lib, opts, args))
@@ -171,22 +186,39 @@ class DJSetPlugin(BeetsPlugin):
 
     @user_errors
     def _make_set(self, lib: Library, opts: Values, args: list[str]) -> None:
+        if opts.analyze:  # analyse what is missing first, then the same steps
+            self.temporal_command(lib, lambda: self._analyse_and_make_set(lib, opts, args))
+            return
+        prepared = self._prepare_set(lib, opts, args)
+        if prepared is not None:
+            self.temporal_command(lib, lambda: self._run_and_write(lib, opts, args, *prepared))
+
+    def _prepare_set(self, lib: Library, opts: Values, args: list[str]):
+        """(name, export, options) of the set, or None when --export wrote the tracks."""
         from djcurator_core.files.playlist import name_from_query
 
         name = opts.name or name_from_query(args)  # cut to fit a file name (bytes)
         if not opts.export:  # an unknown format stops here, before any work
-            files = self.playlist_files(opts, name)
+            self.output_formats(opts)
         if not (opts.print_set or opts.no_wait or opts.export):
-            self.check_target(lib, opts, files[0][1])  # a run must not fail at its very end
+            # before any work: a run must not fail at its very end
+            self.check_target(lib, opts, self.playlist_files(opts, name)[0][1])
         export = self._export(lib, args, opts)
         if opts.export:
             self._write_export(opts.export, export)
-            return
-        options = self.set_options(lib, opts, export)
-        self.temporal_command(
-            lib,
-            lambda: self._output(lib, opts, (name, args), *self._run(opts, name, export, options)),
-        )
+            return None
+        return name, export, self.set_options(lib, opts, export)
+
+    def _run_and_write(self, lib: Library, opts: Values, args: list[str], name, export, options):
+        self._output(lib, opts, (name, args), *self._run(opts, name, export, options))
+
+    def _analyse_and_make_set(self, lib: Library, opts: Values, args: list[str]) -> None:
+        from beetsplug.djset.analyze_commands import analyse_items
+
+        analyse_items(self, lib, lib.items(args), opts=opts)
+        prepared = self._prepare_set(lib, opts, args)
+        if prepared is not None:
+            self._run_and_write(lib, opts, args, *prepared)
 
     # --- export --------------------------------------------------------------------------
 
@@ -528,13 +560,13 @@ class DJSetPlugin(BeetsPlugin):
             ui.print_(workflow_id)
             return
         name, query = origin
-        files = self.playlist_files(opts, name)
         if opts.print_set:
-            if files[0][0] == "json":
+            if self.output_formats(opts)[0] == "json":
                 sys.stdout.write(render_json(result, name, query=query, workflow_id=workflow_id))
             else:
                 sys.stdout.write(render_text(result))
             return
+        files = self.playlist_files(opts, name)
         self.check_target(lib, opts, files[0][1])
         options = RenderOptions(
             query=query,

@@ -155,6 +155,8 @@ def analyse_file(path: str | bytes | os.PathLike[str]) -> AudioAnalysis:
         raise AnalysisError(
             f"{shown}: only {excerpt.duration:.1f} s long ({MIN_SECONDS:.0f} s needed)"
         )
+    if not any(window.size for window in excerpt.windows):
+        raise DecodeError(f"{shown}: cannot decode (no audio in it)")
     try:
         return analyse(excerpt.windows)
     except AnalysisError as exc:

@@ -43,6 +43,8 @@ from djcurator_core.core.models import TrackFormatError, parse_tracks
 from djcurator_core.errors import DJSetError, first_line, validation_error_line
 from djcurator_core.pipeline.codec import data_converter
 from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE, Progress, SetRequest
+from djcurator_core.pipeline.payload_store import PayloadStoreError
+from djcurator_core.pipeline.track_sets import INLINE_TRACKS, pack
 from djcurator_core.pipeline.workflows import DJSetWorkflow
 
 DEFAULT_ADDRESS = "localhost:7233"
@@ -256,6 +258,18 @@ def validate_request(request: SetRequest | dict) -> SetRequest:
     return checked
 
 
+def by_reference(request: SetRequest) -> SetRequest:
+    """A request whose inline tracks are more than track_sets.INLINE_TRACKS, with the tracks
+    put in the payload store (only their digest goes to Temporal; see track_sets.py)."""
+    if request.tracks is None or len(request.tracks) <= INLINE_TRACKS:
+        return request
+    try:
+        stored = pack(request.tracks)
+    except PayloadStoreError as exc:
+        raise InvalidSetRequest(str(exc)) from None
+    return request.model_copy(update={"tracks": None, "stored_tracks": stored})
+
+
 async def pollers(client: Client, task_queue: str) -> list[str]:
     """Identities of the workers the server has seen polling the queue for workflow tasks
     (the server forgets a dead worker only after a few minutes)."""
@@ -361,7 +375,7 @@ async def start_set(
     id is no obstacle (a new run starts); a running one raises WorkflowAlreadyRunning, or
     with if_running="attach" returns a handle to that run (its own request, not this one).
     """
-    request = validate_request(request)
+    request = by_reference(validate_request(request))
     workflow_id = workflow_id or workflow_id_for(request.name)
     await wait_for_worker(client, task_queue, worker_wait)
     try:

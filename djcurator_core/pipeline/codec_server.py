@@ -26,6 +26,7 @@ from temporalio.api.common.v1 import Payload
 
 from djcurator_core.pipeline.codec import GzipPayloadCodec
 from djcurator_core.pipeline.dev_server import HOST, free_port
+from djcurator_core.pipeline.payload_store import default_store
 
 MAX_REQUEST_BYTES = 8 * 1024 * 1024  # a page of payloads; the server's blob limit is 2 MiB
 _ALLOWED_HEADERS = "Content-Type, X-Namespace, Authorization"
@@ -39,7 +40,7 @@ class CodecServer:
     def __init__(self, ui_origins: Iterable[str], port: int | None = None) -> None:
         self.port = port or free_port()
         self.ui_origins = frozenset(ui_origins)
-        self._codec = GzipPayloadCodec()
+        self._codec = GzipPayloadCodec(store=default_store())
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -18,6 +18,7 @@ from djcurator_core.core.justify import SetResult
 from djcurator_core.core.models import Track
 from djcurator_core.core.set_options import SetOptions
 from djcurator_core.files.formats import FormatName
+from djcurator_core.pipeline.track_sets import TrackSet, TrackSetField
 
 # --- the workflow ------------------------------------------------------------------------
 
@@ -54,6 +55,7 @@ class SetRequest(BaseModel):
     name: str = Field(min_length=1)
     tracks_path: str | None = None
     tracks: list[Track] | None = None
+    stored_tracks: TrackSet | None = None  # a large set, put in the payload store by the client
     library: LibrarySource | None = None
     options: SetOptions = SetOptions()
     playlist: PlaylistTarget | None = None
@@ -63,9 +65,9 @@ class SetRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> SetRequest:
-        given = [self.tracks_path, self.tracks, self.library]
+        given = [self.tracks_path, self.tracks, self.stored_tracks, self.library]
         if sum(source is not None for source in given) != 1:
-            raise ValueError("give exactly one of tracks_path, tracks and library")
+            raise ValueError("give exactly one of tracks_path, tracks, stored_tracks and library")
         return self
 
 
@@ -113,15 +115,16 @@ class Progress(BaseModel):
 class LoadRequest(BaseModel):
     path: str | None = None  # a tracks_enriched file, read by the worker
     tracks: list[Track] | None = None  # or the tracks themselves
+    stored: TrackSet | None = None  # or a track set the client put in the payload store
 
 
 class LoadedTracks(BaseModel):
-    tracks: list[Track]
+    tracks: TrackSetField  # inline or by reference (track_sets.py)
     attempt: int = 1
 
 
 class SequenceRequest(BaseModel):
-    tracks: list[Track]
+    tracks: TrackSetField
     options: SetOptions = SetOptions()
     recent_sets: list[list[str]] = []  # track ids of the schedule's last sets, newest first
 
@@ -129,11 +132,14 @@ class SequenceRequest(BaseModel):
 class SequencedOrder(BaseModel):
     order: list[int]  # indices into the request's tracks, in set order
     notes: list[str] = []
+    # the set's track ids in order: the workflow never holds a large pool's tracks
+    # (track_sets.py) but remembers scheduled sets by id (set_history.py)
+    track_ids: list[str] = []
     attempt: int = 1
 
 
 class JustifyRequest(BaseModel):
-    tracks: list[Track]
+    tracks: TrackSetField
     order: list[int]
     options: SetOptions = SetOptions()
     notes: list[str] = []
@@ -199,7 +205,7 @@ class PlaylistTarget(BaseModel):
 
 
 class ExportedTracks(BaseModel):
-    tracks: list[Track]
+    tracks: TrackSetField  # inline or by reference (track_sets.py)
     matched: int  # items the query matched
     skipped: list[str] = []  # the first MAX_REPORTED_SKIPS left-out items, one line each
     skipped_count: int = 0

@@ -32,7 +32,12 @@ from djcurator_core.pipeline.contracts import (
     WritePlaylistRequest,
     WrittenPlaylist,
 )
-from djcurator_core.pipeline.set_activities import _log_execution, bad_input, heartbeating
+from djcurator_core.pipeline.set_activities import (
+    _log_execution,
+    bad_input,
+    heartbeating,
+    pack_or_retry,
+)
 from djcurator_core.pipeline.worker_scope import current_scope
 
 MAX_REPORTED_SKIPS = 20  # skipped tracks named in the export result (the rest counted)
@@ -54,7 +59,7 @@ def export_tracks_activity(source: LibrarySource) -> ExportedTracks:
             raise bad_input(type(exc).__name__, str(exc)) from None
     attempt = activity.info().attempt if activity.in_activity() else 1
     return ExportedTracks(
-        tracks=export.tracks,
+        tracks=pack_or_retry(export.tracks),
         matched=matched,
         skipped=[str(skipped) for skipped in export.skipped[:MAX_REPORTED_SKIPS]],
         skipped_count=len(export.skipped),

@@ -7,9 +7,10 @@ memory from its input (`planning.memory_estimate`) and holds that much of the wo
 budget while it runs; a step that does not fit waits (heartbeating "waiting for memory")
 until running steps give memory back. A step larger than the whole budget runs alone.
 
-The budget: `--memory-limit` of `python worker.py` (or DJSET_WORKER_MEMORY, or the
-service's djset.serve.memory_limit), by default MEMORY_SHARE of the machine's physical
-memory. One budget per worker process (several workers in one process share it).
+The budget: `--memory-limit` of `djset-worker` / `python worker.py`, else
+DJSET_WORKER_MEMORY (also read by `beet djset --serve` and the plugin's embedded worker),
+else MEMORY_SHARE of the machine's physical memory. One budget per worker process
+(several workers in one process share it).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from djcurator_core.core.justify import justify_for_options
 from djcurator_core.core.justify import memory_estimate as justify_memory_estimate
-from djcurator_core.core.models import TrackFormatError, load_tracks, parse_tracks
+from djcurator_core.core.models import Track, TrackFormatError, load_tracks, parse_tracks
 from djcurator_core.core.planning import memory_estimate, plan_order
 from djcurator_core.core.sequencing import SequencingError
 from djcurator_core.core.set_options import SetOptions
@@ -41,6 +41,8 @@ from djcurator_core.pipeline.contracts import (
     SequenceRequest,
 )
 from djcurator_core.pipeline.memory_gate import worker_gate
+from djcurator_core.pipeline.payload_store import PayloadStoreError
+from djcurator_core.pipeline.track_sets import TrackSet, pack, unpack
 from djcurator_core.pipeline.worker_scope import current_scope
 
 ACTIVITY_LOG_ENV = "DJSET_ACTIVITY_LOG"
@@ -132,6 +134,26 @@ def with_search_budget(options: SetOptions, waited: float = 0.0) -> SetOptions:
     return options.model_copy(update={"time_budget": budget})
 
 
+def stored_tracks(track_set: TrackSet) -> list[Track]:
+    """The set's tracks; a reference this worker cannot resolve (another machine's store)
+    is retried, perhaps on a worker that shares the client's store."""
+    try:
+        return unpack(track_set)
+    except PayloadStoreError as exc:
+        raise ApplicationError(str(exc), type="PayloadUnavailable") from None
+    except TrackFormatError as exc:
+        raise bad_input("TrackFormatError", first_line(exc)) from None
+
+
+def pack_or_retry(tracks: list[Track]) -> TrackSet:
+    """The tracks as a TrackSet (stored when large); a store that cannot be written is
+    retried (a full disk may clear)."""
+    try:
+        return pack(tracks)
+    except PayloadStoreError as exc:
+        raise ApplicationError(str(exc), type="PayloadUnavailable") from None
+
+
 def _test_delay() -> None:
     delay = float(os.environ.get(SEQUENCE_DELAY_ENV) or 0)
     if delay > 0:
@@ -152,6 +174,8 @@ def load_tracks_activity(request: LoadRequest) -> LoadedTracks:
         if request.path is not None:
             # Only where this worker's configuration allows (worker_scope).
             tracks = load_tracks(current_scope().tracks_file(request.path))
+        elif request.stored is not None:
+            tracks = stored_tracks(request.stored)
         elif request.tracks is not None:
             data = [track.model_dump() for track in request.tracks]
             tracks = parse_tracks(data, "inline tracks")
@@ -166,7 +190,7 @@ def load_tracks_activity(request: LoadRequest) -> LoadedTracks:
         raise ApplicationError(
             f"{request.path}: {exc.strerror or first_line(exc)}", type="TrackFileUnavailable"
         ) from None
-    return LoadedTracks(tracks=tracks, attempt=activity.info().attempt)
+    return LoadedTracks(tracks=pack_or_retry(tracks), attempt=activity.info().attempt)
 
 
 @activity.defn
@@ -176,21 +200,24 @@ def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
     The solver's progress messages become heartbeat details; without a time budget in
     the options it gets half of this step's timeout (`with_search_budget`)."""
     _log_execution("sequence_tracks_activity")
-    needs = memory_estimate(len(request.tracks), request.options)
+    n = request.tracks.count
+    needs = memory_estimate(n, request.options)
     with (
-        heartbeating(f"ordering {len(request.tracks)} tracks") as progress,
+        heartbeating(f"ordering {n} tracks") as progress,
         worker_gate().hold(needs, progress) as waited,
     ):
         _test_delay()
+        tracks = stored_tracks(request.tracks)
         try:
             options = with_search_budget(request.options, waited)
-            plan = plan_order(
-                request.tracks, options, progress=progress, recent_sets=request.recent_sets
-            )
+            plan = plan_order(tracks, options, progress=progress, recent_sets=request.recent_sets)
         except SequencingError as exc:
             raise bad_input("SequencingError", first_line(exc)) from None
     return SequencedOrder(
-        order=list(plan.order), notes=list(plan.notes), attempt=activity.info().attempt
+        order=list(plan.order),
+        notes=list(plan.notes),
+        track_ids=[tracks[i].id for i in plan.order],
+        attempt=activity.info().attempt,
     )
 
 
@@ -198,7 +225,7 @@ def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
 def generate_justifications_activity(request: JustifyRequest) -> JustifiedSet:
     """Explain every transition and summarise the set with `justify.justify`."""
     _log_execution("generate_justifications_activity")
-    n = len(request.tracks)
+    n = request.tracks.count
     bad = [i for i in request.order if not 0 <= i < n]
     if bad or len(set(request.order)) != len(request.order):
         raise bad_input(
@@ -211,7 +238,8 @@ def generate_justifications_activity(request: JustifyRequest) -> JustifiedSet:
         heartbeating(f"explaining {max(0, len(request.order) - 1)} transitions") as progress,
         worker_gate().hold(needs, progress),
     ):
-        result = justify_for_options(request.tracks, request.order, options, request.notes)
+        tracks = stored_tracks(request.tracks)
+        result = justify_for_options(tracks, request.order, options, request.notes)
     return JustifiedSet(result_json=result.model_dump_json(), attempt=activity.info().attempt)
 
 

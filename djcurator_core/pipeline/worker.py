@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -107,6 +108,10 @@ async def run_worker(
         shutdown_analysis_pool()
 
 
+def _to_stderr(message: str) -> None:
+    print(f"djset: {message}", file=sys.stderr, flush=True)
+
+
 @asynccontextmanager
 async def embedded_runtime(
     task_queue: str = DEFAULT_TASK_QUEUE,
@@ -133,7 +138,7 @@ async def embedded_runtime(
     try:
         client = await connect(server.connection_settings())
         client.djset_server = server  # type: ignore[attr-defined]
-        async with run_worker(client, task_queue, say=say, scope=scope):
+        async with run_worker(client, task_queue, say=say or _to_stderr, scope=scope):
             yield client
     finally:
         server.stop()

@@ -41,6 +41,7 @@ from djcurator_core.pipeline.memory_gate import (
     MemorySizeError,
     parse_size,
 )
+from djcurator_core.pipeline.payload_store import STORE_ENV
 from djcurator_core.pipeline.worker import MAX_CONCURRENT_ACTIVITIES, STICKY_TIMEOUT, run_worker
 from djcurator_core.pipeline.worker_scope import WorkerScope
 from djcurator_core.process import exit_now, stop_on_signals
@@ -92,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"{MEMORY_SHARE * 100:.0f}%% of this machine's memory)",
     )
     parser.add_argument(
+        "--payload-store",
+        metavar="DIR",
+        help=f"folder of large payloads passed by reference (default: ${STORE_ENV}, else the "
+        "user cache); workers on several machines need one shared folder (docs/scale.md)",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -127,6 +134,8 @@ def scope_from(args: argparse.Namespace) -> WorkerScope:
 
 
 async def serve(args: argparse.Namespace) -> int:
+    if args.payload_store:  # read by every data converter of this process
+        os.environ[STORE_ENV] = os.path.abspath(os.path.expanduser(args.payload_store))
     settings = ConnectionSettings(
         address=args.address,
         namespace=args.namespace,

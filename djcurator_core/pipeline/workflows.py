@@ -133,12 +133,14 @@ class DJSetWorkflow:
         else:
             loaded: LoadedTracks = await workflow.execute_activity(
                 load_tracks_activity,
-                LoadRequest(path=request.tracks_path, tracks=request.tracks),
+                LoadRequest(
+                    path=request.tracks_path, tracks=request.tracks, stored=request.stored_tracks
+                ),
                 start_to_close_timeout=LOAD_TIMEOUT,
                 retry_policy=RETRY_POLICY,
             )
             tracks, attempt = loaded.tracks, loaded.attempt
-        self._finish(self._steps[0][1], started, attempt, tracks_loaded=len(tracks))
+        self._finish(self._steps[0][1], started, attempt, tracks_loaded=tracks.count)
 
         self._begin(2)
         started = workflow.now()
@@ -187,7 +189,7 @@ class DJSetWorkflow:
             )
             shown = ", ".join(written.paths) or written.path
             self._finish("write_playlist_activity", started, written.attempt, playlist=shown)
-            await self._remember(request, [tracks[i].id for i in sequenced.order])
+            await self._remember(request, sequenced.track_ids)
         self._progress = self._progress.model_copy(update={"status": "completed"})
         return _unparsed_json(justified.result_json)  # the client reads it as a SetResult
 

@@ -1,0 +1,92 @@
+"""`beet djset --export` on a 100,000-item library: cold (every file's tags read) and warm
+(unchanged files: tags from the cache, files/tag_cache.py).
+
+Importing 100,000 files with `beet import` takes about half an hour here, so this script
+grows the library that `scripts/bench_library.py --size 20000` built (run that first):
+it hard-links the music folder's files under copy1..copyN (distinct paths: separate files
+for beets and for the cache) and copies the items' rows in the database with those paths
+(SQL, the item ids new; beets keeps paths relative to the music folder). Each command is
+one whole `beet` process timed by /usr/bin/time -v (wall, peak RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from beets_helpers import BEET, clean_env  # noqa: E402
+
+
+def grow(source: Path, target: Path, copies: int) -> int:
+    """The library of `source` with its items `copies` + 1 times over; the item count."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in ("config.yaml", "library.db"):
+        shutil.copy2(source / name, target / name)
+    config = (target / "config.yaml").read_text()
+    (target / "config.yaml").write_text(config.replace(str(source), str(target)))
+    music = source / "music"
+    files = sorted(p for p in music.iterdir() if p.is_file())
+    for copy in range(copies + 1):
+        folder = target / "music" / (f"copy{copy}" if copy else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            os.link(path, folder / path.name)
+    with sqlite3.connect(target / "library.db") as db:
+        # beets stores paths relative to the music folder (config.yaml's directory)
+        columns = [row[1] for row in db.execute("PRAGMA table_info(items)") if row[1] != "id"]
+        moved = "CAST(? || CAST(path AS TEXT) AS BLOB)"
+        select = ", ".join(moved if c == "path" else c for c in columns)
+        for copy in range(1, copies + 1):
+            db.execute(
+                f"INSERT INTO items ({', '.join(columns)}) SELECT {select} FROM items "
+                "WHERE CAST(path AS TEXT) NOT LIKE 'copy%'",
+                (f"copy{copy}/",),
+            )
+        return db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+
+
+def timed(folder: Path, *args: str) -> tuple[float, float, str]:
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", BEET, *args],
+        env=clean_env(folder),
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"beet {' '.join(args)} failed: {done.stderr[-3000:]}")
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in wall.groups())
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    return hours * 3600 + minutes * 60 + seconds, rss / 1024, done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, default=ROOT / "build" / "bench-library" / "20000")
+    parser.add_argument("--copies", type=int, default=4, help="extra copies of every item")
+    parser.add_argument("--dir", type=Path, default=ROOT / "build" / "bench-export")
+    args = parser.parse_args()
+    target = args.dir.resolve()
+    items = grow(args.source.resolve(), target, args.copies)
+    print(f"library: {items} items ({args.copies + 1} paths per generated file)")
+    print(f"{'beet djset --export':<30} {'wall s':>7} {'peak MB':>8}  output")
+    for label in ("tag cache cold", "warm", "warm again"):
+        if label == "tag cache cold":
+            shutil.rmtree(target / ".cache" / "beets-djset", ignore_errors=True)
+        wall, rss, out = timed(target, "djset", "--export", str(target / "tracks.json"))
+        print(f"{label:<30} {wall:>7.1f} {rss:>8.0f}  {out.strip().splitlines()[-1]}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
