@@ -214,9 +214,9 @@ def workflow_throughput(files: list[Path]) -> list[str]:
     """DJAnalyzeWorkflow on the embedded server, 1 process vs every core: files/s."""
     import asyncio
 
-    from djcurator_core.pipeline.analysis_activities import PROCESSES_ENV, AnalysisItem
+    from djcurator_core.pipeline.analysis_activities import PROCESSES_ENV
     from djcurator_core.pipeline.analysis_client import run_analysis
-    from djcurator_core.pipeline.analysis_workflow import AnalysisRequest
+    from djcurator_core.pipeline.contracts import AnalysisItem, AnalysisRequest
     from djcurator_core.pipeline.worker import embedded_runtime
 
     items = [AnalysisItem(item_id=i, path=str(p)) for i, p in enumerate(files)]

@@ -18,10 +18,15 @@ from temporal_helpers import WorkerProcess
 
 from djcurator_core.core.keys import parse_key
 from djcurator_core.files.tags import read_dj_tags
-from djcurator_core.pipeline.analysis_activities import AnalysisBatch, AnalysisItem, analyse_batch
+from djcurator_core.pipeline.analysis_activities import analyse_batch
 from djcurator_core.pipeline.analysis_client import ProgressMeter, run_analysis
-from djcurator_core.pipeline.analysis_workflow import AnalysisProgress, AnalysisRequest
-from djcurator_core.pipeline.contracts import LibrarySource
+from djcurator_core.pipeline.contracts import (
+    AnalysisBatch,
+    AnalysisItem,
+    AnalysisProgress,
+    AnalysisRequest,
+    LibrarySource,
+)
 
 pytestmark = pytest.mark.temporal
 

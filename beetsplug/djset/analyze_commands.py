@@ -19,7 +19,7 @@ from beets import ui
 if TYPE_CHECKING:
     from beets.library import Library
 
-    from djcurator_core.pipeline.analysis_workflow import AnalysisSummary
+    from djcurator_core.pipeline.contracts import AnalysisSummary
 
 ANALYZE_DEFAULTS = {
     "write": False,  # also write the values into the files' tags (as -w)
@@ -73,10 +73,9 @@ def analyse_items(
     opts: Values | None = None,
 ) -> AnalysisSummary | None:
     """Analyse the items that need it and store the results; None when none needs it."""
-    from djcurator_core.pipeline.analysis_activities import AnalysisItem, fields_to_fill
+    from djcurator_core.pipeline.analysis_activities import fields_to_fill
     from djcurator_core.pipeline.analysis_client import ProgressMeter, analyse_on
-    from djcurator_core.pipeline.analysis_workflow import AnalysisRequest
-    from djcurator_core.pipeline.contracts import LibrarySource
+    from djcurator_core.pipeline.contracts import AnalysisItem, AnalysisRequest, LibrarySource
 
     config = plugin.config["analyze"]
     matched = 0

@@ -25,7 +25,6 @@ import sqlite3
 import threading
 from typing import Any
 
-from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
@@ -35,51 +34,19 @@ from djcurator_core.pipeline.beets_library import (
     open_library,
     prepare_beets,
 )
-from djcurator_core.pipeline.contracts import LibrarySource
+from djcurator_core.pipeline.contracts import (
+    AnalysedBatch,
+    AnalysedTrack,
+    AnalysisBatch,
+    AnalysisItem,
+    StoredBatch,
+    StoreRequest,
+)
 from djcurator_core.pipeline.set_activities import _log_execution, bad_input
 from djcurator_core.pipeline.worker_scope import current_scope
 
 PROCESSES_ENV = "DJSET_ANALYSIS_PROCESSES"
 HEARTBEAT_EVERY = 2.0  # seconds between heartbeats while a slow file is analysed
-
-
-class AnalysisItem(BaseModel):
-    item_id: int
-    path: str = Field(min_length=1)
-
-
-class AnalysedTrack(BaseModel):
-    """One file's estimates, or the one line saying why there are none."""
-
-    item_id: int
-    path: str
-    bpm: float | None = None
-    key: str | None = None  # musical name, e.g. "F#m"
-    energy: int | None = None
-    error: str | None = None
-
-
-class AnalysisBatch(BaseModel):
-    items: list[AnalysisItem]
-
-
-class AnalysedBatch(BaseModel):
-    tracks: list[AnalysedTrack]
-    attempt: int = 1
-    resumed: int = 0  # results taken over from an earlier attempt's heartbeat
-
-
-class StoreRequest(BaseModel):
-    library: LibrarySource
-    tracks: list[AnalysedTrack]
-    force: bool = False  # replace values the items already have
-    write_tags: bool = False  # also write the files' tags
-
-
-class StoredBatch(BaseModel):
-    stored: int = 0  # items that got at least one new value
-    files_written: int = 0
-    warnings: list[str] = []  # one line each (item gone, tag write failed)
 
 
 # --- the process pool --------------------------------------------------------------------

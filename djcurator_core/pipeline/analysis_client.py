@@ -11,13 +11,9 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
-from djcurator_core.pipeline.analysis_workflow import (
-    AnalysisProgress,
-    AnalysisRequest,
-    AnalysisSummary,
-    DJAnalyzeWorkflow,
-)
+from djcurator_core.pipeline.analysis_workflow import DJAnalyzeWorkflow
 from djcurator_core.pipeline.client import ClientError, _rpc_error, wait_for_worker
+from djcurator_core.pipeline.contracts import AnalysisProgress, AnalysisRequest, AnalysisSummary
 
 
 class AnalysisFailed(ClientError):

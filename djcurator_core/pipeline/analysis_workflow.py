@@ -18,23 +18,26 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from djcurator_core.pipeline.analysis_activities import (
+        analyse_audio_batch,
+        store_analysis_activity,
+    )
+    from djcurator_core.pipeline.contracts import (
         AnalysedBatch,
         AnalysedTrack,
         AnalysisBatch,
         AnalysisItem,
+        AnalysisProgress,
+        AnalysisRequest,
+        AnalysisSummary,
         StoredBatch,
         StoreRequest,
-        analyse_audio_batch,
-        store_analysis_activity,
     )
-    from djcurator_core.pipeline.contracts import LibrarySource
 
 ANALYZE_WORKFLOW_NAME = "DJAnalyzeWorkflow"
 SECONDS_PER_FILE = 60  # generous: a slow, loaded machine; the heartbeat catches a dead one
@@ -44,31 +47,6 @@ ANALYSIS_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3
 )
 MAX_REPORTED_FAILURES = 1000  # failed files named in the summary (the rest counted)
-
-
-class AnalysisRequest(BaseModel):
-    items: list[AnalysisItem]
-    library: LibrarySource | None = None  # where to store results; None = only report
-    store_task_queue: str | None = None  # worker owning the library; None = this queue
-    force: bool = False
-    write_tags: bool = False
-    batch_size: int = Field(default=16, ge=1, le=500)
-    parallel_batches: int = Field(default=2, ge=1, le=64)
-
-
-class AnalysisProgress(BaseModel):
-    total: int = 0
-    done: int = 0  # analysed or failed
-    failed: int = 0
-    stored: int = 0
-    files_written: int = 0
-
-
-class AnalysisSummary(BaseModel):
-    progress: AnalysisProgress
-    failures: list[str] = []  # one line per bad file, naming it
-    warnings: list[str] = []  # from storing (tag writes that failed, items gone)
-    tracks: list[AnalysedTrack] = []  # every result, when no library stores them
 
 
 @workflow.defn(name=ANALYZE_WORKFLOW_NAME)

@@ -239,3 +239,70 @@ class RememberSet(BaseModel):
     schedule_id: str = Field(min_length=1)
     track_ids: list[str]
     keep: int = Field(DEFAULT_FRESH_SETS, ge=1)  # sets the history keeps
+
+
+# --- the analysis workflow (beet djanalyze) ------------------------------------------------
+
+
+class AnalysisItem(BaseModel):
+    item_id: int
+    path: str = Field(min_length=1)
+
+
+class AnalysedTrack(BaseModel):
+    """One file's estimates, or the one line saying why there are none."""
+
+    item_id: int
+    path: str
+    bpm: float | None = None
+    key: str | None = None  # musical name, e.g. "F#m"
+    energy: int | None = None
+    error: str | None = None
+
+
+class AnalysisBatch(BaseModel):
+    items: list[AnalysisItem]
+
+
+class AnalysedBatch(BaseModel):
+    tracks: list[AnalysedTrack]
+    attempt: int = 1
+    resumed: int = 0  # results taken over from an earlier attempt's heartbeat
+
+
+class StoreRequest(BaseModel):
+    library: LibrarySource
+    tracks: list[AnalysedTrack]
+    force: bool = False  # replace values the items already have
+    write_tags: bool = False  # also write the files' tags
+
+
+class StoredBatch(BaseModel):
+    stored: int = 0  # items that got at least one new value
+    files_written: int = 0
+    warnings: list[str] = []  # one line each (item gone, tag write failed)
+
+
+class AnalysisRequest(BaseModel):
+    items: list[AnalysisItem]
+    library: LibrarySource | None = None  # where to store results; None = only report
+    store_task_queue: str | None = None  # worker owning the library; None = this queue
+    force: bool = False
+    write_tags: bool = False
+    batch_size: int = Field(default=16, ge=1, le=500)
+    parallel_batches: int = Field(default=2, ge=1, le=64)
+
+
+class AnalysisProgress(BaseModel):
+    total: int = 0
+    done: int = 0  # analysed or failed
+    failed: int = 0
+    stored: int = 0
+    files_written: int = 0
+
+
+class AnalysisSummary(BaseModel):
+    progress: AnalysisProgress
+    failures: list[str] = []  # one line per bad file, naming it
+    warnings: list[str] = []  # from storing (tag writes that failed, items gone)
+    tracks: list[AnalysedTrack] = []  # every result, when no library stores them
