@@ -1,6 +1,10 @@
 """`beet djset --export` on a 100,000-item library: cold (every file's tags read) and warm
 (unchanged files: tags from the cache, files/tag_cache.py).
 
+Run it with nothing else busy (`flock /work/cpu.lock ...` where several jobs share the
+machine): the machine's load average is printed before and after, and the cold export
+uses every core (files/tag_batch.py).
+
 Importing 100,000 files with `beet import` takes about half an hour here, so this script
 grows the library that `scripts/bench_library.py --size 20000` built (run that first):
 it hard-links the music folder's files under copy1..copyN (distinct paths: separate files
@@ -56,7 +60,8 @@ def grow(source: Path, target: Path, copies: int) -> int:
         return db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
 
 
-def timed(folder: Path, *args: str) -> tuple[float, float, str]:
+def timed(folder: Path, *args: str) -> tuple[float, float, float, str]:
+    """(wall s, peak RSS MB of the largest process, CPU s of it and its children, stdout)"""
     done = subprocess.run(
         ["/usr/bin/time", "-v", BEET, *args],
         env=clean_env(folder),
@@ -68,7 +73,11 @@ def timed(folder: Path, *args: str) -> tuple[float, float, str]:
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
     hours, minutes, seconds = (float(g) if g else 0.0 for g in wall.groups())
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-    return hours * 3600 + minutes * 60 + seconds, rss / 1024, done.stdout
+    cpu = sum(
+        float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", done.stderr).group(1))
+        for kind in ("User", "System")
+    )
+    return hours * 3600 + minutes * 60 + seconds, rss / 1024, cpu, done.stdout
 
 
 def main() -> None:
@@ -80,12 +89,19 @@ def main() -> None:
     target = args.dir.resolve()
     items = grow(args.source.resolve(), target, args.copies)
     print(f"library: {items} items ({args.copies + 1} paths per generated file)")
-    print(f"{'beet djset --export':<30} {'wall s':>7} {'peak MB':>8}  output")
+    print(f"cores: {os.cpu_count()}; load average before: {load()}")
+    print(f"{'beet djset --export':<30} {'wall s':>7} {'cpu s':>7} {'peak MB':>8}  output")
     for label in ("tag cache cold", "warm", "warm again"):
         if label == "tag cache cold":
             shutil.rmtree(target / ".cache" / "beets-djset", ignore_errors=True)
-        wall, rss, out = timed(target, "djset", "--export", str(target / "tracks.json"))
-        print(f"{label:<30} {wall:>7.1f} {rss:>8.0f}  {out.strip().splitlines()[-1]}", flush=True)
+        wall, rss, cpu, out = timed(target, "djset", "--export", str(target / "tracks.json"))
+        last = out.strip().splitlines()[-1]
+        print(f"{label:<30} {wall:>7.1f} {cpu:>7.1f} {rss:>8.0f}  {last}", flush=True)
+    print(f"load average after: {load()}")
+
+
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

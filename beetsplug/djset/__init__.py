@@ -223,9 +223,10 @@ class DJSetPlugin(BeetsPlugin):
     # --- export --------------------------------------------------------------------------
 
     def _export(self, lib: Library, args: list[str], opts: Values) -> Export:
+        from djcurator_core.files.beets_items import matching_items
         from djcurator_core.files.export import check_usable, export_items
 
-        items = list(lib.items(args))
+        items = matching_items(lib, args)
         shown = " ".join(args) or "(whole library)"
         export = export_items(items, keep_incomplete=self.keep_incomplete(opts))
         for warning in export.warnings:
