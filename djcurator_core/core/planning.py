@@ -60,6 +60,7 @@ from djcurator_core.core.sequencing import (
 )
 from djcurator_core.core.set_options import SetOptions
 from djcurator_core.core.set_rules import (
+    ARC_RULE_SCALE,
     Levels,
     artist_gap_violations,
     artist_ids,
@@ -68,15 +69,12 @@ from djcurator_core.core.set_rules import (
     repair_artist_gap,
     rule_penalties,
     same_artist,
+    search_slack,
+    spread_artists,
 )
+from djcurator_core.core.whole_pool import COMPACT_ABOVE, order_whole_pool
 
-# Strict and moderate sets weigh an energy arc in units of unmixable transitions: with the
-# default weight (0.5) a track one energy level off its target costs ARC_UNIT * 0.5 *
-# ARC_RULE_SCALE = 1 unmixable transition. An arc asked for is followed even on short sets
-# (measured on 16 draws of 8-15 house/techno tracks from the benchmark data: rank
-# correlation 0.73-0.98, 0.13-0.85 with the arc weighed like ordinary costs); the tempo
-# limit and the artist gap still rank above it.
-ARC_RULE_SCALE = 20.0
+REPAIR_WHOLE_MAX = 200  # artist gap repairs priced by the whole path up to this many tracks
 MIN_SEARCH_BUDGET = 0.05  # seconds the solver always gets, even after a slow matrix
 
 
@@ -245,7 +243,16 @@ def plan_order(
         keep = [p for p in (start, end) if p is not None] + include
         return _plan_from_candidates(tracks, options, keep, started, progress)
     if options.count is None and options.duration is None and len(tracks) > COMPACT_ABOVE:
-        return _plan_large_whole(tracks, options, start, end, started, progress)
+
+        def remaining() -> float | None:
+            # the matrix of a large pool takes seconds: the search gets what is left
+            if options.time_budget is None:
+                return None
+            spent = time.perf_counter() - started
+            return max(MIN_SEARCH_BUDGET, options.time_budget - spent)
+
+        order, notes = order_whole_pool(tracks, options, start, end, remaining, progress)
+        return Plan(order, notes)
     kept, notes = drop_duplicates(tracks, sorted(protected))
     notes.extend(hold_notes)  # "the pool is too small" when nothing could be held back
     pool = kept  # indices into tracks
@@ -262,7 +269,7 @@ def plan_order(
         # the matrix of a large pool takes seconds: the search gets what is left
         budget = max(MIN_SEARCH_BUDGET, budget - (time.perf_counter() - started))
     chosen = list(range(len(ptracks)))
-    slack = None if rules.unmixable is None else _slack(rules.ordinary)
+    slack = None if rules.unmixable is None else search_slack(rules.ordinary)
     if options.count == "auto":
         local_budget = None if budget is None else 0.7 * budget
         budget = None if budget is None else 0.3 * budget
@@ -300,17 +307,6 @@ def plan_order(
     )
     order = [pool[chosen[i]] for i in local]
     return Plan(order, notes)
-
-
-def _slack(ordinary: np.ndarray) -> float:
-    """The optimiser's acceptance slack for a rules matrix: ACCEPT_SLACK times the mean
-    transition of a greedy order of the ordinary costs (the penalties must not count)."""
-    n = len(ordinary)
-    if n < 2:
-        return 0.0
-    sample = ordinary if n <= 400 else ordinary[:400, :400]
-    mean = path_cost(sample, greedy(sample, SolverRequest())) / (len(sample) - 1)
-    return optimizer.ACCEPT_SLACK * 0.8 * mean
 
 
 def _order_set(
@@ -352,7 +348,7 @@ def _order_set(
         )
     # relaxed: the search as before DJ rules (its own slack); with rule levels, the slack of
     # the ordinary costs
-    slack = None if rules.unmixable is None else _slack(rules.ordinary[np.ix_(sub, sub)])
+    slack = None if rules.unmixable is None else search_slack(rules.ordinary[np.ix_(sub, sub)])
 
     def run(boost_cost: float) -> list[int]:
         matrix = rules.matrix(sub, bottleneck, limit, boost_cost)
@@ -384,7 +380,10 @@ def _order_set(
             )
     if options.artist_gap > 1:
         matrix = rules.matrix(sub, bottleneck, limit)
-        local = repair_artist_gap(
+        # repair_artist_gap prices every move by the whole path: fine for a set, far too
+        # slow for a pool of thousands (spread_artists prices a move by its transitions)
+        repair = repair_artist_gap if len(local) <= REPAIR_WHOLE_MAX else spread_artists
+        local = repair(
             local,
             matrix,
             rules.artists[sub],
@@ -469,7 +468,6 @@ def _jump_notes(tracks, order, jumps, limit, bottleneck) -> list[str]:
     ]
 
 
-COMPACT_ABOVE = 3_000  # whole pools above this many tracks: float32 tour workspace
 TRACK_BYTES = 3_000  # one track in a worker: the model, its strings, its JSON
 _BLOCK_BYTES = 4 * 256 * 8  # cost_matrix's row-block temporaries, per track of a row
 
@@ -490,17 +488,6 @@ def memory_estimate(n: int, options: SetOptions) -> int:
     if options.count is None and n > COMPACT_ABOVE and options.solver == "ils":
         return tracks + 4 * (n + 1) ** 2  # the float32 tour workspace alone
     return tracks + rules * (n + 1) ** 2
-
-
-def _pool_matrix(tracks: Sequence[Track], options: SetOptions, whole: bool) -> np.ndarray:
-    """The pool's cost matrix. A large pool ordered whole gets it as the top-left block of
-    the solver's float32 tour workspace (optimizer.tour_workspace): one n x n array in
-    memory instead of three (10,000 tracks: 400 MB instead of 2.4 GB)."""
-    n = len(tracks)
-    if whole and n > COMPACT_ABOVE and options.solver == "ils":
-        workspace = optimizer.tour_workspace(n)
-        return cost_matrix(tracks, options.scoring, out=workspace[:n, :n])
-    return cost_matrix(tracks, options.scoring)
 
 
 def _plan_from_candidates(tracks, options, pins, started, progress) -> Plan:
@@ -524,121 +511,3 @@ def _plan_from_candidates(tracks, options, pins, started, progress) -> Plan:
         [tracks[i] for i in kept], options.model_copy(update={"time_budget": budget}), progress
     )
     return Plan([kept[i] for i in plan.order], plan.notes)
-
-
-def _jump_cost(n: int, options: SetOptions) -> float:
-    """The extra cost of a transition above `options.max_bpm_jump`: more than any order's
-    ordinary cost, i.e. transitions (<= 1 each) and the arc (at most arc_weight * ARC_UNIT
-    * 9 levels per track)."""
-    arc_max = options.arc_weight * ARC_UNIT * 9 if options.energy_arc != "none" else 0.0
-    return 2.0 * optimizer.penalty_scale(n) * (1.0 + arc_max)
-
-
-def _add_jump_penalty(matrix: np.ndarray, tracks: Sequence[Track], options: SetOptions) -> None:
-    """Add `_jump_cost` to every transition above the limit, in place and in row blocks
-    gathered from the table of distinct BPM values (no n x n temporaries)."""
-    n = len(tracks)
-    jump_cost = _jump_cost(n, options)
-    bpm = np.array([np.nan if t.bpm is None else t.bpm for t in tracks], dtype=float)
-    half_double = options.scoring.half_double_time
-
-    def over(a, b, config: ScoringConfig) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
-            return tempo_change(a, b, half_double)[0] > options.max_bpm_jump
-
-    tabled = part_table(bpm, over, options.scoring)
-    block = 256
-    for lo in range(0, n, block):
-        rows = slice(lo, min(lo + block, n))
-        if tabled is None:
-            forbidden = over(bpm[rows, None], bpm[None, :], options.scoring)
-        else:
-            table, index = tabled
-            forbidden = table[index[rows, None], index[None, :]]
-        forbidden[np.arange(rows.stop - lo), np.arange(lo, rows.stop)] = False
-        matrix[rows] += (forbidden * jump_cost).astype(matrix.dtype)
-
-
-def _large_jump_notes(tracks: Sequence[Track], order: list[int], options: SetOptions) -> list[str]:
-    limit = options.max_bpm_jump
-    over = []
-    for a, b in zip(order[:-1], order[1:], strict=True):
-        if tracks[a].bpm is None or tracks[b].bpm is None:
-            continue
-        jump = float(
-            tempo_change(tracks[a].bpm, tracks[b].bpm, options.scoring.half_double_time)[0]
-        )
-        if jump > limit:
-            over.append((jump, a, b))
-    if not over:
-        return []
-    worst, a, b = max(over)
-    return [
-        f"max BPM jump {limit:g}%: {len(over)} transition(s) exceed it, the largest "
-        f"{worst:.1f}% ({tracks[a].id} -> {tracks[b].id}); the solver found no order "
-        "that avoids them"
-    ]
-
-
-def _plan_large_whole(tracks, options, start, end, started, progress) -> Plan:
-    """A whole pool above COMPACT_ABOVE tracks, ordered as before the DJ rules (issue 13's
-    memory-lean path: one float32 matrix, the tempo limit as a penalty added in place).
-    The rules' extra n x n matrices (jumps, key classes, artists) would not fit."""
-    notes: list[str] = []
-    matrix = _pool_matrix(tracks, options, whole=True)
-    if options.max_bpm_jump is not None:
-        _add_jump_penalty(matrix, tracks, options)
-    chosen = list(range(len(tracks)))
-    budget = options.time_budget
-    if budget is not None:
-        # the matrix of a large pool takes seconds: the search gets what is left
-        budget = max(MIN_SEARCH_BUDGET, budget - (time.perf_counter() - started))
-    if options.count is not None or options.duration is not None:
-        # a time budget covers both steps: 70 % choosing the tracks, 30 % the final order
-        selection_budget = None if budget is None else 0.7 * budget
-        budget = None if budget is None else 0.3 * budget
-        picked = select(
-            matrix,
-            count=options.count,
-            duration=options.duration,
-            durations=[t.duration for t in tracks],
-            ids=[t.id for t in tracks],
-            request=SolverRequest(
-                start=start, end=end, seed=options.seed, time_budget=selection_budget
-            ),
-            progress=progress,
-        )
-        chosen = picked.order
-        notes.extend(picked.notes)
-    subset = [tracks[i] for i in chosen]
-    sub = np.asarray(chosen)
-    request = SolverRequest(
-        start=chosen.index(start) if start is not None else None,
-        end=chosen.index(end) if end is not None else None,
-        seed=options.seed,
-        time_budget=budget,
-        progress=progress,
-    )
-    # the whole pool: the matrix itself (a copy of 10,000 tracks' matrix is 400-800 MB)
-    whole = len(chosen) == len(tracks)
-    sub_matrix = matrix if whole and chosen == sorted(chosen) else matrix[np.ix_(sub, sub)]
-    penalty = arc_penalty(subset, options.energy_arc, options.arc_weight)
-    if options.energy_arc != "none" and penalty is None and options.arc_weight > 0:
-        notes.append(
-            f"energy arc {options.energy_arc!r} ignored: the tracks have fewer than two "
-            "distinct energy values"
-        )
-    if penalty is not None and options.solver != "ils":
-        notes.append(
-            f"energy arc {options.energy_arc!r} ignored: only the ils solver follows an arc "
-            f"(solver {options.solver!r})"
-        )
-        penalty = None
-    if penalty is not None:
-        local = optimizer.optimise(sub_matrix, request, penalty=penalty)
-    else:
-        local = solve(sub_matrix, options.solver, request)
-    order = [chosen[i] for i in local]
-    if options.max_bpm_jump is not None:
-        notes.extend(_large_jump_notes(tracks, order, options))
-    return Plan(order, notes)
