@@ -64,12 +64,14 @@ from djcurator_core.core.set_rules import (
     Levels,
     artist_gap_violations,
     artist_ids,
+    copies_note,
     drop_duplicates,
     ordinary_bound,
     repair_artist_gap,
     rule_penalties,
     same_artist,
     search_slack,
+    song_copies,
     spread_artists,
 )
 from djcurator_core.core.whole_pool import COMPACT_ABOVE, order_whole_pool
@@ -238,7 +240,7 @@ def plan_order(
         rest = [i for i in range(len(tracks)) if i not in hold]
         plan = plan_order([tracks[i] for i in rest], options, progress)
         return Plan([rest[i] for i in plan.order], hold_notes + plan.notes)
-    length_asked = isinstance(options.count, int) or options.duration is not None
+    length_asked = options.count is not None or options.duration is not None
     if length_asked and len(tracks) > candidates.REDUCE_ABOVE:
         keep = [p for p in (start, end) if p is not None] + include
         return _plan_from_candidates(tracks, options, keep, started, progress)
@@ -469,7 +471,9 @@ def _jump_notes(tracks, order, jumps, limit, bottleneck) -> list[str]:
 
 
 TRACK_BYTES = 3_000  # one track in a worker: the model, its strings, its JSON
-_BLOCK_BYTES = 4 * 256 * 8  # cost_matrix's row-block temporaries, per track of a row
+# row-block temporaries per track of a row: cost_matrix's four, whole_pool's rules (jumps,
+# key classes, masks, the rules' float64 block), 256 rows each
+_BLOCK_BYTES = 8 * 256 * 8
 
 
 def memory_estimate(n: int, options: SetOptions) -> int:
@@ -480,19 +484,22 @@ def memory_estimate(n: int, options: SetOptions) -> int:
     # the DJ rules (_Rules): ordinary costs, jumps, the rules matrix and the solver's tour
     # matrix in float64, key classes and three masks in one byte each
     rules = 4 * 8 + 4
-    if isinstance(options.count, int) or options.duration is not None:
+    if options.count is not None or options.duration is not None:
         if n > candidates.REDUCE_ABOVE:  # classes in row blocks, then the candidates' matrix
-            m = candidates.MAX_CANDIDATES
+            auto = options.count == "auto"
+            m = candidates.AUTO_CANDIDATES if auto else candidates.MAX_CANDIDATES
             return tracks + 4 * candidates.BLOCK * n * 8 + rules * m * m
         return tracks + rules * n * n
-    if options.count is None and n > COMPACT_ABOVE and options.solver == "ils":
-        return tracks + 4 * (n + 1) ** 2  # the float32 tour workspace alone
+    if n > COMPACT_ABOVE:  # whole_pool: the float32 tour workspace, rules in row blocks
+        return tracks + 4 * (n + 1) ** 2
     return tracks + rules * (n + 1) ** 2
 
 
 def _plan_from_candidates(tracks, options, pins, started, progress) -> Plan:
     """A large pool's set: choose among the candidates of `candidates.reduce_pool` (the
-    pool's n x n matrix would not fit in memory), then plan on them as on any pool."""
+    pool's n x n matrix would not fit in memory), then plan on them as on any pool.
+    The reduction already applies the set's rules (one copy of a song among them); a
+    note names the left-out copies of the set's songs."""
     kept = candidates.reduce_pool(
         tracks,
         count=options.count,
@@ -501,6 +508,8 @@ def _plan_from_candidates(tracks, options, pins, started, progress) -> Plan:
         scoring=options.scoring,
         max_bpm_jump=options.max_bpm_jump,
         energy_arc=options.energy_arc,
+        harmonic=options.harmonic,
+        artist_gap=options.artist_gap,
     )
     if progress:
         progress(f"choosing from {len(kept)} candidates of {len(tracks)} tracks")
@@ -510,4 +519,12 @@ def _plan_from_candidates(tracks, options, pins, started, progress) -> Plan:
     plan = plan_order(
         [tracks[i] for i in kept], options.model_copy(update={"time_budget": budget}), progress
     )
-    return Plan([kept[i] for i in plan.order], plan.notes)
+    order = [kept[i] for i in plan.order]
+    copies = song_copies(tracks, [p for p in pins if p is not None])
+    notes = [copies_note(tracks, i, copies[i]) for i in order if i in copies]
+    if options.count == "auto":  # "N of M tracks": of the pool, not of the candidates
+        notes.append(
+            f"count auto: chosen from {len(kept)} candidates of {len(tracks)} tracks "
+            "(a large pool is reduced first)"
+        )
+    return Plan(order, notes + plan.notes)

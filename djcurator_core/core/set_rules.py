@@ -426,23 +426,19 @@ def _completeness(track: Track) -> int:
     return sum(value is not None for value in (track.bpm, track.key, track.energy, track.duration))
 
 
-def drop_duplicates(
-    tracks: Sequence[Track], protected: Sequence[int] = ()
-) -> tuple[list[int], list[str]]:
-    """(indices of the tracks to keep, one note per song found twice).
+def song_copies(tracks: Sequence[Track], protected: Sequence[int] = ()) -> dict[int, list[int]]:
+    """{kept copy: the other copies} for every song found more than once.
 
     Of the copies of one song (same artist and title, case and spacing ignored) the set
     keeps a protected one (pinned or included) if any, else the one with the most DJ data
-    (BPM, key, energy, duration), else the first; the note names the kept and the dropped
-    files."""
+    (BPM, key, energy, duration), else the first. Two protected copies are an error."""
     protected_set = set(protected)
     groups: dict[tuple[str, str], list[int]] = {}
     for index, track in enumerate(tracks):
         key = _song_key(track)
         if key is not None:
             groups.setdefault(key, []).append(index)
-    dropped: set[int] = set()
-    notes = []
+    out = {}
     for copies in groups.values():
         if len(copies) < 2:
             continue
@@ -451,12 +447,23 @@ def drop_duplicates(
         if protected_set.intersection(others):
             names = ", ".join(repr(tracks[i].id) for i in [keep, *others] if i in protected_set)
             raise_duplicate_pins(tracks[keep], names)
-        dropped.update(others)
-        where = ", ".join(_where(tracks[i]) for i in others)
-        notes.append(
-            f"same song twice: {tracks[keep].label!r}: kept {_where(tracks[keep])}, "
-            f"left out {where}"
-        )
+        out[keep] = others
+    return out
+
+
+def copies_note(tracks: Sequence[Track], keep: int, others: Sequence[int]) -> str:
+    where = ", ".join(_where(tracks[i]) for i in others)
+    return f"same song twice: {tracks[keep].label!r}: kept {_where(tracks[keep])}, left out {where}"
+
+
+def drop_duplicates(
+    tracks: Sequence[Track], protected: Sequence[int] = ()
+) -> tuple[list[int], list[str]]:
+    """(indices of the tracks to keep, one note per song found twice): `song_copies`; the
+    note names the kept and the dropped files."""
+    copies = song_copies(tracks, protected)
+    dropped = {i for others in copies.values() for i in others}
+    notes = [copies_note(tracks, keep, others) for keep, others in copies.items()]
     return [i for i in range(len(tracks)) if i not in dropped], notes
 
 
