@@ -29,8 +29,12 @@ COMPARE = textwrap.dedent(
     from beets.library import Library
     from djcurator_core.files.beets_items import EXPORT_FIELDS, matching_items
     from djcurator_core.files.export import export_items
-    from djcurator_core.pipeline.beets_library import prepare_beets
+    from djcurator_core.pipeline.beets_library import (
+        configure_beets_on_first_use,
+        prepare_beets,
+    )
 
+    configure_beets_on_first_use()  # this process is beets' own, as in djset-worker
     prepare_beets()
     lib = Library(sys.argv[1], sys.argv[2])
     report = {}
