@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "scripts"))
 
-from beets_helpers import BEET, clean_env  # noqa: E402
+from process_timing import timed_beet  # noqa: E402
 
 
 def grow(source: Path, target: Path, copies: int) -> int:
@@ -56,21 +54,6 @@ def grow(source: Path, target: Path, copies: int) -> int:
         return db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
 
 
-def timed(folder: Path, *args: str) -> tuple[float, float, str]:
-    done = subprocess.run(
-        ["/usr/bin/time", "-v", BEET, *args],
-        env=clean_env(folder),
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"beet {' '.join(args)} failed: {done.stderr[-3000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in wall.groups())
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-    return hours * 3600 + minutes * 60 + seconds, rss / 1024, done.stdout
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=ROOT / "build" / "bench-library" / "20000")
@@ -84,8 +67,9 @@ def main() -> None:
     for label in ("tag cache cold", "warm", "warm again"):
         if label == "tag cache cold":
             shutil.rmtree(target / ".cache" / "beets-djset", ignore_errors=True)
-        wall, rss, out = timed(target, "djset", "--export", str(target / "tracks.json"))
-        print(f"{label:<30} {wall:>7.1f} {rss:>8.0f}  {out.strip().splitlines()[-1]}", flush=True)
+        run = timed_beet(target, "djset", "--export", str(target / "tracks.json"))
+        last_line = run.stdout.strip().splitlines()[-1]
+        print(f"{label:<30} {run.wall_seconds:>7.1f} {run.peak_mb:>8.0f}  {last_line}", flush=True)
 
 
 if __name__ == "__main__":
