@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from beets_helpers import import_music, spec_for, write_music  # noqa: E402
-from bench_sequencing import DATA, draw_tracks, load_rows  # noqa: E402
+from bench_sequencing import add_tsv_option, draw_tracks, rows_of  # noqa: E402
 from process_timing import timed_beet  # noqa: E402
 from temporal_helpers import history_payloads  # noqa: E402
 
@@ -42,8 +42,8 @@ from djcurator_core.core.models import load_tracks  # noqa: E402
 from djcurator_core.core.planning import SetOptions  # noqa: E402
 
 
-def build(folder: Path, size: int, seed: int) -> float:
-    tracks = draw_tracks(load_rows(DATA), size, seed)
+def build(folder: Path, rows: list[dict[str, str]], size: int, seed: int) -> float:
+    tracks = draw_tracks(rows, size, seed)
     files = {}
     for index, track in enumerate(tracks):
         named = track.model_copy(
@@ -88,12 +88,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=ROOT / "build" / "bench-library")
+    add_tsv_option(parser)
     args = parser.parse_args()
     folder = args.dir.resolve() / str(args.size)
     if not (folder / "library.db").exists():
         folder.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        imported = build(folder, args.size, args.seed)
+        imported = build(folder, rows_of(args.tsv), args.size, args.seed)
         print(
             f"built {args.size} files in {time.perf_counter() - started:.0f} s "
             f"(beet import -A -C: {imported:.0f} s)",
