@@ -1,4 +1,5 @@
-"""DJSetWorkflow: load -> sequence -> justify, as three retried activities, with queries.
+"""DJSetWorkflow: load -> sequence -> justify (-> write the playlist), each step a
+retried activity, with queries.
 
 States (query `get_status`): initializing -> loading_tracks -> sequencing_tracks ->
 generating_justifications -> completed, or failed. `get_progress` adds the step number,
