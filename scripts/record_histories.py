@@ -36,6 +36,7 @@ from beets_helpers import build_library  # noqa: E402
 from temporal_helpers import synthetic_tracks  # noqa: E402
 
 from djcurator_core.core.set_options import SetOptions  # noqa: E402
+from djcurator_core.pipeline.beets_library import configure_beets_on_first_use  # noqa: E402
 from djcurator_core.pipeline.client import SetWorkflowFailed, start_set, wait_for_result  # noqa: E402
 from djcurator_core.pipeline.contracts import LibrarySource, PlaylistTarget, SetRequest  # noqa: E402
 from djcurator_core.pipeline.worker import embedded_runtime  # noqa: E402
@@ -49,6 +50,7 @@ OPTIONS = SetOptions(solver="greedy")
 def requests(work: Path) -> dict[str, SetRequest]:
     library = build_library(work / "library")
     os.environ["BEETSDIR"] = str(library.root)  # the worker reads beets' config from it
+    configure_beets_on_first_use()  # this script owns its process: as djset-worker does
     bad = work / "bad.json"
     bad.write_text(json.dumps([{"id": "a", "bpm": -5}]), encoding="utf-8")
     playlists = work / "playlists"

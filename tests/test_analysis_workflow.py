@@ -20,6 +20,7 @@ from djcurator_core.core.keys import parse_key
 from djcurator_core.files.tags import read_dj_tags
 from djcurator_core.pipeline.analysis_activities import analyse_batch
 from djcurator_core.pipeline.analysis_client import ProgressMeter, run_analysis
+from djcurator_core.pipeline.beets_library import close_library
 from djcurator_core.pipeline.contracts import (
     AnalysisBatch,
     AnalysisItem,
@@ -94,8 +95,8 @@ def test_progress_line_has_rate_and_eta():
 async def test_results_are_stored_without_overwriting_user_values(
     temporal_server, temporal_client, task_queue, tmp_path
 ):
-    """Through `python worker.py` (a worker process allowed this library): the store
-    activity loads beets and its plugins, which must not happen in the test process."""
+    """Through `python worker.py` (a worker process allowed this library), which loads
+    beets' plugins (BEETSDIR) as `djset-worker` does."""
     tagged = DJTagSpec(title="Tagged", bpm="128.00", key="Am")  # no energy: to be filled
     music = {
         "plain.mp3": (TrackSpec(bpm=172.0, tonic=9, minor=True, seconds=15, seed=1,
@@ -179,7 +180,7 @@ async def test_analyse_on_an_embedded_server_stores_in_its_own_library(tmp_path)
     db = Library(str(lib.db), str(lib.music))
     (item,) = db.items()
     item_id = item.id
-    db._close()
+    close_library(db)
     request = AnalysisRequest(
         items=[AnalysisItem(item_id=item_id, path=str(paths["one.mp3"]))],
         library=LibrarySource(db=str(lib.db), directory=str(lib.music)),

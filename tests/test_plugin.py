@@ -16,7 +16,6 @@ import subprocess
 import sys
 import uuid
 
-import beets.plugins
 import pytest
 from audiofiles import make_audio_file
 from beets.exceptions import UserError
@@ -461,13 +460,6 @@ class TestInProcess(PluginMixin, TestHelper):
     inside this process, so errors come back as exceptions and nothing calls os._exit."""
 
     plugin = "djset"
-
-    def setup_beets(self) -> None:
-        # An in-process worker of an earlier test may have loaded beets' plugins in this
-        # process (beets_library.prepare_beets); beets would reuse those instances, whose
-        # config defaults went with that test's config.
-        beets.plugins._instances.clear()
-        super().setup_beets()
 
     @pytest.fixture(autouse=True)
     def _fresh_item_types(self, monkeypatch):

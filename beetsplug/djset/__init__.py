@@ -538,8 +538,10 @@ class DJSetPlugin(BeetsPlugin):
                 raise
             code = 130
         if leave:
+            from djcurator_core.pipeline.beets_library import close_library
+
             plugins.send("cli_exit", lib=lib)
-            lib._close()
+            close_library(lib)  # as beets' own command line does before it returns
             exit_now(code)
 
     # --- output --------------------------------------------------------------------------

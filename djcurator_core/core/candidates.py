@@ -8,30 +8,43 @@ the two tracks' key, BPM and energy, so tracks with the same key, BPM (rounded t
 few thousand such classes, and the reduction works on the classes:
 
 1. Group the tracks into classes; each class keeps up to `cap` members (the set's length
-   in tracks: a set never needs more of one class), spread over their durations.
+   in tracks: a set never needs more of one class), spread over their artists first
+   (with an artist gap, two tracks of one artist cannot follow each other), then over
+   their durations. Of two copies of one song only one is a candidate.
 2. Score every class against every other in row blocks (no classes x classes matrix) and
    keep each class's NEIGHBOURS cheapest successor classes: the candidate lists a DJ
-   would draw from the key and tempo windows around a track.
+   would draw from the key and tempo windows around a track. The set's rules rank the
+   neighbours as they rank transitions (set_rules): a jump above `max_bpm_jump` costs
+   JUMP_COST, a move the harmonic mode does not allow (or a tempo change above the
+   comfortable 6 %) UNMIXABLE_COST, a boost in moderate mode BOOST_COST.
 3. A class's *potential* is the mean cost of the k - 1 cheapest transitions that its
    own members and its neighbours' members offer (k = the set's length in tracks): a
-   class with many compatible neighbours, or many members, can carry a whole set.
+   class with many compatible neighbours, or many members, can carry a whole set. With
+   an artist gap a class counts as many members as it has artists.
 4. Seeds are taken best potential first (round robin over energy levels when an energy
-   arc asks for a spread of energies; the pinned tracks' classes first); each seed adds
-   its members and its cheapest neighbour classes until the candidates are full.
+   arc asks for a spread of energies; the pinned and included tracks' classes first);
+   each seed adds its members and its cheapest neighbour classes until the candidates
+   are full. For `--count auto` (the longest all-mixable set) the candidates grow from
+   the best seed through the neighbour classes it can mix into, breadth first, so that
+   they form one region a long mixable run can cross.
 
-The selection then runs on the candidates' own (small) matrix as before. Quality: the
-benchmark (scripts/bench_scale.py) compares the chosen set with one chosen from a random
-2,000-track subset of the same pool (mean transition cost, mixable share).
+The selection then runs on the candidates' own (small) matrix as before, with every
+rule. Quality: the benchmark (scripts/bench_scale.py) compares the chosen set with one
+chosen from a random 2,000-track subset of the same pool (mean transition cost, mixable
+share).
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
+from djcurator_core.core.mixability import BOOST, CLASS_TABLE, allowed_keys
 from djcurator_core.core.models import Track
 from djcurator_core.core.scoring import (
     ScoringConfig,
@@ -42,6 +55,7 @@ from djcurator_core.core.scoring import (
     tempo_change,
     tempo_score,
 )
+from djcurator_core.core.set_rules import artist_ids, drop_duplicates
 
 REDUCE_ABOVE = 2_000  # pools up to this size go to the selection whole
 BPM_STEP = 1.0  # BPM resolution of a class
@@ -52,6 +66,10 @@ MAX_CANDIDATES = 900
 CANDIDATES_PER_TRACK = 20  # candidates per track of the set, between the two bounds
 BLOCK = 512  # class rows scored at once
 JUMP_COST = 2.0  # class cost added above --max-bpm-jump (ranking only)
+UNMIXABLE_COST = 1.0  # ... for a move the harmonic mode does not allow (strict, moderate)
+BOOST_COST = 0.5  # ... for a boost in moderate mode (allowed, but only a few times)
+AUTO_CANDIDATES = 1_000  # --count auto on a large pool: the longest set is among these
+AUTO_SET = 100  # --count auto: the set length the potentials are measured for
 
 
 @dataclass(frozen=True)
@@ -90,11 +108,16 @@ def group(tracks: Sequence[Track]) -> Classes:
 
 
 def class_neighbours(
-    classes: Classes, scoring: ScoringConfig, k: int, max_bpm_jump: float | None = None
+    classes: Classes,
+    scoring: ScoringConfig,
+    k: int,
+    max_bpm_jump: float | None = None,
+    harmonic: str = "relaxed",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(neighbours, costs): each class's k cheapest successor classes (itself excluded)
-    and their transition costs, cheapest first. Row blocks gather from tables of the
-    distinct values (as scoring.cost_matrix does): no classes x classes matrix."""
+    and their transition costs with the rules' ranking costs, cheapest first. Row blocks
+    gather from tables of the distinct values (as scoring.cost_matrix does): no classes x
+    classes matrix."""
     c = len(classes)
     k = min(k, c - 1)
     wh, wt, we = scoring.weights()
@@ -113,6 +136,16 @@ def class_neighbours(
                 return tempo_change(a, b, config.half_double_time)[0] > max_bpm_jump
 
         jump = part_table(classes.bpm, over, scoring)
+    unmixable = None
+    if harmonic != "relaxed":
+
+        def uncomfortable(a, b, config: ScoringConfig) -> np.ndarray:
+            forward = tempo_change(a, b, config.half_double_time)[0]
+            backward = tempo_change(b, a, config.half_double_time)[0]
+            with np.errstate(invalid="ignore"):
+                return ~(np.maximum(forward, backward) <= config.max_bpm_jump + 1e-9)
+
+        unmixable = part_table(classes.bpm, uncomfortable, scoring)
     nb = np.empty((c, k), dtype=np.int64)
     costs = np.empty((c, k))
     for lo in range(0, c, BLOCK):
@@ -123,6 +156,13 @@ def class_neighbours(
         if jump is not None:
             table, index = jump
             block += JUMP_COST * table[index[rows, None], index[None, :]]
+        if unmixable is not None:
+            table, index = unmixable
+            moves = CLASS_TABLE[classes.key[rows, None], classes.key[None, :]]
+            bad = ~allowed_keys(moves, harmonic) | table[index[rows, None], index[None, :]]
+            block += UNMIXABLE_COST * bad
+            if harmonic == "moderate":
+                block += BOOST_COST * (moves == BOOST)
         block[np.arange(rows.stop - lo), np.arange(lo, rows.stop)] = np.inf
         part = np.argpartition(block, k - 1, axis=1)[:, :k]
         vals = np.take_along_axis(block, part, axis=1)
@@ -151,12 +191,48 @@ def potentials(
     return total / slots
 
 
-def _spread(members: np.ndarray, durations: np.ndarray, cap: int) -> np.ndarray:
-    """Up to `cap` members, evenly spread over their durations (short and long ones)."""
+def _spread(
+    members: np.ndarray, durations: np.ndarray, cap: int, artists: np.ndarray | None = None
+) -> np.ndarray:
+    """Up to `cap` members, evenly spread over their durations (short and long ones); with
+    `artists`, one track per artist before any artist's second (a set that keeps an
+    artist gap cannot chain one artist's tracks)."""
     if len(members) <= cap:
         return members
     ranked = members[np.argsort(durations[members], kind="stable")]
-    return ranked[np.linspace(0, len(ranked) - 1, cap).round().astype(int)]
+    if artists is None:
+        return ranked[np.linspace(0, len(ranked) - 1, cap).round().astype(int)]
+    seen: dict[int, int] = {}
+    tier = np.empty(len(ranked), dtype=np.int64)
+    for i, track in enumerate(ranked.tolist()):
+        artist = int(artists[track])
+        tier[i] = 0 if artist < 0 else seen.get(artist, 0)
+        if artist >= 0:
+            seen[artist] = tier[i] + 1
+    picked: list[int] = []
+    for level in np.unique(tier):
+        group = ranked[tier == level]
+        need = cap - len(picked)
+        if len(group) > need:
+            group = group[np.linspace(0, len(group) - 1, need).round().astype(int)]
+        picked.extend(group.tolist())
+        if len(picked) >= cap:
+            break
+    return np.array(picked, dtype=members.dtype)
+
+
+def _usable(classes: Classes, artists: np.ndarray | None) -> np.ndarray:
+    """Members of each class that can follow one another: all of them, or with an artist
+    gap as many as the class has artists (tracks without an artist count one each)."""
+    counts = np.array([len(m) for m in classes.members])
+    if artists is None:
+        return counts
+    return np.array(
+        [
+            len(set(a[a >= 0].tolist())) + int((a < 0).sum())
+            for a in map(artists.__getitem__, classes.members)
+        ]
+    )
 
 
 def set_length(tracks: Sequence[Track], count: int | None, duration: float | None) -> int:
@@ -175,26 +251,46 @@ def candidate_limit(k: int) -> int:
 def reduce_pool(
     tracks: Sequence[Track],
     *,
-    count: int | None = None,
+    count: int | Literal["auto"] | None = None,
     duration: float | None = None,
     pins: Sequence[int] = (),
     scoring: ScoringConfig | None = None,
     max_bpm_jump: float | None = None,
     energy_arc: str = "none",
     limit: int | None = None,
+    harmonic: str = "relaxed",
+    artist_gap: int = 0,
 ) -> list[int]:
-    """Indices (ascending) of the candidate tracks a set of `count` tracks or `duration`
-    seconds is chosen from; the pinned indices always among them."""
+    """Indices (ascending) of the candidate tracks a set of `count` tracks (or "auto") or
+    `duration` seconds is chosen from; the pinned (and included) indices always among
+    them, and of two copies of one song (set_rules.drop_duplicates) only one."""
     scoring = scoring or ScoringConfig()
-    n = len(tracks)
-    k = set_length(tracks, count, duration)
-    limit = limit or candidate_limit(k)
-    if n <= limit:
-        return list(range(n))
+    auto = count == "auto"
+    k = AUTO_SET if auto else set_length(tracks, count, duration)
+    limit = limit or (AUTO_CANDIDATES if auto else candidate_limit(k))
+    kept, _ = drop_duplicates(tracks, pins)
+    if len(kept) <= limit:
+        return kept
+    if len(kept) < len(tracks):  # reduce the tracks that are left, in the pool's indices
+        position = {t: p for p, t in enumerate(kept)}
+        inner = reduce_pool(
+            [tracks[i] for i in kept],
+            count=count,
+            duration=duration,
+            pins=[position[p] for p in pins],
+            scoring=scoring,
+            max_bpm_jump=max_bpm_jump,
+            energy_arc=energy_arc,
+            limit=limit,
+            harmonic=harmonic,
+            artist_gap=artist_gap,
+        )
+        return [kept[i] for i in inner]
     classes = group(tracks)
     durations = np.array([t.duration or 0.0 for t in tracks])
-    counts = np.array([len(m) for m in classes.members])
-    nb, costs = class_neighbours(classes, scoring, NEIGHBOURS, max_bpm_jump)
+    artists = artist_ids(tracks) if artist_gap >= 1 else None
+    counts = _usable(classes, artists)
+    nb, costs = class_neighbours(classes, scoring, NEIGHBOURS, max_bpm_jump, harmonic)
     # a class's members among themselves: same key, tempo within BPM_STEP, same energy
     self_cost = np.where(
         (classes.key == 24) | np.isnan(classes.bpm) | np.isnan(classes.energy),
@@ -202,7 +298,10 @@ def reduce_pool(
         0.0,
     )
     potential = potentials(counts, self_cost, nb, costs, k)
-    seeds = _seed_order(potential, classes, energy_arc)
+    if auto:
+        seeds = _region_order(potential, nb, costs)
+    else:
+        seeds = _seed_order(potential, classes, energy_arc)
     pin_classes = [int(classes.of_track[p]) for p in pins]
     chosen: list[int] = [int(p) for p in pins]
     taken = np.zeros(len(classes), dtype=bool)
@@ -215,17 +314,39 @@ def reduce_pool(
         if full():
             break
         added = 0
-        for cls in [seed, *nb[seed].tolist()]:
+        for cls in [seed] if auto else [seed, *nb[seed].tolist()]:
             if added >= 2 * k or full():
                 break
             if taken[cls]:
                 continue
             taken[cls] = True
-            picked = [int(i) for i in _spread(classes.members[cls], durations, k)]
+            picked = [int(i) for i in _spread(classes.members[cls], durations, k, artists)]
             picked = [i for i in picked if i not in pins]
             chosen.extend(picked)
             added += len(picked)
     return sorted(set(chosen))
+
+
+def _region_order(potential: np.ndarray, nb: np.ndarray, costs: np.ndarray) -> list[int]:
+    """Classes breadth first from the best potential through the neighbours each class
+    mixes into (a cost below the rules' ranking costs), then the rest by potential: for
+    --count auto, candidates that a long mixable run can cross."""
+    ranked = np.argsort(potential, kind="stable").tolist()
+    seen = np.zeros(len(potential), dtype=bool)
+    order: list[int] = []
+    for root in ranked:
+        if seen[root]:
+            continue
+        seen[root] = True
+        queue = deque([root])
+        while queue:
+            cls = queue.popleft()
+            order.append(cls)
+            for other, cost in zip(nb[cls].tolist(), costs[cls].tolist(), strict=True):
+                if not seen[other] and cost < 1.0:
+                    seen[other] = True
+                    queue.append(other)
+    return order
 
 
 def _seed_order(potential: np.ndarray, classes: Classes, energy_arc: str) -> list[int]:

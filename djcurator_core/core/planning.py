@@ -34,7 +34,7 @@ import numpy as np
 
 from djcurator_core.core import candidates, optimizer
 from djcurator_core.core.energy_arc import ARC_UNIT, arc_penalty
-from djcurator_core.core.longest_mixable import longest_mixable
+from djcurator_core.core.longest_mixable import POOL_EFFORT, longest_mixable
 from djcurator_core.core.mixability import (
     BOOST,
     allowed_keys,
@@ -60,23 +60,28 @@ from djcurator_core.core.sequencing import (
 )
 from djcurator_core.core.set_options import SetOptions
 from djcurator_core.core.set_rules import (
+    ARC_RULE_SCALE,
     Levels,
     artist_gap_violations,
     artist_ids,
+    copies_note,
     drop_duplicates,
     ordinary_bound,
     repair_artist_gap,
     rule_penalties,
     same_artist,
+    search_slack,
+    song_copies,
+    spread_artists,
 )
+from djcurator_core.core.whole_pool import COMPACT_ABOVE, order_whole_pool
 
-# Strict and moderate sets weigh an energy arc in units of unmixable transitions: with the
-# default weight (0.5) a track one energy level off its target costs ARC_UNIT * 0.5 *
-# ARC_RULE_SCALE = 1 unmixable transition. An arc asked for is followed even on short sets
-# (measured on 16 draws of 8-15 house/techno tracks from the benchmark data: rank
-# correlation 0.73-0.98, 0.13-0.85 with the arc weighed like ordinary costs); the tempo
-# limit and the artist gap still rank above it.
-ARC_RULE_SCALE = 20.0
+REPAIR_WHOLE_MAX = 200  # artist gap repairs priced by the whole path up to this many tracks
+# count auto: the set comes all-mixable out of longest_mixable and is ordered once more
+# to polish its transitions; above this many tracks with the pool step's lighter effort
+# (1,070 tracks: 11 s of 23 s with the full effort, on a busy machine)
+POLISH_FULL_MAX = 300
+POLISH_EFFORT = POOL_EFFORT
 MIN_SEARCH_BUDGET = 0.05  # seconds the solver always gets, even after a slow matrix
 
 
@@ -240,12 +245,21 @@ def plan_order(
         rest = [i for i in range(len(tracks)) if i not in hold]
         plan = plan_order([tracks[i] for i in rest], options, progress)
         return Plan([rest[i] for i in plan.order], hold_notes + plan.notes)
-    length_asked = isinstance(options.count, int) or options.duration is not None
+    length_asked = options.count is not None or options.duration is not None
     if length_asked and len(tracks) > candidates.REDUCE_ABOVE:
         keep = [p for p in (start, end) if p is not None] + include
         return _plan_from_candidates(tracks, options, keep, started, progress)
     if options.count is None and options.duration is None and len(tracks) > COMPACT_ABOVE:
-        return _plan_large_whole(tracks, options, start, end, started, progress)
+
+        def remaining() -> float | None:
+            # the matrix of a large pool takes seconds: the search gets what is left
+            if options.time_budget is None:
+                return None
+            spent = time.perf_counter() - started
+            return max(MIN_SEARCH_BUDGET, options.time_budget - spent)
+
+        order, notes = order_whole_pool(tracks, options, start, end, remaining, progress)
+        return Plan(order, notes)
     kept, notes = drop_duplicates(tracks, sorted(protected))
     notes.extend(hold_notes)  # "the pool is too small" when nothing could be held back
     pool = kept  # indices into tracks
@@ -262,7 +276,7 @@ def plan_order(
         # the matrix of a large pool takes seconds: the search gets what is left
         budget = max(MIN_SEARCH_BUDGET, budget - (time.perf_counter() - started))
     chosen = list(range(len(ptracks)))
-    slack = None if rules.unmixable is None else _slack(rules.ordinary)
+    slack = None if rules.unmixable is None else search_slack(rules.ordinary)
     if options.count == "auto":
         local_budget = None if budget is None else 0.7 * budget
         budget = None if budget is None else 0.3 * budget
@@ -300,17 +314,6 @@ def plan_order(
     )
     order = [pool[chosen[i]] for i in local]
     return Plan(order, notes)
-
-
-def _slack(ordinary: np.ndarray) -> float:
-    """The optimiser's acceptance slack for a rules matrix: ACCEPT_SLACK times the mean
-    transition of a greedy order of the ordinary costs (the penalties must not count)."""
-    n = len(ordinary)
-    if n < 2:
-        return 0.0
-    sample = ordinary if n <= 400 else ordinary[:400, :400]
-    mean = path_cost(sample, greedy(sample, SolverRequest())) / (len(sample) - 1)
-    return optimizer.ACCEPT_SLACK * 0.8 * mean
 
 
 def _order_set(
@@ -352,7 +355,7 @@ def _order_set(
         )
     # relaxed: the search as before DJ rules (its own slack); with rule levels, the slack of
     # the ordinary costs
-    slack = None if rules.unmixable is None else _slack(rules.ordinary[np.ix_(sub, sub)])
+    slack = None if rules.unmixable is None else search_slack(rules.ordinary[np.ix_(sub, sub)])
 
     def run(boost_cost: float) -> list[int]:
         matrix = rules.matrix(sub, bottleneck, limit, boost_cost)
@@ -365,7 +368,12 @@ def _order_set(
             and largest_jump(jumps, greedy(matrix, request)) > bottleneck + 1e-9
         ):
             initial = place_pins(witness, request)  # starts at the smallest largest jump
-        return optimizer.optimise(matrix, request, penalty=penalty, initial=initial, slack=slack)
+        effort = optimizer.DEFAULT_EFFORT
+        if start_order is not None and len(chosen) > POLISH_FULL_MAX:
+            effort = POLISH_EFFORT  # a long count-auto set, all mixable already
+        return optimizer.optimise(
+            matrix, request, penalty=penalty, initial=initial, slack=slack, effort=effort
+        )
 
     local = run(0.0)
     if options.harmonic == "moderate":
@@ -384,7 +392,10 @@ def _order_set(
             )
     if options.artist_gap > 1:
         matrix = rules.matrix(sub, bottleneck, limit)
-        local = repair_artist_gap(
+        # repair_artist_gap prices every move by the whole path: fine for a set, far too
+        # slow for a pool of thousands (spread_artists prices a move by its transitions)
+        repair = repair_artist_gap if len(local) <= REPAIR_WHOLE_MAX else spread_artists
+        local = repair(
             local,
             matrix,
             rules.artists[sub],
@@ -469,9 +480,10 @@ def _jump_notes(tracks, order, jumps, limit, bottleneck) -> list[str]:
     ]
 
 
-COMPACT_ABOVE = 3_000  # whole pools above this many tracks: float32 tour workspace
 TRACK_BYTES = 3_000  # one track in a worker: the model, its strings, its JSON
-_BLOCK_BYTES = 4 * 256 * 8  # cost_matrix's row-block temporaries, per track of a row
+# row-block temporaries per track of a row: cost_matrix's four, whole_pool's rules (jumps,
+# key classes, masks, the rules' float64 block), 256 rows each
+_BLOCK_BYTES = 8 * 256 * 8
 
 
 def memory_estimate(n: int, options: SetOptions) -> int:
@@ -482,30 +494,22 @@ def memory_estimate(n: int, options: SetOptions) -> int:
     # the DJ rules (_Rules): ordinary costs, jumps, the rules matrix and the solver's tour
     # matrix in float64, key classes and three masks in one byte each
     rules = 4 * 8 + 4
-    if isinstance(options.count, int) or options.duration is not None:
+    if options.count is not None or options.duration is not None:
         if n > candidates.REDUCE_ABOVE:  # classes in row blocks, then the candidates' matrix
-            m = candidates.MAX_CANDIDATES
+            auto = options.count == "auto"
+            m = candidates.AUTO_CANDIDATES if auto else candidates.MAX_CANDIDATES
             return tracks + 4 * candidates.BLOCK * n * 8 + rules * m * m
         return tracks + rules * n * n
-    if options.count is None and n > COMPACT_ABOVE and options.solver == "ils":
-        return tracks + 4 * (n + 1) ** 2  # the float32 tour workspace alone
+    if n > COMPACT_ABOVE:  # whole_pool: the float32 tour workspace, rules in row blocks
+        return tracks + 4 * (n + 1) ** 2
     return tracks + rules * (n + 1) ** 2
-
-
-def _pool_matrix(tracks: Sequence[Track], options: SetOptions, whole: bool) -> np.ndarray:
-    """The pool's cost matrix. A large pool ordered whole gets it as the top-left block of
-    the solver's float32 tour workspace (optimizer.tour_workspace): one n x n array in
-    memory instead of three (10,000 tracks: 400 MB instead of 2.4 GB)."""
-    n = len(tracks)
-    if whole and n > COMPACT_ABOVE and options.solver == "ils":
-        workspace = optimizer.tour_workspace(n)
-        return cost_matrix(tracks, options.scoring, out=workspace[:n, :n])
-    return cost_matrix(tracks, options.scoring)
 
 
 def _plan_from_candidates(tracks, options, pins, started, progress) -> Plan:
     """A large pool's set: choose among the candidates of `candidates.reduce_pool` (the
-    pool's n x n matrix would not fit in memory), then plan on them as on any pool."""
+    pool's n x n matrix would not fit in memory), then plan on them as on any pool.
+    The reduction already applies the set's rules (one copy of a song among them); a
+    note names the left-out copies of the set's songs."""
     kept = candidates.reduce_pool(
         tracks,
         count=options.count,
@@ -514,6 +518,8 @@ def _plan_from_candidates(tracks, options, pins, started, progress) -> Plan:
         scoring=options.scoring,
         max_bpm_jump=options.max_bpm_jump,
         energy_arc=options.energy_arc,
+        harmonic=options.harmonic,
+        artist_gap=options.artist_gap,
     )
     if progress:
         progress(f"choosing from {len(kept)} candidates of {len(tracks)} tracks")
@@ -523,122 +529,12 @@ def _plan_from_candidates(tracks, options, pins, started, progress) -> Plan:
     plan = plan_order(
         [tracks[i] for i in kept], options.model_copy(update={"time_budget": budget}), progress
     )
-    return Plan([kept[i] for i in plan.order], plan.notes)
-
-
-def _jump_cost(n: int, options: SetOptions) -> float:
-    """The extra cost of a transition above `options.max_bpm_jump`: more than any order's
-    ordinary cost, i.e. transitions (<= 1 each) and the arc (at most arc_weight * ARC_UNIT
-    * 9 levels per track)."""
-    arc_max = options.arc_weight * ARC_UNIT * 9 if options.energy_arc != "none" else 0.0
-    return 2.0 * optimizer.penalty_scale(n) * (1.0 + arc_max)
-
-
-def _add_jump_penalty(matrix: np.ndarray, tracks: Sequence[Track], options: SetOptions) -> None:
-    """Add `_jump_cost` to every transition above the limit, in place and in row blocks
-    gathered from the table of distinct BPM values (no n x n temporaries)."""
-    n = len(tracks)
-    jump_cost = _jump_cost(n, options)
-    bpm = np.array([np.nan if t.bpm is None else t.bpm for t in tracks], dtype=float)
-    half_double = options.scoring.half_double_time
-
-    def over(a, b, config: ScoringConfig) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
-            return tempo_change(a, b, half_double)[0] > options.max_bpm_jump
-
-    tabled = part_table(bpm, over, options.scoring)
-    block = 256
-    for lo in range(0, n, block):
-        rows = slice(lo, min(lo + block, n))
-        if tabled is None:
-            forbidden = over(bpm[rows, None], bpm[None, :], options.scoring)
-        else:
-            table, index = tabled
-            forbidden = table[index[rows, None], index[None, :]]
-        forbidden[np.arange(rows.stop - lo), np.arange(lo, rows.stop)] = False
-        matrix[rows] += (forbidden * jump_cost).astype(matrix.dtype)
-
-
-def _large_jump_notes(tracks: Sequence[Track], order: list[int], options: SetOptions) -> list[str]:
-    limit = options.max_bpm_jump
-    over = []
-    for a, b in zip(order[:-1], order[1:], strict=True):
-        if tracks[a].bpm is None or tracks[b].bpm is None:
-            continue
-        jump = float(
-            tempo_change(tracks[a].bpm, tracks[b].bpm, options.scoring.half_double_time)[0]
-        )
-        if jump > limit:
-            over.append((jump, a, b))
-    if not over:
-        return []
-    worst, a, b = max(over)
-    return [
-        f"max BPM jump {limit:g}%: {len(over)} transition(s) exceed it, the largest "
-        f"{worst:.1f}% ({tracks[a].id} -> {tracks[b].id}); the solver found no order "
-        "that avoids them"
-    ]
-
-
-def _plan_large_whole(tracks, options, start, end, started, progress) -> Plan:
-    """A whole pool above COMPACT_ABOVE tracks, ordered as before the DJ rules (issue 13's
-    memory-lean path: one float32 matrix, the tempo limit as a penalty added in place).
-    The rules' extra n x n matrices (jumps, key classes, artists) would not fit."""
-    notes: list[str] = []
-    matrix = _pool_matrix(tracks, options, whole=True)
-    if options.max_bpm_jump is not None:
-        _add_jump_penalty(matrix, tracks, options)
-    chosen = list(range(len(tracks)))
-    budget = options.time_budget
-    if budget is not None:
-        # the matrix of a large pool takes seconds: the search gets what is left
-        budget = max(MIN_SEARCH_BUDGET, budget - (time.perf_counter() - started))
-    if options.count is not None or options.duration is not None:
-        # a time budget covers both steps: 70 % choosing the tracks, 30 % the final order
-        selection_budget = None if budget is None else 0.7 * budget
-        budget = None if budget is None else 0.3 * budget
-        picked = select(
-            matrix,
-            count=options.count,
-            duration=options.duration,
-            durations=[t.duration for t in tracks],
-            ids=[t.id for t in tracks],
-            request=SolverRequest(
-                start=start, end=end, seed=options.seed, time_budget=selection_budget
-            ),
-            progress=progress,
-        )
-        chosen = picked.order
-        notes.extend(picked.notes)
-    subset = [tracks[i] for i in chosen]
-    sub = np.asarray(chosen)
-    request = SolverRequest(
-        start=chosen.index(start) if start is not None else None,
-        end=chosen.index(end) if end is not None else None,
-        seed=options.seed,
-        time_budget=budget,
-        progress=progress,
-    )
-    # the whole pool: the matrix itself (a copy of 10,000 tracks' matrix is 400-800 MB)
-    whole = len(chosen) == len(tracks)
-    sub_matrix = matrix if whole and chosen == sorted(chosen) else matrix[np.ix_(sub, sub)]
-    penalty = arc_penalty(subset, options.energy_arc, options.arc_weight)
-    if options.energy_arc != "none" and penalty is None and options.arc_weight > 0:
+    order = [kept[i] for i in plan.order]
+    copies = song_copies(tracks, [p for p in pins if p is not None])
+    notes = [copies_note(tracks, i, copies[i]) for i in order if i in copies]
+    if options.count == "auto":  # "N of M tracks": of the pool, not of the candidates
         notes.append(
-            f"energy arc {options.energy_arc!r} ignored: the tracks have fewer than two "
-            "distinct energy values"
+            f"count auto: chosen from {len(kept)} candidates of {len(tracks)} tracks "
+            "(a large pool is reduced first)"
         )
-    if penalty is not None and options.solver != "ils":
-        notes.append(
-            f"energy arc {options.energy_arc!r} ignored: only the ils solver follows an arc "
-            f"(solver {options.solver!r})"
-        )
-        penalty = None
-    if penalty is not None:
-        local = optimizer.optimise(sub_matrix, request, penalty=penalty)
-    else:
-        local = solve(sub_matrix, options.solver, request)
-    order = [chosen[i] for i in local]
-    if options.max_bpm_jump is not None:
-        notes.extend(_large_jump_notes(tracks, order, options))
-    return Plan(order, notes)
+    return Plan(order, notes + plan.notes)

@@ -31,6 +31,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from djcurator_core.pipeline.beets_library import (
     LibraryError,
     LibraryUnavailable,
+    close_library,
     open_library,
     prepare_beets,
 )
@@ -284,7 +285,7 @@ def store_analysis_activity(request: StoreRequest) -> StoredBatch:
             f"beets library {request.library.db}: {exc}", type="LibraryUnavailable"
         ) from None
     finally:
-        lib._close()
+        close_library(lib)
 
 
 ANALYSIS_ACTIVITIES = [analyse_audio_batch, store_analysis_activity]

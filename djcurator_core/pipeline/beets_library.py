@@ -1,11 +1,18 @@
-"""The worker's one contact with beets: open a library named in a request and export a
-query's tracks from it.
+"""The worker's one contact with beets: open a library named in a request, export a
+query's tracks from it, close it.
 
 Scheduled sets name a beets library and a query instead of carrying tracks, so the
-worker evaluates the query when the run runs. Inside `beet` (the plugin's embedded
-worker) beets is configured already; in a plain worker process (`djset-worker`), the
-first export reads beets' configuration (BEETSDIR, as `beet` does) and loads its plugins
-plus djset, so that queries on plugin fields (such as `energy:6..8`) parse the same way.
+worker evaluates the query when the run runs.
+
+beets keeps its configuration and its loaded plugins in process-wide globals
+(`beets.config`, `beets.plugins._instances`, listeners, cached item types), so only the
+program that owns the process may set them up. A worker embedded in another program --
+the plugin's own embedded worker and `--serve` worker inside `beet`, the tests' and the
+scripts' in-process workers -- uses beets as that program configured it and changes
+nothing. Only a program that is nothing but a worker (`djset-worker`, `python
+worker.py`) calls `configure_beets_on_first_use()`: its first library step then reads
+beets' configuration (BEETSDIR, as `beet` does) and loads its plugins plus djset, so that
+queries on plugin fields (such as `energy:6..8`) parse as they do in `beet`.
 
 beets is imported inside the functions: the workflow module imports the activities, and
 workers that never serve a library run need not load beets. Errors are `DJSetError`s;
@@ -36,17 +43,34 @@ class QueryError(DJSetError):
     """The beets query does not parse."""
 
 
-_beets_ready = threading.Lock()
+_beets_setup_lock = threading.Lock()
+_configure_beets = False  # set by a program that owns its process (a worker command)
+_beets_configured = False
+
+
+def configure_beets_on_first_use() -> None:
+    """Declare that this process belongs to a worker program of its own (djset-worker): its
+    first library step reads beets' configuration and loads beets' plugins plus djset.
+
+    Never call it from a process that embeds the worker in another program (`beet`,
+    tests, scripts that use beets themselves): beets' configuration and plugins are
+    process-wide, and that program's own are the ones to use."""
+    global _configure_beets
+    _configure_beets = True
 
 
 def prepare_beets() -> None:
-    """Inside `beet` the plugins are loaded already; in a plain worker process, read beets'
-    configuration and load its plugins (and djset, which declares `energy` a number)."""
+    """Before a library step: in a worker program's process (configure_beets_on_first_use),
+    read beets' configuration and load its plugins once; elsewhere leave beets' global
+    state exactly as the embedding program has it."""
+    global _beets_configured
+    if not _configure_beets:
+        return
     from beets import config, plugins
     from beets.util import cached_classproperty
 
-    with _beets_ready:
-        if list(plugins.find_plugins()):
+    with _beets_setup_lock:
+        if _beets_configured:
             return
         config.read(user=True, defaults=True)
         names = config["plugins"].as_str_seq()
@@ -54,6 +78,16 @@ def prepare_beets() -> None:
             config["plugins"] = [*names, "djset"]
         plugins.load_plugins()
         cached_classproperty.cache.clear()  # item types now include the plugins' fields
+        _beets_configured = True
+
+
+def close_library(lib) -> None:
+    """Close the library's SQLite connections (every thread's).
+
+    beets 2.14 has no public way to do this: `Database._close()` is the only one, and
+    beets' own command line calls it at exit (`beets.ui._raw_main`). It is called here
+    and nowhere else in the package, so a rename in beets is one line to follow."""
+    lib._close()
 
 
 def open_library(source: LibrarySource, scope: WorkerScope):
@@ -90,6 +124,6 @@ def export_from_library(
     except sqlite3.Error as exc:  # e.g. "database is locked" during a big import: retry
         raise LibraryUnavailable(f"beets library {source.db}: {exc}") from None
     finally:
-        lib._close()
+        close_library(lib)
     check_usable(len(items), export, source.shown_query(), where=f" in {source.db}")
     return export, len(items)

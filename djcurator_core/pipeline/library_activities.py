@@ -9,8 +9,8 @@ was.
 
 A worker that serves these activities needs the library's database and music files at
 the paths in the request, and opens and writes only what its own configuration allows
-(worker_scope.py); beets_library.py opens the library (and loads beets' config in a
-plain worker process).
+(worker_scope.py); beets_library.py opens the library (and sets beets up only in a
+process that is nothing but a worker).
 """
 
 from __future__ import annotations

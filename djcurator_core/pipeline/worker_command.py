@@ -16,6 +16,10 @@ it writes playlists only inside --playlist-dir folders, opens only the beets lib
 given with --library (a database file or a folder of them) and reads tracks files only
 inside --tracks-dir folders; each may be given several times, and none is allowed by
 default (sets with inline tracks and no playlist need none).
+
+The worker owns its process, so it may set beets up: its first library step reads
+beets' configuration (BEETSDIR, as `beet` does) and loads beets' plugins
+(beets_library.configure_beets_on_first_use).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import os
 import sys
 from datetime import timedelta
 
+from djcurator_core.pipeline.beets_library import configure_beets_on_first_use
 from djcurator_core.pipeline.client import (
     ClientError,
     ConnectionSettings,
@@ -183,6 +188,7 @@ async def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    configure_beets_on_first_use()  # this process is only a worker: beets is ours to set up
     logging.basicConfig(
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

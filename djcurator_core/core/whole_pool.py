@@ -1,0 +1,314 @@
+"""Ordering a whole large pool under the DJ rules, in one float32 matrix.
+
+A pool above COMPACT_ABOVE tracks ordered whole (no count or duration) cannot hold the
+matrices `planning` builds the rules from (ordinary costs, tempo jumps, key classes, three
+masks, the rules matrix and the solver's own copy: about 5 GB at 10,000 tracks, issue 13
+allows 1 GB). Here the rules are the same costs in the same levels (`set_rules.Levels`),
+added in place, a block of rows at a time, to the one float32 matrix that is also the
+solver's tour matrix (`optimizer.tour_workspace`). They are computed from per-track
+columns (BPM, key index, artist id), so no other n x n array exists:
+
+- the tempo limit: a jump above `max_bpm_jump` costs a constraint; when no order can keep
+  the limit, a jump above the smallest largest jump is forbidden. That jump is the
+  circle bound of `mixability.bottleneck_jump`, reached by the descending tempo order
+  (exact within about an octave and a half; beyond, the descending order's largest jump
+  is used, which an order is known to reach);
+- the harmonic mode: strict and moderate make every key move the mode does not allow, and
+  every tempo change above the comfortable 6 %, an unmixable transition; in moderate a
+  boost costs almost an unmixable transition from the start (planning makes boosts dearer
+  only when a set uses more than `max_boosts`, and orders again: each search is long at
+  this size, and thousands of tracks would use far more than a few boosts);
+- the artist gap: the same artist back to back is a constraint cost; larger gaps are
+  kept by moving single tracks afterwards (`set_rules.spread_artists`, O(n) per move);
+- the same song twice: one copy (`set_rules.drop_duplicates`, as for every pool);
+- the energy arc: as in planning (in strict and moderate weighed in unmixable units).
+
+float32 holds about 7 significant digits: a transition with a rule cost (up to 1e8 at
+10,000 tracks) loses its ordinary cost's decimals, which only matters between two
+transitions that both break a rule. The search adds the costs up in float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from djcurator_core.core import optimizer
+from djcurator_core.core.energy_arc import ARC_UNIT, arc_penalty
+from djcurator_core.core.mixability import (
+    BOOST,
+    CLASS_TABLE,
+    allowed_keys,
+    bottleneck_jump,
+    descending_tempo_order,
+    tempo_mixable,
+)
+from djcurator_core.core.models import Track
+from djcurator_core.core.optimizer import PositionPenalty
+from djcurator_core.core.scoring import (
+    ScoringConfig,
+    cost_matrix,
+    key_indices,
+    part_table,
+    tempo_change,
+)
+from djcurator_core.core.sequencing import SolverRequest, place_pins, solve
+from djcurator_core.core.set_options import SetOptions
+from djcurator_core.core.set_rules import (
+    ARC_RULE_SCALE,
+    Levels,
+    artist_ids,
+    drop_duplicates,
+    gap_violations,
+    ordinary_bound,
+    rule_penalties,
+    search_slack,
+    spread_artists,
+)
+
+COMPACT_ABOVE = 3_000  # whole pools above this many tracks are ordered here
+BLOCK = 256  # rows of rule costs computed at once (256 x 10,000 float64: 20 MB)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What the rules read of each track."""
+
+    bpm: np.ndarray  # float, NaN when unknown
+    key: np.ndarray  # index into the key table, 24 when unknown
+    artist: np.ndarray  # set_rules.artist_ids: -1 for no artist
+
+    @classmethod
+    def of(cls, tracks: Sequence[Track]) -> Columns:
+        bpm = np.array([np.nan if t.bpm is None else t.bpm for t in tracks], dtype=float)
+        return cls(bpm, key_indices(tracks), artist_ids(tracks))
+
+
+def _symmetric_pct(a, b, config: ScoringConfig) -> np.ndarray:
+    """Percent tempo jump from the slower to the faster (as planning.bpm_jumps)."""
+    forward = tempo_change(a, b, config.half_double_time)[0]
+    backward = tempo_change(b, a, config.half_double_time)[0]
+    return np.maximum(forward, backward)
+
+
+class _Jumps:
+    """Rows of the pool's tempo jumps, gathered from the table of distinct BPM values (or
+    computed pair by pair when there are too many)."""
+
+    def __init__(self, bpm: np.ndarray, scoring: ScoringConfig):
+        self.bpm, self.scoring = bpm, scoring
+        self.tabled = part_table(bpm, _symmetric_pct, scoring)
+
+    def rows(self, rows: slice) -> np.ndarray:
+        if self.tabled is None:
+            return _symmetric_pct(self.bpm[rows, None], self.bpm[None, :], self.scoring)
+        table, index = self.tabled
+        return table[index[rows, None], index[None, :]]
+
+    def along(self, order: Sequence[int]) -> np.ndarray:
+        idx = np.asarray(order, dtype=np.int64)
+        return _symmetric_pct(self.bpm[idx[:-1]], self.bpm[idx[1:]], self.scoring)
+
+
+@dataclass(frozen=True)
+class _Bottleneck:
+    jump: float | None  # the smallest largest jump (None: the limit can be kept)
+    witness: list[int] | None  # an order with it
+    bound: float  # no order has a smaller largest jump (mixability.bottleneck_jump)
+
+    @property
+    def exact(self) -> bool:
+        return self.jump is not None and self.jump <= self.bound + 1e-6
+
+
+def _bottleneck(tracks, jumps: _Jumps, options: SetOptions) -> _Bottleneck:
+    limit = options.max_bpm_jump
+    if limit is None:
+        return _Bottleneck(None, None, 0.0)
+    half_double = options.scoring.half_double_time
+    bound = bottleneck_jump([t.bpm for t in tracks], half_double)
+    witness = descending_tempo_order(tracks, half_double)
+    steps = jumps.along(witness) if len(witness) > 1 else np.zeros(0)
+    steps = steps[np.isfinite(steps)]
+    reached = float(steps.max()) if len(steps) else 0.0
+    if reached <= limit + 1e-9:
+        return _Bottleneck(None, None, bound)  # an order keeps the limit
+    return _Bottleneck(reached, witness, bound)
+
+
+def add_rule_costs(
+    matrix: np.ndarray,
+    columns: Columns,
+    jumps: _Jumps,
+    options: SetOptions,
+    levels: Levels,
+    bottleneck: float | None,
+) -> None:
+    """Add the rules' costs (`set_rules.rule_penalties`) to `matrix` in place, a block of
+    rows at a time."""
+    n = len(matrix)
+    strict = options.harmonic != "relaxed"
+    artist = columns.artist
+    for lo in range(0, n, BLOCK):
+        rows = slice(lo, min(lo + BLOCK, n))
+        block_jumps = jumps.rows(rows)
+        unmixable = None
+        if strict:
+            classes = CLASS_TABLE[columns.key[rows, None], columns.key[None, :]]
+            keys_ok = allowed_keys(classes, options.harmonic)
+            unmixable = ~(keys_ok & tempo_mixable(block_jumps, options.scoring))
+        same = None
+        if options.artist_gap >= 1:
+            same = (artist[rows, None] == artist[None, :]) & (artist[rows, None] >= 0)
+        extra = rule_penalties(
+            block_jumps,
+            levels,
+            limit=options.max_bpm_jump,
+            bottleneck=bottleneck,
+            unmixable=unmixable,
+            same_artist_pairs=same,
+            first_row=lo,
+        )
+        matrix[rows] += extra.astype(matrix.dtype)
+
+
+def _add_boost_cost(matrix: np.ndarray, key: np.ndarray, cost: float) -> None:
+    n = len(matrix)
+    for lo in range(0, n, BLOCK):
+        rows = slice(lo, min(lo + BLOCK, n))
+        boosts = CLASS_TABLE[key[rows, None], key[None, :]] == BOOST
+        matrix[rows] += (boosts * cost).astype(matrix.dtype)
+
+
+def _boosts_along(key: np.ndarray, order: Sequence[int]) -> int:
+    idx = np.asarray(order, dtype=np.int64)
+    return int((CLASS_TABLE[key[idx[:-1]], key[idx[1:]]] == BOOST).sum())
+
+
+def order_whole_pool(
+    tracks: Sequence[Track],
+    options: SetOptions,
+    start: int | None,
+    end: int | None,
+    budget: Callable[[], float | None],
+    progress: Callable[[str], None] | None = None,
+) -> tuple[list[int], list[str]]:
+    """(the order of every track but left-out copies of a song, notes). `budget()`: the
+    seconds the search may still take (None: no limit)."""
+    kept, notes = drop_duplicates(tracks, [p for p in (start, end) if p is not None])
+    if len(kept) < len(tracks):
+        position = {t: p for p, t in enumerate(kept)}
+        order, more = _order(
+            [tracks[i] for i in kept],
+            options,
+            None if start is None else position[start],
+            None if end is None else position[end],
+            budget,
+            progress,
+        )
+        return [kept[i] for i in order], notes + more
+    order, more = _order(tracks, options, start, end, budget, progress)
+    return order, notes + more
+
+
+def _order(tracks, options, start, end, budget, progress) -> tuple[list[int], list[str]]:
+    notes: list[str] = []
+    n = len(tracks)
+    strict = options.harmonic != "relaxed"
+    workspace = optimizer.tour_workspace(n)
+    matrix = cost_matrix(tracks, options.scoring, out=workspace[:n, :n])
+    slack = search_slack(matrix) if strict else None
+    arc_max = options.arc_weight * ARC_UNIT * 9 if options.energy_arc != "none" else 0.0
+    levels = Levels.for_orders(n, ordinary_bound(matrix, arc_max))
+    if arc_max and strict:
+        levels = levels.with_arc(n, arc_max * ARC_RULE_SCALE)
+    columns = Columns.of(tracks)
+    jumps = _Jumps(columns.bpm, options.scoring)
+    bottleneck = _bottleneck(tracks, jumps, options)
+    add_rule_costs(matrix, columns, jumps, options, levels, bottleneck.jump)
+    if options.harmonic == "moderate":
+        # boosts beyond the budget: planning makes them dearer step by step and orders the
+        # set again; here each search is long, and a pool of thousands would use far more
+        # than a few boosts, so they cost almost an unmixable transition from the start
+        _add_boost_cost(matrix, columns.key, 0.99 * levels.unmixable)
+    if progress:
+        progress(f"rules added to the cost matrix of {n} tracks")
+    penalty = arc_penalty(tracks, options.energy_arc, options.arc_weight)
+    if options.energy_arc != "none" and penalty is None and options.arc_weight > 0:
+        notes.append(
+            f"energy arc {options.energy_arc!r} ignored: the tracks have fewer than two "
+            "distinct energy values"
+        )
+    if penalty is not None and options.solver != "ils":
+        notes.append(
+            f"energy arc {options.energy_arc!r} ignored: only the ils solver follows an arc "
+            f"(solver {options.solver!r})"
+        )
+        penalty = None
+    if penalty is not None and strict:
+        penalty = PositionPenalty(
+            table=penalty.table * levels.unmixable * ARC_RULE_SCALE, level=penalty.level
+        )
+
+    def request() -> SolverRequest:
+        return SolverRequest(
+            start=start, end=end, seed=options.seed, time_budget=budget(), progress=progress
+        )
+
+    if penalty is None and options.solver != "ils":
+        order = solve(matrix, options.solver, request())
+    else:
+        initial = None
+        if bottleneck.witness is not None:  # starts at the smallest largest jump
+            initial = place_pins(bottleneck.witness, request())
+        order = optimizer.optimise(matrix, request(), penalty=penalty, initial=initial, slack=slack)
+    if options.harmonic == "moderate":
+        used = _boosts_along(columns.key, order)
+        if used > options.max_boosts:
+            notes.append(
+                f"max boosts {options.max_boosts}: the set uses {used}; the solver found no "
+                "order with fewer that is not worse (clashes instead of boosts)"
+            )
+    if options.artist_gap > 1:
+        order = spread_artists(
+            order, matrix, columns.artist, options.artist_gap, start is not None, end is not None
+        )
+    if options.artist_gap >= 1:
+        left = gap_violations(order, columns.artist, options.artist_gap)
+        if left:
+            notes.append(
+                f"artist gap {options.artist_gap}: {left} pair(s) of tracks by the same "
+                "artist are closer: too few other artists in the set, or none found"
+            )
+    if options.max_bpm_jump is not None:
+        notes.extend(_jump_notes(tracks, order, jumps, options.max_bpm_jump, bottleneck))
+    return order, notes
+
+
+def _jump_notes(tracks, order, jumps: _Jumps, limit: float, bottleneck: _Bottleneck):
+    steps = jumps.along(order) if len(order) > 1 else np.zeros(0)
+    with np.errstate(invalid="ignore"):
+        over_at = np.flatnonzero(np.isfinite(steps) & (steps > limit + 1e-9))
+    if not len(over_at):
+        return []
+    over = sorted(((float(steps[p]), order[p], order[p + 1]) for p in over_at), reverse=True)
+    named = ", ".join(f"{tracks[a].id} -> {tracks[b].id} ({jump:.1f}%)" for jump, a, b in over[:5])
+    more = f" and {len(over) - 5} more" if len(over) > 5 else ""
+    exceed = f"{len(over)} transition(s) exceed it: {named}{more}"
+    if bottleneck.jump is None:
+        return [
+            f"max BPM jump {limit:g}%: {exceed}; the solver found no order that avoids them "
+            "(the tempos allow one)"
+        ]
+    if bottleneck.exact:
+        return [
+            f"max BPM jump {limit:g}%: no order of these tracks keeps it; the smallest "
+            f"possible largest jump is {bottleneck.jump:.1f}%; {exceed}"
+        ]
+    proven = "no order of these tracks keeps it" if bottleneck.bound > limit + 1e-9 else ""
+    return [
+        f"max BPM jump {limit:g}%: {proven or 'the solver found no order that keeps it'}; "
+        f"the smallest largest jump found is {bottleneck.jump:.1f}%; {exceed}"
+    ]
