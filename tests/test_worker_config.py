@@ -36,15 +36,18 @@ def library(tmp_path_factory) -> Library:
 
 
 class Serve(OutputLines):
-    """`beet -c OVERLAY djset --serve`, each sequencing step held `delay` seconds."""
+    """`beet -c OVERLAY djset --serve`, each sequencing step held `delay` seconds; `env`
+    added to the library's environment."""
 
     label = "--serve"
     line_timeout = 60.0
 
-    def __init__(self, library: Library, overlay: str, delay: float) -> None:
+    def __init__(
+        self, library: Library, overlay: str, delay: float = 0.0, env: dict | None = None
+    ) -> None:
         path = library.root / f"serve-{uuid.uuid4().hex[:8]}.yaml"
         path.write_text(overlay, encoding="utf-8")
-        env = {**clean_env(library), SEQUENCE_DELAY_ENV: str(delay)}
+        env = {**clean_env(library), SEQUENCE_DELAY_ENV: str(delay), **(env or {})}
         env.pop(STORE_ENV, None)  # the store comes from the config alone
         super().__init__(
             subprocess.Popen(
