@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,65 @@ def test_few_files_are_read_in_this_process(files: list[str], tmp_path: Path):
         read = tag_batch.read_many(files, cache)
     assert (read.read_in_pool, read.read_here) == (0, len(files) - 1)
     assert [outcome(read, p) for p in files] == [outcome(read_dj_tags, p) for p in files]
+
+
+# Reads `count` hard links to the files given, in a pool, until interrupted; says how it
+# ended. Started in a session of its own so that the test can Ctrl-C its process group.
+INTERRUPTED = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    from djcurator_core.files import tag_batch
+    from djcurator_core.files.tag_cache import TagCache
+
+    folder, count, files = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+    paths = []
+    for index in range(count):
+        path = os.path.join(folder, f"{index}-" + os.path.basename(files[index % len(files)]))
+        os.link(files[index % len(files)], path)
+        paths.append(path)
+    print("reading", flush=True)
+    try:
+        with TagCache(None) as cache:
+            tag_batch.read_many(paths, cache, pool_min=1)
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    """
+)
+
+
+@pytest.mark.skipif(tag_batch.processes() < 2, reason="a pool needs two cores")
+def test_ctrl_c_stops_the_pool_at_once_without_tracebacks(files: list[str], tmp_path: Path):
+    links = tmp_path / "links"
+    links.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED, str(links), "60000", *files[:9]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "reading"
+    time.sleep(2.0)  # the pool's processes have started and are reading
+    children = subprocess.run(
+        ["pgrep", "-P", str(process.pid)], capture_output=True, text=True
+    ).stdout.split()
+    assert len(children) >= 2, "no pool running"
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+    out, err = process.communicate(timeout=30)
+    assert out.strip() == "interrupted", (out, err)
+    assert "Traceback" not in err, err
+    time.sleep(1.0)
+    assert not [pid for pid in children if running(pid)], [
+        Path(f"/proc/{pid}/cmdline").read_text() for pid in children if running(pid)
+    ]
+
+
+def running(pid: str) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
