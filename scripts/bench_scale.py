@@ -65,17 +65,21 @@ def with_artists(tracks: list[Track], per_artist: int, seed: int) -> list[Track]
     ]
 
 
-def set_quality(tracks: dict[str, Track], order: list[str]) -> tuple[float, float, int, int, int]:
+def set_quality(
+    tracks: dict[str, Track], order: list[str]
+) -> tuple[float, float, int, int, int | None]:
     """(mean transition cost, mixable share in %, same-artist neighbours, key moves that
-    are not standard, fewest tracks between two of one artist) of a set given by ids."""
+    are not standard, fewest tracks between two of one artist: None when no artist comes
+    twice) of a set given by track ids."""
     config = ScoringConfig()
     costs, mixable, adjacent, odd = [], 0, 0, 0
     last: dict[str, int] = {}
-    gap = len(order)
+    gap: int | None = None
     for position, track_id in enumerate(order):
         artist = tracks[track_id].artist
         if artist and artist in last:
-            gap = min(gap, position - last[artist] - 1)
+            between = position - last[artist] - 1
+            gap = between if gap is None else min(gap, between)
         last[artist] = position
     for a, b in zip(order, order[1:], strict=False):
         s = score_transition(tracks[a], tracks[b], config)
@@ -114,9 +118,10 @@ def run_sequence(path: Path, args: list[str]) -> dict:
 
 def row(label: str, run: dict, tracks: dict[str, Track]) -> None:
     cost, mixable, adjacent, odd, gap = set_quality(tracks, run["order"])
+    gap_text = "-" if gap is None else str(gap)
     print(
         f"{label:<40} {len(run['order']):>6} {run['minutes']:>7.1f} {cost:>9.4f} "
-        f"{mixable:>8.1f} {adjacent:>4} {gap:>4} {odd:>8} {run['seconds']:>7.1f} "
+        f"{mixable:>8.1f} {adjacent:>4} {gap_text:>4} {odd:>8} {run['seconds']:>7.1f} "
         f"{run['cpu']:>6.1f} {run['rss_mb']:>8.0f}",
         flush=True,
     )
