@@ -24,7 +24,6 @@ import asyncio
 import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 import time
 import uuid
@@ -34,16 +33,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from beets_helpers import BEET, clean_env, import_music, spec_for, write_music  # noqa: E402
-from bench_sequencing import DATA, draw_tracks, load_rows  # noqa: E402
+from beets_helpers import import_music, spec_for, write_music  # noqa: E402
+from bench_sequencing import add_tsv_option, draw_tracks, rows_of  # noqa: E402
+from process_timing import timed_beet  # noqa: E402
 from temporal_helpers import history_payloads  # noqa: E402
 
 from djcurator_core.core.models import load_tracks  # noqa: E402
 from djcurator_core.core.planning import SetOptions  # noqa: E402
 
 
-def build(folder: Path, size: int, seed: int) -> float:
-    tracks = draw_tracks(load_rows(DATA), size, seed)
+def build(folder: Path, rows: list[dict[str, str]], size: int, seed: int) -> float:
+    tracks = draw_tracks(rows, size, seed)
     files = {}
     for index, track in enumerate(tracks):
         named = track.model_copy(
@@ -57,21 +57,6 @@ def build(folder: Path, size: int, seed: int) -> float:
     with sqlite3.connect(folder / "library.db") as db:
         db.execute("UPDATE items SET length = 240 + (id * 7919) % 240")
     return imported
-
-
-def timed(folder: Path, *args: str) -> tuple[float, float, str]:
-    done = subprocess.run(
-        ["/usr/bin/time", "-v", BEET, *args],
-        env=clean_env(folder),
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"beet {' '.join(args)} failed: {done.stderr[-3000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in wall.groups())
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-    return hours * 3600 + minutes * 60 + seconds, rss / 1024, done.stdout + done.stderr
 
 
 async def payload_check(tracks_file: Path) -> tuple[int, list[str]]:
@@ -103,12 +88,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=ROOT / "build" / "bench-library")
+    add_tsv_option(parser)
     args = parser.parse_args()
     folder = args.dir.resolve() / str(args.size)
     if not (folder / "library.db").exists():
         folder.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        imported = build(folder, args.size, args.seed)
+        imported = build(folder, rows_of(args.tsv), args.size, args.seed)
         print(
             f"built {args.size} files in {time.perf_counter() - started:.0f} s "
             f"(beet import -A -C: {imported:.0f} s)",
@@ -119,11 +105,14 @@ def main() -> None:
     for label in ("beet djset --export (tag cache cold)", "beet djset --export (warm)"):
         if "cold" in label:
             shutil.rmtree(folder / ".cache" / "beets-djset", ignore_errors=True)
-        wall, rss, _ = timed(folder, "djset", "--export", str(tracks_file))
-        print(f"{label:<38} {wall:>7.1f} {rss:>8.0f}", flush=True)
-    wall, rss, output = timed(folder, "djset", "-n", "bench", "--duration", "2h")
+        run = timed_beet(folder, "djset", "--export", str(tracks_file))
+        print(f"{label:<38} {run.wall_seconds:>7.1f} {run.peak_mb:>8.0f}", flush=True)
+    run = timed_beet(folder, "djset", "-n", "bench", "--duration", "2h")
+    output = run.stdout + run.stderr
     warned = [line for line in output.splitlines() if re.search(r"(?i)payload|blob", line)]
-    print(f"{'beet djset --duration 2h':<38} {wall:>7.1f} {rss:>8.0f}", flush=True)
+    print(
+        f"{'beet djset --duration 2h':<38} {run.wall_seconds:>7.1f} {run.peak_mb:>8.0f}", flush=True
+    )
     print(f"payload lines in its output: {warned or 'none'}")
     largest, warnings = asyncio.run(payload_check(tracks_file))
     print(

@@ -66,6 +66,23 @@ GENRE_ENERGY = {
 }
 
 
+def add_tsv_option(parser: argparse.ArgumentParser) -> None:
+    """`--tsv FILE`: the benchmark data, as in bench_workflow.py (default: DATA)."""
+    parser.add_argument(
+        "--tsv",
+        type=Path,
+        default=DATA,
+        help="GiantSteps BPM/key file (default: shared/bench/ beside the clone)",
+    )
+
+
+def rows_of(tsv: Path) -> list[dict[str, str]]:
+    """The data file's rows; a missing file ends the benchmark with one line."""
+    if not tsv.is_file():
+        raise SystemExit(f"benchmark data not found: {tsv} (pass --tsv)")
+    return load_rows(tsv)
+
+
 def load_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         fields = ["beatport_id", "bpm", "key", "genre"]  # the file has no header line
@@ -246,11 +263,12 @@ def main() -> None:
     parser.add_argument(
         "--no-long-ref", action="store_true", help="skip the 3x ils reference above --lkh-max"
     )
+    add_tsv_option(parser)
     args = parser.parse_args()
-    rows = load_rows(DATA)
+    rows = rows_of(args.tsv)
     use_lkh = not args.no_lkh and have_lkh()
     print(
-        f"data: {DATA.name}, {len(rows)} rows; seed {args.seed}; LKH-3: "
+        f"data: {args.tsv.name}, {len(rows)} rows; seed {args.seed}; LKH-3: "
         f"{'yes (elkai)' if use_lkh else 'not installed / skipped'}"
     )
     # warm the numba cache so the first size does not pay compilation

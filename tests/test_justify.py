@@ -39,6 +39,15 @@ def test_transition_fields_and_sentence():
     assert result.order == ["a", "b"]
 
 
+def test_a_clash_is_named_once():
+    a = Track(id="a", key="8A", bpm=124, energy=5)
+    b = Track(id="b", key="2A", bpm=124, energy=5)
+    (t,) = justify([a, b], [0, 1]).transitions
+    assert t.move == "clash" and not t.compatible
+    assert t.sentence.startswith("Harmony clashes (8A -> 2A, +6); ")
+    assert "harmonically" not in t.sentence
+
+
 def test_sentences_cover_missing_data_and_half_time():
     a = Track(id="a", key="8A", bpm=128, energy=6)
     b = Track(id="b", bpm=64)

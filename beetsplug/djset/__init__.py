@@ -1,12 +1,12 @@
 """`beet djset QUERY`: order the matching tracks for harmonic mixing, write a playlist.
 
 A thin command layer over djcurator_core: read the options and the `djset:` config,
-export the items (files/export.py), run DJSetWorkflow (pipeline/set_runs.py) and write
-the playlist (files/playlist.py). Schedules and the local service (`--schedule*`,
-`--serve`) are in schedule_commands.py; `beet djanalyze`, `--analyze` and analysis on
-import in analyze_commands.py. Every user-facing error of the core is a
-`DJSetError`, shown as beets' one-line `error: ...` with exit status 1. The library and
-the audio files are only read, never written.
+export the items (files/export.py) and run DJSetWorkflow (pipeline/set_runs.py); the
+playlist files, `--print` and `--export` are written by set_output.py. Schedules and the
+local service (`--schedule*`, `--serve`) are in schedule_commands.py; `beet djanalyze`,
+`--analyze` and analysis on import in analyze_commands.py. Every user-facing error of
+the core is a `DJSetError`, shown as beets' one-line `error: ...` with exit status 1.
+The library and the audio files are only read, never written.
 
 The core (numpy, pydantic, numba, temporalio) is imported inside the methods that use
 it: beets loads every enabled plugin for every command, and `beet ls` should not pay for
@@ -20,15 +20,15 @@ import functools
 import logging
 import os
 import shlex
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from beets import plugins, ui
 from beets.dbcore import types
 from beets.plugins import BeetsPlugin
 
 from beetsplug.djset.analyze_commands import ANALYZE_DEFAULTS, ImportAnalysis, analyze_command
+from beetsplug.djset.set_output import SetOutput, option_or_config
 from djcurator_core.core.set_option_flags import (
     CONFIGURABLE,
     SET_OPTION_FLAGS,
@@ -110,6 +110,7 @@ class DJSetPlugin(BeetsPlugin):
             }
         )
         self.config["temporal"]["api_key"].redact = True
+        self.output = SetOutput(self.config, self._log)  # playlist files, --print, --export
         ImportAnalysis(self)  # djset.analyze.auto
 
     # --- command line ------------------------------------------------------------------
@@ -199,18 +200,18 @@ class DJSetPlugin(BeetsPlugin):
 
         name = opts.name or name_from_query(args)  # cut to fit a file name (bytes)
         if not opts.export:  # an unknown format stops here, before any work
-            self.output_formats(opts)
+            self.output.output_formats(opts)
         if not (opts.print_set or opts.no_wait or opts.export):
             # before any work: a run must not fail at its very end
-            self.check_target(lib, opts, self.playlist_files(opts, name)[0][1])
+            self.output.check_target(lib, opts, self.output.playlist_files(opts, name)[0][1])
         export = self._export(lib, args, opts)
         if opts.export:
-            self._write_export(opts.export, export)
+            self.output.write_export(opts.export, export)
             return None
         return name, export, self.set_options(lib, opts, export)
 
     def _run_and_write(self, lib: Library, opts: Values, args: list[str], name, export, options):
-        self._output(lib, opts, (name, args), *self._run(opts, name, export, options))
+        self.output.show_or_write(lib, opts, (name, args), *self._run(opts, name, export, options))
 
     def _analyse_and_make_set(self, lib: Library, opts: Values, args: list[str]) -> None:
         from beetsplug.djset.analyze_commands import analyse_items
@@ -223,9 +224,10 @@ class DJSetPlugin(BeetsPlugin):
     # --- export --------------------------------------------------------------------------
 
     def _export(self, lib: Library, args: list[str], opts: Values) -> Export:
+        from djcurator_core.files.beets_items import matching_items
         from djcurator_core.files.export import check_usable, export_items
 
-        items = list(lib.items(args))
+        items = matching_items(lib, args)
         shown = " ".join(args) or "(whole library)"
         export = export_items(items, keep_incomplete=self.keep_incomplete(opts))
         for warning in export.warnings:
@@ -251,17 +253,6 @@ class DJSetPlugin(BeetsPlugin):
             "BPM or key)",
         )
         return export
-
-    def _write_export(self, destination: str, export: Export) -> None:
-        from djcurator_core.core.models import dump_tracks
-        from djcurator_core.files.playlist import write_atomically
-
-        text = dump_tracks(export.tracks)
-        if destination == "-":
-            sys.stdout.write(text)
-            return
-        write_atomically(Path(destination).expanduser(), text)
-        ui.print_(f"wrote {len(export.tracks)} tracks to {destination}")
 
     # --- options -------------------------------------------------------------------------
 
@@ -316,41 +307,6 @@ class DJSetPlugin(BeetsPlugin):
             f"{', ...' if len(matches) > 3 else ''}); it must match one"
         )
 
-    def playlist_files(self, opts: Values, name: str) -> list[tuple[str, Path]]:
-        """(format, file) for each playlist format of the run, all in the playlist folder."""
-        from djcurator_core.files.formats import playlist_files
-
-        folder = Path(
-            os.path.expanduser(_pick(opts.playlist_dir, self.config["playlist_dir"].as_str()))
-        )
-        formats = self.output_formats(opts)
-        return list(zip(formats, playlist_files(folder.absolute(), name, formats), strict=True))
-
-    def output_formats(self, opts: Values) -> tuple[str, ...]:
-        """--format, else djset.format (a name, "m3u8,rekordbox" or a list); an unknown
-        name is a PlaylistError naming where it came from and the formats."""
-        from djcurator_core.files.formats import parse_formats
-        from djcurator_core.files.playlist import PlaylistError
-
-        if opts.format is not None:
-            source, value = "--format", opts.format
-        else:
-            source, value = "djset.format", self.config["format"].get()
-        try:
-            return parse_formats(value)
-        except PlaylistError as exc:
-            raise PlaylistError(f"{source}: {exc}") from None
-
-    def check_target(self, lib: Library, opts: Values, target: Path) -> None:
-        """PlaylistError (one line) unless the playlist's folder can be written and the
-        folder its entries are relative to exists (a typo would give broken paths)."""
-        from djcurator_core.files.playlist import check_relative_to, check_writable
-
-        check_writable(target.parent)
-        relative_to = self.relative_to(lib, opts, target)
-        if relative_to is not None:
-            check_relative_to(relative_to)
-
     def worker_scope(self, lib: Library):
         """What the `--serve` worker may touch, from this configuration: playlists in
         djset.playlist_dir and djset.worker.allowed_dirs, this beets library and
@@ -376,33 +332,8 @@ class DJSetPlugin(BeetsPlugin):
             },
         )
 
-    def forward_slash(self, opts: Values) -> bool:
-        return _pick(opts.forward_slash, self.config["forward_slash"].get(bool))
-
     def keep_incomplete(self, opts: Values) -> bool:
-        return _pick(opts.keep_incomplete, self.config["keep_incomplete"].get(bool))
-
-    def relative_to(
-        self, lib: Library, opts: Values, playlist: Path, formats: list[str] | None = None
-    ) -> str | None:
-        """The folder M3U8 entries are relative to (None: absolute paths). Rekordbox XML
-        and NML hold absolute paths whatever it says; the run says so when they are
-        among `formats`."""
-        from djcurator_core.files.formats import FORMATS
-
-        setting = _pick(opts.relative_to, self.config["relative_to"].get())
-        if not setting:
-            return None
-        absolute = [fmt for fmt in formats or () if not FORMATS[fmt].relative_paths]
-        if absolute:
-            self._log.info(
-                "relative_to applies to m3u8 only: {} hold absolute paths", ", ".join(absolute)
-            )
-        if setting == "playlist":
-            return str(playlist.parent)
-        if setting == "library":
-            return os.fsdecode(lib.directory)
-        return os.path.expanduser(str(setting))
+        return option_or_config(opts.keep_incomplete, self.config["keep_incomplete"].get(bool))
 
     def _verbose(self) -> bool:
         return self._log.getEffectiveLevel() <= logging.DEBUG
@@ -505,7 +436,7 @@ class DJSetPlugin(BeetsPlugin):
         from djcurator_core.pipeline import client as temporal
         from djcurator_core.pipeline.set_runs import require_lasting_server
 
-        self.output_formats(opts)  # an unknown format name: refused before fetching
+        self.output.output_formats(opts)  # an unknown format name: refused before fetching
         settings = require_lasting_server(self.server(opts), "--collect")
 
         async def fetch():
@@ -516,7 +447,7 @@ class DJSetPlugin(BeetsPlugin):
         result, request = asyncio.run(fetch())
         name = opts.name or (request.name if request else opts.collect)
         query = request.library.query if request and request.library else None
-        self._output(lib, opts, (name, query), result, opts.collect)
+        self.output.show_or_write(lib, opts, (name, query), result, opts.collect)
 
     def temporal_command(self, lib: Library, work) -> None:
         """Run `work` (which may return an exit status) with the core's errors as one-line
@@ -544,48 +475,7 @@ class DJSetPlugin(BeetsPlugin):
             close_library(lib)  # as beets' own command line does before it returns
             exit_now(code)
 
-    # --- output --------------------------------------------------------------------------
-
-    def _output(
-        self,
-        lib: Library,
-        opts: Values,
-        origin: tuple[str, list[str] | None],
-        result: SetResult | None,
-        workflow_id: str,
-    ) -> None:
-        from djcurator_core.core.report import render_text
-        from djcurator_core.files.formats import RenderOptions, write_playlists
-        from djcurator_core.files.playlist import render_json
-
-        if result is None:  # --no-wait
-            ui.print_(workflow_id)
-            return
-        name, query = origin
-        if opts.print_set:
-            if self.output_formats(opts)[0] == "json":
-                sys.stdout.write(render_json(result, name, query=query, workflow_id=workflow_id))
-            else:
-                sys.stdout.write(render_text(result))
-            return
-        files = self.playlist_files(opts, name)
-        self.check_target(lib, opts, files[0][1])
-        options = RenderOptions(
-            query=query,
-            workflow_id=workflow_id,
-            relative_to=self.relative_to(lib, opts, files[0][1], [fmt for fmt, _ in files]),
-            forward_slash=self.forward_slash(opts),
-        )
-        written = write_playlists(result, name, files, options)
-        for path in written.written:
-            ui.print_(f"wrote {path} ({result.summary.track_count} tracks)")
-        written.raise_errors()  # a file not written: one error line, its old version kept
-
 
 def _braces(text: str) -> str:
     """`text` kept as it is by str.format."""
     return text.replace("{", "{{").replace("}", "}}")
-
-
-def _pick(given: Any, configured: Any) -> Any:
-    return configured if given is None else given

@@ -5,7 +5,7 @@ service that `--serve` runs: dev server, Web UI and a worker). Each scheduled ru
 the query on a worker when it runs and writes the playlist there
 (pipeline/schedules.py). This module only turns options into those calls and their
 results into lines; DJSetPlugin (the package's __init__) owns the config and the
-one-off `beet djset QUERY` run.
+one-off `beet djset QUERY` run, set_output.py the playlist settings both share.
 """
 
 from __future__ import annotations
@@ -150,9 +150,9 @@ class ScheduleCommands:
         plugin = self.plugin
         name = opts.name or name_from_query(args)
         options = plugin.set_options(lib, opts, None)
-        files = plugin.playlist_files(opts, name)
+        files = plugin.output.playlist_files(opts, name)
         target = files[0][1]
-        plugin.check_target(lib, opts, target)
+        plugin.output.check_target(lib, opts, target)
         request = SetRequest(
             name=name,
             library=LibrarySource(
@@ -164,8 +164,8 @@ class ScheduleCommands:
             options=options,
             playlist=PlaylistTarget.of_files(
                 [PlaylistFile(path=str(path), format=fmt) for fmt, path in files],
-                relative_to=plugin.relative_to(lib, opts, target, [fmt for fmt, _ in files]),
-                forward_slash=plugin.forward_slash(opts),
+                relative_to=plugin.output.relative_to(lib, opts, target, [fmt for fmt, _ in files]),
+                forward_slash=plugin.output.forward_slash(opts),
             ),
         )
         schedule = self.config["schedule"]

@@ -38,7 +38,7 @@ _MOVE_PHRASES = {
     "diagonal": "takes the diagonal move ({a} -> {b})",
     "boost +2": "lifts a whole tone as an energy boost ({a} -> {b})",
     "boost +7": "lifts a semitone as an energy boost ({a} -> {b})",
-    "clash": "clashes harmonically ({a} -> {b}, {step})",
+    "clash": "clashes ({a} -> {b}, {step})",  # "Harmony clashes (8A -> 2A, +6)"
 }
 
 

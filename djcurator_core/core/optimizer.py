@@ -286,6 +286,18 @@ def _exchange_gain(C, t, p, a, b, c, m):
 
 
 @njit(cache=_CACHE)
+def _plus_reversal_gain(C, t, start, length, m, g):
+    """`g` plus what reversing the `length` tracks from array position `start` saves on
+    their inner edges (u -> w becomes w -> u; negative: dearer). Costs are asymmetric,
+    so every reversing move prices this; added pair by pair onto `g`."""
+    for i in range(length - 1):
+        u = t[(start + i) % m]
+        w = t[(start + i + 1) % m]
+        g += _c(C, u, w) - _c(C, w, u)
+    return g
+
+
+@njit(cache=_CACHE)
 def _normalise(p, a, b, c, dummy, m):
     """The same exchange written with the dummy in the untouched third segment (c, a]."""
     rb = _rel(p, b, a, m)
@@ -499,11 +511,7 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
         if use_arc or seg < 2:
             continue
         # the same segment reversed: x -> e .. a' -> y (x == a: reversed in place)
-        inner = 0.0
-        for i in range(seg - 1):
-            u = t[(p[a] + 1 + i) % m]
-            w = t[(p[a] + 2 + i) % m]
-            inner += _c(C, u, w) - _c(C, w, u)
+        inner = _plus_reversal_gain(C, t, p[a] + 1, seg, m, 0.0)
         gr = d_aa1 + _c(C, e, q) + inner
         for side in range(2):
             for j in range(k):
@@ -537,11 +545,7 @@ def _best_move(C, t, p, a, m, out_nb, in_nb, use_arc, dummy, W, el, ideal):
                     continue
                 c1 = _succ(t, p, c, m)
                 g = d_aa1 + _c(C, c, c1) - _c(C, a, c) - _c(C, a1, c1)
-                u = a1
-                for _ in range(length - 1):
-                    w = _succ(t, p, u, m)
-                    g += _c(C, u, w) - _c(C, w, u)
-                    u = w
+                g = _plus_reversal_gain(C, t, p[a1], length, m, g)
                 if g > best:
                     best, ba, bb, bc, brev = g, a, c, a, 1
     return best, ba, bb, bc, brev
@@ -571,10 +575,14 @@ def _reverse_range(t, p, start, length, m, jmeta, jbuf, js):
 
 
 @njit(cache=_CACHE)
-def _local_search(
-    C, t, p, m, out_nb, in_nb, use_arc, dummy, W, el, ideal, queue, inq, qs, tmp, jmeta, jbuf, js
-):
-    """Improve until the queue of dirty nodes is empty; returns the total gain."""
+def _local_search(C, t, p, m, nb, arc, work):
+    """Improve until the queue of dirty nodes is empty; returns the total gain.
+
+    `nb`, `arc` and `work` are the search's arrays in groups (_Search.nb/.arc/.work):
+    numba unpacks tuples for free, and every caller passes the same three."""
+    out_nb, in_nb = nb
+    use_arc, dummy, W, el, ideal = arc
+    queue, inq, qs, tmp, jmeta, jbuf, js = work
     total = 0.0
     while qs[1] > 0:
         v = queue[qs[0]]
@@ -645,29 +653,15 @@ def _reverse_kick(C, t, p, m, rng, seg_cap, use_arc, dummy, W, el, jmeta, jbuf, 
     first = t[start]
     last = t[(start + length - 1) % m]
     g = _c(C, a, first) + _c(C, last, d) - _c(C, a, last) - _c(C, first, d)
-    for i in range(length - 1):
-        x = t[(start + i) % m]
-        y = t[(start + i + 1) % m]
-        g += _c(C, x, y) - _c(C, y, x)
+    g = _plus_reversal_gain(C, t, start, length, m, g)
     if use_arc:
         q0 = r  # path position of the first node of the segment
         for i in range(length):
             x = t[(start + i) % m]
             g -= W[el[x], q0 + length - 1 - i] - W[el[x], q0 + i]
-    e = js[0]
-    jmeta[e, 0] = start
-    jmeta[e, 1] = length
-    jmeta[e, 2] = js[1]
+    _reverse_range(t, p, start, length, m, jmeta, jbuf, js)  # journaled: a kick is undoable
     for i in range(length):
-        jbuf[js[1] + i] = t[(start + i) % m]
-    js[0] = e + 1
-    js[1] += length
-    for i in range(length):
-        v = jbuf[jmeta[e, 2] + length - 1 - i]
-        idx = (start + i) % m
-        t[idx] = v
-        p[v] = idx
-        _push(queue, inq, qs, v, m)
+        _push(queue, inq, qs, t[(start + i) % m], m)
     _push(queue, inq, qs, a, m)
     _push(queue, inq, qs, d, m)
     return g
@@ -681,29 +675,20 @@ def _ils_chunk(
     best_t,
     state,
     counters,
-    out_nb,
-    in_nb,
-    use_arc,
-    dummy,
-    W,
-    el,
-    ideal,
+    nb,
+    arc,
+    work,
     rng,
     kicks,
     max_seg,
     slack,
     pinned_start,
     pinned_end,
-    queue,
-    inq,
-    qs,
-    tmp,
-    jmeta,
-    jbuf,
-    js,
 ):
     """`kicks` perturbation + repair rounds. state = [current cost, best cost];
     counters = [kicks done, kick of the last improvement of the best]."""
+    use_arc, dummy, W, el, _ = arc
+    queue, inq, qs, tmp, jmeta, jbuf, js = work
     m = t.shape[0]  # tour length: the tracks and the dummy
     n = m - 1  # tracks
     seg_cap = min(max_seg, (n - 2) // 3)
@@ -735,26 +720,7 @@ def _ils_chunk(
             g = _move_gain(C, t, p, a, b, c, m, use_arc, dummy, W, el)
             _apply(t, p, a, b, c, m, tmp, jmeta, jbuf, js)
             _push_move(t, p, a, b, c, m, queue, inq, qs)
-        gain = _local_search(
-            C,
-            t,
-            p,
-            m,
-            out_nb,
-            in_nb,
-            use_arc,
-            dummy,
-            W,
-            el,
-            ideal,
-            queue,
-            inq,
-            qs,
-            tmp,
-            jmeta,
-            jbuf,
-            js,
-        )
+        gain = _local_search(C, t, p, m, nb, arc, work)
         new = state[0] - g - gain
         counters[0] += 1
         if new <= state[0] + 1e-12 or new <= state[1] + slack:
@@ -770,32 +736,13 @@ def _ils_chunk(
 
 
 @njit(cache=_CACHE)
-def _initial_search(
-    C, t, p, m, out_nb, in_nb, use_arc, dummy, W, el, ideal, queue, inq, qs, tmp, jmeta, jbuf, js
-):
+def _initial_search(C, t, p, m, nb, arc, work):
+    """The first descent: every node is dirty."""
+    queue, inq, qs, js = work[0], work[1], work[2], work[6]
     js[2] = 0
     for v in range(m):
         _push(queue, inq, qs, t[v], m)
-    return _local_search(
-        C,
-        t,
-        p,
-        m,
-        out_nb,
-        in_nb,
-        use_arc,
-        dummy,
-        W,
-        el,
-        ideal,
-        queue,
-        inq,
-        qs,
-        tmp,
-        jmeta,
-        jbuf,
-        js,
-    )
+    return _local_search(C, t, p, m, nb, arc, work)
 
 
 # --- driver ---------------------------------------------------------------------------------
@@ -864,6 +811,10 @@ class _Search:
         self.jmeta = np.zeros((_JOURNAL_ENTRIES, 3), dtype=np.int64)
         self.jbuf = np.zeros(4 * m + 64, dtype=np.int64)
         self.js = np.zeros(3, dtype=np.int64)
+        # the arrays the compiled search takes, in the groups it takes them
+        self.nb = (self.out_nb, self.in_nb)
+        self.arc = (self.use_arc, self.dummy, self.W, self.el, self.ideal)
+        self.work = (self.queue, self.inq, self.qs, self.tmp, self.jmeta, self.jbuf, self.js)
         self.best_t = self.t.copy()
         self.state = np.zeros(2)
         self.counters = np.zeros(2, dtype=np.int64)
@@ -880,26 +831,7 @@ class _Search:
         return float(_tour_cost(self.C, t, self.m, self.use_arc, self.dummy, p, self.W, self.el))
 
     def descend(self) -> None:
-        _initial_search(
-            self.C,
-            self.t,
-            self.p,
-            self.m,
-            self.out_nb,
-            self.in_nb,
-            self.use_arc,
-            self.dummy,
-            self.W,
-            self.el,
-            self.ideal,
-            self.queue,
-            self.inq,
-            self.qs,
-            self.tmp,
-            self.jmeta,
-            self.jbuf,
-            self.js,
-        )
+        _initial_search(self.C, self.t, self.p, self.m, self.nb, self.arc, self.work)
         self.state[:] = self.cost()
         self.best_t[:] = self.t
 
@@ -911,26 +843,15 @@ class _Search:
             self.best_t,
             self.state,
             self.counters,
-            self.out_nb,
-            self.in_nb,
-            self.use_arc,
-            self.dummy,
-            self.W,
-            self.el,
-            self.ideal,
+            self.nb,
+            self.arc,
+            self.work,
             self.rng,
             kicks,
             self.max_seg,
             self.slack,
             self.pinned_start,
             self.pinned_end,
-            self.queue,
-            self.inq,
-            self.qs,
-            self.tmp,
-            self.jmeta,
-            self.jbuf,
-            self.js,
         )
         # refresh the running cost against drift
         self.state[0] = self.cost()

@@ -35,6 +35,7 @@ from djcurator_core.core.keys import KeyParseError, parse_key
 from djcurator_core.core.models import Track
 from djcurator_core.core.text import clean_text, line_break_in, shown, utf8_problem
 from djcurator_core.errors import DJSetError, first_line, validation_error_line
+from djcurator_core.files.tag_batch import read_many
 from djcurator_core.files.tag_cache import TagCache
 from djcurator_core.files.tags import (
     DJTags,
@@ -205,11 +206,15 @@ def export_items(
     so are items without BPM or key unless `keep_incomplete` (the scorer then gives their
     transitions neutral parts). A file whose tags cannot be read keeps the library's
     values, with a warning (whatever the tag reader raised: one damaged file must not stop
-    the set). `read_tags`: default, read_dj_tags through the tag cache (tag_cache.py:
-    files unchanged since the last export are not read again)."""
+    the set). `read_tags`: default, every file's tags read first, at once
+    (tag_batch.read_many: files unchanged since the last export come from the tag cache,
+    tag_cache.py; the rest are read on every core), then the items in order."""
     if read_tags is None:
-        with TagCache(reader=read_dj_tags) as cached:
-            return export_items(items, keep_incomplete, cached)
+        items = list(items)
+        paths = (item_path(item) for item in items)
+        with TagCache(reader=read_dj_tags) as cache:
+            read = read_many((path for path in paths if path and not unusable_path(path)), cache)
+        return export_items(items, keep_incomplete, read)
     tracks: list[Track] = []
     skipped: list[SkippedItem] = []
     warnings: list[str] = []

@@ -21,7 +21,7 @@ import contextlib
 import os
 import sqlite3
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import astuple
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from djcurator_core.files.tags import DJTags, read_dj_tags
 
 CACHE_ENV = "DJSET_TAG_CACHE"
 COMMIT_EVERY = 2_000  # new entries written per transaction
+LOOKUP_BATCH = 500  # paths per query
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tags (
     path TEXT PRIMARY KEY,
@@ -93,31 +94,62 @@ class TagCache:
             self._db = None
 
     def __call__(self, path: str) -> DJTags:
-        if self._db is None:
-            return self.reader(path)
-        try:
-            info = os.stat(path)
-        except OSError:
-            return self.reader(path)  # missing or unreadable: the reader says why
-        if not stat.S_ISREG(info.st_mode):
-            return self.reader(path)
-        stamp = _stamp(info)
-        try:
-            row = self._db.execute(
-                "SELECT stamp, bpm, key, energy, comment_key FROM tags WHERE path = ?", (path,)
-            ).fetchone()
-        except sqlite3.Error:
-            row = None
-        if row is not None and row[0] == stamp:
-            self.hits += 1
-            return DJTags(*row[1:])
+        tags, stamp = self.lookup(path)
+        if tags is not None:
+            return tags
         tags = self.reader(path)
-        self.misses += 1
-        self._remember(path, stamp, tags)
+        if stamp is not None:
+            self.remember(path, stamp, tags)
         return tags
 
-    def _remember(self, path: str, stamp: str, tags: DJTags) -> None:
-        assert self._db is not None
+    def lookup(self, path: str) -> tuple[DJTags | None, str | None]:
+        """(the cached tags of an unchanged file, else None; the stamp to `remember` a
+        fresh read of it under, None when it is not to be cached: no cache, a file that
+        is missing or not a regular file, which the reader refuses)."""
+        return self.lookup_many([path])[0]
+
+    def lookup_many(self, paths: Sequence[str]) -> list[tuple[DJTags | None, str | None]]:
+        """`lookup` for each path, the database asked LOOKUP_BATCH paths at a time."""
+        found: list[tuple[DJTags | None, str | None]] = [(None, None)] * len(paths)
+        if self._db is None:
+            return found
+        stamps: dict[str, list[tuple[int, str]]] = {}
+        for index, path in enumerate(paths):
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue  # missing or unreadable: the reader says why
+            if stat.S_ISREG(info.st_mode):
+                stamps.setdefault(path, []).append((index, _stamp(info)))
+        names = list(stamps)
+        rows: dict[str, tuple] = {}
+        for start in range(0, len(names), LOOKUP_BATCH):
+            batch = names[start : start + LOOKUP_BATCH]
+            with contextlib.suppress(sqlite3.Error):  # these files are read, then
+                rows.update(
+                    (row[0], row[1:])
+                    for row in self._db.execute(
+                        "SELECT path, stamp, bpm, key, energy, comment_key FROM tags "
+                        f"WHERE path IN ({', '.join('?' * len(batch))})",
+                        batch,
+                    )
+                )
+        for path, places in stamps.items():
+            row = rows.get(path)
+            for index, stamp in places:
+                if row is not None and row[0] == stamp:
+                    self.hits += 1
+                    found[index] = (DJTags(*row[1:]), stamp)
+                else:
+                    self.misses += 1
+                    found[index] = (None, stamp)
+        return found
+
+    def remember(self, path: str, stamp: str, tags: DJTags) -> None:
+        """Keep the tags read from the file whose `lookup` gave `stamp` (taken before the
+        read: a file changed meanwhile is read again next time)."""
+        if self._db is None:
+            return
         try:
             self._db.execute(
                 "INSERT OR REPLACE INTO tags VALUES (?, ?, ?, ?, ?, ?)",

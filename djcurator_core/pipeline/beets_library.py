@@ -26,6 +26,7 @@ import sqlite3
 import threading
 
 from djcurator_core.errors import DJSetError
+from djcurator_core.files.beets_items import matching_items
 from djcurator_core.files.export import Export, check_usable, export_items
 from djcurator_core.pipeline.contracts import LibrarySource
 from djcurator_core.pipeline.worker_scope import WorkerScope, current_scope
@@ -117,7 +118,7 @@ def export_from_library(
     lib = open_library(source, scope or current_scope())
     try:
         with lib.music_dir_context():  # paths in the db may be relative to the directory
-            items = list(lib.items(source.query))
+            items = matching_items(lib, source.query)
             export = export_items(items, keep_incomplete=source.keep_incomplete)
     except (InvalidQueryError, ParsingError) as exc:
         raise QueryError(f"query {source.shown_query()}: {exc}") from None

@@ -1,4 +1,5 @@
-"""DJSetWorkflow: load -> sequence -> justify, as three retried activities, with queries.
+"""DJSetWorkflow: load -> sequence -> justify (-> write the playlist), each step a
+retried activity, with queries.
 
 States (query `get_status`): initializing -> loading_tracks -> sequencing_tracks ->
 generating_justifications -> completed, or failed. `get_progress` adds the step number,
@@ -16,7 +17,7 @@ exception here would only make Temporal retry the workflow task forever).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from pydantic import ValidationError
 from temporalio import workflow
@@ -93,21 +94,38 @@ class DJSetWorkflow:
     def get_status(self) -> str:
         return self._progress.status
 
-    def _begin(self, number: int) -> None:
+    async def _step(self, number: int, activity, argument, timeout: timedelta, *, heartbeat=True):
+        """Run step `number` of this run's steps (steps_for): its status and step name for
+        the queries, the activity with its timeout and retries, then its timing (workflow
+        clock) and the attempt it succeeded on. Returns the activity's result.
+
+        Every step issues the same command as before this helper existed (one
+        ScheduleActivityTask, heartbeat timeout only where `heartbeat`), so recorded
+        histories replay (tests/test_replay.py)."""
         status, activity_name = self._steps[number - 1]
         self._progress = self._progress.model_copy(
             update={"status": status, "step": activity_name, "step_number": number}
         )
-
-    def _finish(self, activity_name: str, started: datetime, attempt: int, **update) -> None:
+        started = workflow.now()
+        result = await workflow.execute_activity(
+            activity,
+            argument,
+            start_to_close_timeout=timeout,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT if heartbeat else None,
+            retry_policy=RETRY_POLICY,
+        )
         seconds = (workflow.now() - started).total_seconds()
         self._progress = self._progress.model_copy(
             update={
                 "timings": {**self._progress.timings, activity_name: round(seconds, 3)},
-                "attempts": {**self._progress.attempts, activity_name: attempt},
-                **update,
+                "attempts": {**self._progress.attempts, activity_name: result.attempt},
             }
         )
+        return result
+
+    def _note(self, **update) -> None:
+        """More progress for the queries (tracks loaded, the playlist written)."""
+        self._progress = self._progress.model_copy(update=update)
 
     @workflow.run
     async def run(self, request: SetRequest) -> SetResult:
@@ -119,47 +137,33 @@ class DJSetWorkflow:
     async def _run(self, request: SetRequest) -> SetResult:
         self._steps = steps_for(request)
         self._progress = self._progress.model_copy(update={"total_steps": len(self._steps)})
-        self._begin(1)
-        started = workflow.now()
         if request.library is not None:
-            exported: ExportedTracks = await workflow.execute_activity(
-                export_tracks_activity,
-                request.library,
-                start_to_close_timeout=EXPORT_TIMEOUT,
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=RETRY_POLICY,
+            exported: ExportedTracks = await self._step(
+                1, export_tracks_activity, request.library, EXPORT_TIMEOUT
             )
-            tracks, attempt = exported.tracks, exported.attempt
+            tracks = exported.tracks
         else:
-            loaded: LoadedTracks = await workflow.execute_activity(
-                load_tracks_activity,
-                LoadRequest(
-                    path=request.tracks_path, tracks=request.tracks, stored=request.stored_tracks
-                ),
-                start_to_close_timeout=LOAD_TIMEOUT,
-                retry_policy=RETRY_POLICY,
+            load = LoadRequest(
+                path=request.tracks_path, tracks=request.tracks, stored=request.stored_tracks
             )
-            tracks, attempt = loaded.tracks, loaded.attempt
-        self._finish(self._steps[0][1], started, attempt, tracks_loaded=tracks.count)
+            loaded: LoadedTracks = await self._step(
+                1, load_tracks_activity, load, LOAD_TIMEOUT, heartbeat=False
+            )
+            tracks = loaded.tracks
+        self._note(tracks_loaded=tracks.count)
 
-        self._begin(2)
-        started = workflow.now()
-        sequenced: SequencedOrder = await workflow.execute_activity(
+        sequenced: SequencedOrder = await self._step(
+            2,
             sequence_tracks_activity,
             SequenceRequest(
                 tracks=tracks,
                 options=request.options,
                 recent_sets=recent_sets(request.fresh_sets),
             ),
-            start_to_close_timeout=SEQUENCE_TIMEOUT,
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=RETRY_POLICY,
+            SEQUENCE_TIMEOUT,
         )
-        self._finish("sequence_tracks_activity", started, sequenced.attempt)
-
-        self._begin(3)
-        started = workflow.now()
-        justified: JustifiedSet = await workflow.execute_activity(
+        justified: JustifiedSet = await self._step(
+            3,
             generate_justifications_activity,
             JustifyRequest(
                 tracks=tracks,
@@ -167,16 +171,11 @@ class DJSetWorkflow:
                 options=request.options,
                 notes=sequenced.notes,
             ),
-            start_to_close_timeout=JUSTIFY_TIMEOUT,
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=RETRY_POLICY,
+            JUSTIFY_TIMEOUT,
         )
-        self._finish("generate_justifications_activity", started, justified.attempt)
-
         if request.playlist is not None:
-            self._begin(4)
-            started = workflow.now()
-            written: WrittenPlaylist = await workflow.execute_activity(
+            written: WrittenPlaylist = await self._step(
+                4,
                 write_playlist_activity,
                 WritePlaylistRequest(
                     result_json=justified.result_json,
@@ -184,13 +183,12 @@ class DJSetWorkflow:
                     name=request.name,
                     query=request.library.query if request.library is not None else None,
                 ),
-                start_to_close_timeout=PLAYLIST_TIMEOUT,
-                retry_policy=RETRY_POLICY,
+                PLAYLIST_TIMEOUT,
+                heartbeat=False,
             )
-            shown = ", ".join(written.paths) or written.path
-            self._finish("write_playlist_activity", started, written.attempt, playlist=shown)
+            self._note(playlist=", ".join(written.paths) or written.path)
             await self._remember(request, sequenced.track_ids)
-        self._progress = self._progress.model_copy(update={"status": "completed"})
+        self._note(status="completed")
         return _unparsed_json(justified.result_json)  # the client reads it as a SetResult
 
     async def _remember(self, request: SetRequest, track_ids: list[str]) -> None:
