@@ -100,7 +100,14 @@ class DJSetPlugin(BeetsPlugin):
                     "allowed_dirs": [],  # more folders it may write playlists in
                     "libraries": [],  # more beets library databases (or folders of them)
                     "tracks_dirs": [],  # folders it may read tracks_enriched files from
+                    # memory its heavy steps may hold at once, e.g. 4G (docs/scale.md);
+                    # empty: DJSET_WORKER_MEMORY, else 60 % of this machine's memory
+                    "memory_limit": "",
                 },
+                # folder of large payloads passed by reference; workers on several
+                # machines need one shared folder. Empty: DJSET_PAYLOAD_STORE, else
+                # ~/.cache/beets-djset/payloads
+                "payload_store": "",
                 "analyze": dict(ANALYZE_DEFAULTS),
                 "serve": {
                     "port": 7233,  # the embedded Temporal server's gRPC port (loopback)
@@ -204,6 +211,8 @@ class DJSetPlugin(BeetsPlugin):
         if not (opts.print_set or opts.no_wait or opts.export):
             # before any work: a run must not fail at its very end
             self.output.check_target(lib, opts, self.output.playlist_files(opts, name)[0][1])
+        if not opts.export:
+            self.memory_limit()  # a bad setting is refused before the export
         export = self._export(lib, args, opts)
         if opts.export:
             self.output.write_export(opts.export, export)
@@ -332,6 +341,29 @@ class DJSetPlugin(BeetsPlugin):
             },
         )
 
+    def memory_limit(self) -> int | None:
+        """djset.worker.memory_limit in bytes: the budget of the heavy steps of this
+        process's worker (embedded or `--serve`); None: memory_gate's default."""
+        from djcurator_core.pipeline.memory_gate import MemorySizeError, parse_size
+
+        value = self.config["worker"]["memory_limit"].get()
+        if value in (None, ""):
+            return None
+        try:
+            return parse_size(value)
+        except MemorySizeError as exc:
+            raise ui.UserError(f"djset.worker.memory_limit: {exc}") from None
+
+    def use_payload_store(self) -> None:
+        """Make djset.payload_store the payload store of this process: every client and
+        worker it runs reads it (payload_store.default_folder, like `djset-worker
+        --payload-store`)."""
+        from djcurator_core.pipeline.payload_store import STORE_ENV
+
+        folder = self.config["payload_store"].as_str()
+        if folder:
+            os.environ[STORE_ENV] = os.path.abspath(os.path.expanduser(folder))
+
     def keep_incomplete(self, opts: Values) -> bool:
         return option_or_config(opts.keep_incomplete, self.config["keep_incomplete"].get(bool))
 
@@ -345,6 +377,7 @@ class DJSetPlugin(BeetsPlugin):
         local service, else none (an embedded one for a one-off run)."""
         from djcurator_core.pipeline.set_runs import find_server
 
+        self.use_payload_store()
         settings = self.connection_settings(opts)
         found = find_server(settings, self.task_queue(opts), self.state_dir())
         if announce and found.service is not None:  # a one-off run: say where it goes
@@ -418,6 +451,7 @@ class DJSetPlugin(BeetsPlugin):
                     wait=not opts.no_wait,
                     on_started=on_started,
                     on_progress=self.show_progress,
+                    memory_limit=self.memory_limit(),
                 )
             )
         except KeyboardInterrupt:
@@ -456,6 +490,7 @@ class DJSetPlugin(BeetsPlugin):
         from djcurator_core.process import beets_is_main, exit_now
 
         leave = EXIT_AFTER_TEMPORAL if EXIT_AFTER_TEMPORAL is not None else beets_is_main()
+        self.use_payload_store()
         code = 0
         try:
             code = user_errors(work)() or 0

@@ -312,6 +312,7 @@ class ScheduleCommands:
             task_queue=self.plugin.task_queue(opts),
             settings=self.plugin.connection_settings(opts).if_configured(),
             scope=self.plugin.worker_scope(lib),
+            memory_limit=self.plugin.memory_limit(),
         )
 
         def say(text: str) -> None:

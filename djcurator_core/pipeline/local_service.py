@@ -33,7 +33,7 @@ from djcurator_core.pipeline.client import ClientError, ConnectionSettings, conn
 from djcurator_core.pipeline.codec_server import CodecServer
 from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE
 from djcurator_core.pipeline.dev_server import HOST, EmbeddedServer, EmbeddedServerError, port_open
-from djcurator_core.pipeline.worker import run_worker
+from djcurator_core.pipeline.worker import run_worker, worker_resources
 from djcurator_core.pipeline.worker_scope import DENY_ALL, WorkerScope
 from djcurator_core.process import stop_on_signals
 
@@ -236,6 +236,7 @@ async def run_service(
                 f"worker polling task queue {config.task_queue!r}; "
                 "Ctrl-C or SIGTERM stops the service"
             )
+            say(worker_resources())
             status = await _wait(stop, server, say)
             say("stopping (running steps get a few seconds to finish)")
         return status

@@ -68,11 +68,13 @@ async def run_set(
     wait: bool = True,
     on_started: Callable[[str], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    memory_limit: int | None = None,
 ) -> SetResult | None:
     """Start the run (on an embedded server when `server` has no settings) and return its
     set; None with wait=False (the run goes on; the id went to `on_started`). No worker
     taking it within `worker_wait` seconds is a NoWorkerTookRun whose message ends with
-    `later` (client.wait_for_pickup)."""
+    `later` (client.wait_for_pickup). `memory_limit`: the embedded worker's budget for
+    heavy steps (memory_gate.py; None: its default)."""
     from djcurator_core.pipeline.worker import embedded_runtime
 
     async def submit(client) -> SetResult | None:
@@ -92,6 +94,8 @@ async def run_set(
                 "TEMPORAL_ADDRESS) or a running `beet djset --serve`: the embedded server "
                 "stops when beet exits"
             )
-        async with embedded_runtime(task_queue=server.task_queue) as client:
+        async with embedded_runtime(
+            task_queue=server.task_queue, memory_limit=memory_limit
+        ) as client:
             return await submit(client)
     return await submit(await connect(server.settings))

@@ -24,7 +24,8 @@ from djcurator_core.pipeline.client import ClientError, connect
 from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE
 from djcurator_core.pipeline.dev_server import EmbeddedServer, EmbeddedServerError
 from djcurator_core.pipeline.library_activities import LIBRARY_ACTIVITIES
-from djcurator_core.pipeline.memory_gate import set_worker_limit
+from djcurator_core.pipeline.memory_gate import megabytes, set_worker_limit, worker_gate
+from djcurator_core.pipeline.payload_store import default_folder
 from djcurator_core.pipeline.set_activities import SET_ACTIVITIES
 from djcurator_core.pipeline.set_history import HISTORY_ACTIVITIES
 from djcurator_core.pipeline.worker_scope import DENY_ALL, WorkerScope, register, unregister
@@ -108,6 +109,15 @@ async def run_worker(
         shutdown_analysis_pool()
 
 
+def worker_resources() -> str:
+    """One line for a long-running worker's start: its memory budget for heavy steps and
+    its payload store, as this process uses them."""
+    return (
+        f"heavy steps may hold {megabytes(worker_gate().limit)} at once; "
+        f"payload store {default_folder()}"
+    )
+
+
 def _to_stderr(message: str) -> None:
     print(f"djset: {message}", file=sys.stderr, flush=True)
 
@@ -118,6 +128,7 @@ async def embedded_runtime(
     say: Callable[[str], None] | None = None,
     *,
     scope: WorkerScope = DENY_ALL,
+    memory_limit: int | None = None,
     **server_kwargs,
 ) -> AsyncIterator[Client]:
     """Start an embedded dev server, connect, run an in-process worker; yield the client.
@@ -126,7 +137,7 @@ async def embedded_runtime(
     `client.djset_server` (its address, Web UI url...). A server that cannot start raises
     ClientError (one line), like every other connection problem. The worker's `scope`
     (see run_worker) allows nothing unless given: its port is reachable by other local
-    users while it runs.
+    users while it runs. `memory_limit`: its budget for heavy steps (None: the default).
     """
     server = EmbeddedServer(**server_kwargs)
     try:
@@ -138,7 +149,9 @@ async def embedded_runtime(
     try:
         client = await connect(server.connection_settings())
         client.djset_server = server  # type: ignore[attr-defined]
-        async with run_worker(client, task_queue, say=say or _to_stderr, scope=scope):
+        async with run_worker(
+            client, task_queue, say=say or _to_stderr, scope=scope, memory_limit=memory_limit
+        ):
             yield client
     finally:
         server.stop()

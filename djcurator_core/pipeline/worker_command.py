@@ -47,7 +47,12 @@ from djcurator_core.pipeline.memory_gate import (
     parse_size,
 )
 from djcurator_core.pipeline.payload_store import STORE_ENV
-from djcurator_core.pipeline.worker import MAX_CONCURRENT_ACTIVITIES, STICKY_TIMEOUT, run_worker
+from djcurator_core.pipeline.worker import (
+    MAX_CONCURRENT_ACTIVITIES,
+    STICKY_TIMEOUT,
+    run_worker,
+    worker_resources,
+)
 from djcurator_core.pipeline.worker_scope import WorkerScope
 from djcurator_core.process import exit_now, stop_on_signals
 
@@ -178,6 +183,7 @@ async def serve(args: argparse.Namespace) -> int:
                 f"(namespace {client.namespace}); Ctrl-C stops it",
                 flush=True,
             )
+            print(f"worker {os.getpid()}: {worker_resources()}", flush=True)
             await stop.wait()
             print(f"worker {os.getpid()} stopping (after the running steps)", flush=True)
     except RuntimeError as exc:  # the SDK's worker failed (validation, lost server...)
