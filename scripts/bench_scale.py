@@ -13,8 +13,10 @@ set, ordering and justifying it, as a user runs it.
 
 Every track gets a synthetic artist, each artist on --artist-tracks tracks (default 4, as
 in bench_djgrade.py; the data has no artists), so that the artist gap has work to do: the
-"adj" column counts same-artist neighbours, "odd keys" the key moves that are not
-standard (diagonals, boosts, clashes).
+"adj" column counts same-artist neighbours, "gap" the fewest tracks between two tracks of
+one artist, "odd keys" the key moves that are not standard (diagonals, boosts, clashes).
+"cpu s" is the process's user + system time: on a shared machine the wall time depends
+on the other jobs, the CPU time much less.
 
 Pools are drawn from ../shared/bench/giantsteps_mtg_bpm_key.tsv exactly as in
 bench_sequencing.py (real BPM/key pairs; repeats get their BPM moved by -2..+2 %).
@@ -63,11 +65,22 @@ def with_artists(tracks: list[Track], per_artist: int, seed: int) -> list[Track]
     ]
 
 
-def set_quality(tracks: dict[str, Track], order: list[str]) -> tuple[float, float, int, int]:
+def set_quality(
+    tracks: dict[str, Track], order: list[str]
+) -> tuple[float, float, int, int, int | None]:
     """(mean transition cost, mixable share in %, same-artist neighbours, key moves that
-    are not standard) of a set given by track ids."""
+    are not standard, fewest tracks between two of one artist: None when no artist comes
+    twice) of a set given by track ids."""
     config = ScoringConfig()
     costs, mixable, adjacent, odd = [], 0, 0, 0
+    last: dict[str, int] = {}
+    gap: int | None = None
+    for position, track_id in enumerate(order):
+        artist = tracks[track_id].artist
+        if artist and artist in last:
+            between = position - last[artist] - 1
+            gap = between if gap is None else min(gap, between)
+        last[artist] = position
     for a, b in zip(order, order[1:], strict=False):
         s = score_transition(tracks[a], tracks[b], config)
         costs.append(s.cost)
@@ -75,7 +88,7 @@ def set_quality(tracks: dict[str, Track], order: list[str]) -> tuple[float, floa
         mixable += s.move in STANDARD_MOVES and tempo_ok
         odd += s.move not in STANDARD_MOVES
         adjacent += bool(tracks[a].artist) and tracks[a].artist == tracks[b].artist
-    return float(np.mean(costs)), 100.0 * mixable / max(1, len(costs)), adjacent, odd
+    return float(np.mean(costs)), 100.0 * mixable / max(1, len(costs)), adjacent, odd, gap
 
 
 def run_sequence(path: Path, args: list[str]) -> dict:
@@ -89,20 +102,27 @@ def run_sequence(path: Path, args: list[str]) -> dict:
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
     hours, minutes, seconds = (float(g) if g else 0.0 for g in wall.groups())
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    cpu = sum(
+        float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", done.stderr).group(1))
+        for kind in ("User", "System")
+    )
     result = json.loads(done.stdout)
     return {
         "order": result["order"],
         "seconds": hours * 3600 + minutes * 60 + seconds,
         "rss_mb": rss / 1024,
+        "cpu": cpu,
         "minutes": result["summary"]["total_duration"] / 60,
     }
 
 
 def row(label: str, run: dict, tracks: dict[str, Track]) -> None:
-    cost, mixable, adjacent, odd = set_quality(tracks, run["order"])
+    cost, mixable, adjacent, odd, gap = set_quality(tracks, run["order"])
+    gap_text = "-" if gap is None else str(gap)
     print(
-        f"{label:<36} {len(run['order']):>6} {run['minutes']:>7.1f} {cost:>9.4f} "
-        f"{mixable:>8.1f} {adjacent:>5} {odd:>8} {run['seconds']:>7.1f} {run['rss_mb']:>8.0f}",
+        f"{label:<40} {len(run['order']):>6} {run['minutes']:>7.1f} {cost:>9.4f} "
+        f"{mixable:>8.1f} {adjacent:>4} {gap_text:>4} {odd:>8} {run['seconds']:>7.1f} "
+        f"{run['cpu']:>6.1f} {run['rss_mb']:>8.0f}",
         flush=True,
     )
 
@@ -137,8 +157,8 @@ def main() -> None:
         f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     print(
-        f"{'run':<36} {'tracks':>6} {'min':>7} {'mean cost':>9} {'mixable%':>8} "
-        f"{'adj':>5} {'odd keys':>8} {'wall s':>7} {'peak MB':>8}"
+        f"{'run':<40} {'tracks':>6} {'min':>7} {'mean cost':>9} {'mixable%':>8} "
+        f"{'adj':>4} {'gap':>4} {'odd keys':>8} {'wall s':>7} {'cpu s':>6} {'peak MB':>8}"
     )
     asks = [] if args.skip_pool else [["--count", "30"], ["--duration", "2h"]]
     if args.auto:

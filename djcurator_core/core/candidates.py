@@ -55,7 +55,7 @@ from djcurator_core.core.scoring import (
     tempo_change,
     tempo_score,
 )
-from djcurator_core.core.set_rules import artist_ids, drop_duplicates
+from djcurator_core.core.set_rules import artist_ids, song_copies
 
 REDUCE_ABOVE = 2_000  # pools up to this size go to the selection whole
 BPM_STEP = 1.0  # BPM resolution of a class
@@ -260,15 +260,20 @@ def reduce_pool(
     limit: int | None = None,
     harmonic: str = "relaxed",
     artist_gap: int = 0,
+    copies: dict[int, list[int]] | None = None,
 ) -> list[int]:
     """Indices (ascending) of the candidate tracks a set of `count` tracks (or "auto") or
     `duration` seconds is chosen from; the pinned (and included) indices always among
-    them, and of two copies of one song (set_rules.drop_duplicates) only one."""
+    them, and of two copies of one song (set_rules.song_copies; `copies`: the caller's,
+    if it has them) only one."""
     scoring = scoring or ScoringConfig()
     auto = count == "auto"
     k = AUTO_SET if auto else set_length(tracks, count, duration)
     limit = limit or (AUTO_CANDIDATES if auto else candidate_limit(k))
-    kept, _ = drop_duplicates(tracks, pins)
+    if copies is None:
+        copies = song_copies(tracks, pins)
+    dropped = {i for others in copies.values() for i in others}
+    kept = [i for i in range(len(tracks)) if i not in dropped]
     if len(kept) <= limit:
         return kept
     if len(kept) < len(tracks):  # reduce the tracks that are left, in the pool's indices
@@ -284,6 +289,7 @@ def reduce_pool(
             limit=limit,
             harmonic=harmonic,
             artist_gap=artist_gap,
+            copies={},
         )
         return [kept[i] for i in inner]
     classes = group(tracks)

@@ -510,6 +510,7 @@ def _plan_from_candidates(tracks, options, pins, started, progress) -> Plan:
     pool's n x n matrix would not fit in memory), then plan on them as on any pool.
     The reduction already applies the set's rules (one copy of a song among them); a
     note names the left-out copies of the set's songs."""
+    copies = song_copies(tracks, [p for p in pins if p is not None])
     kept = candidates.reduce_pool(
         tracks,
         count=options.count,
@@ -520,6 +521,7 @@ def _plan_from_candidates(tracks, options, pins, started, progress) -> Plan:
         energy_arc=options.energy_arc,
         harmonic=options.harmonic,
         artist_gap=options.artist_gap,
+        copies=copies,
     )
     if progress:
         progress(f"choosing from {len(kept)} candidates of {len(tracks)} tracks")
@@ -530,7 +532,6 @@ def _plan_from_candidates(tracks, options, pins, started, progress) -> Plan:
         [tracks[i] for i in kept], options.model_copy(update={"time_budget": budget}), progress
     )
     order = [kept[i] for i in plan.order]
-    copies = song_copies(tracks, [p for p in pins if p is not None])
     notes = [copies_note(tracks, i, copies[i]) for i in order if i in copies]
     if options.count == "auto":  # "N of M tracks": of the pool, not of the candidates
         notes.append(
