@@ -180,3 +180,23 @@ def test_spreading_artists_removes_violations_and_keeps_pins(pins):
     assert artist_gap_violations(spread, artists, gap) == 0
     if pins[0]:
         assert spread[0] == order[0] and spread[-1] == order[-1]
+
+
+def test_the_command_line_keeps_the_rules_on_a_large_pool(tmp_path):
+    """The same through `python -m djcurator_core sequence` (the shells all call
+    plan_order): the summary grades the order by the rules."""
+    import json
+
+    from cli_helpers import run_cli
+
+    from djcurator_core.core.models import dump_tracks
+
+    tracks = artists_with_a_sound(N, 6)
+    pool_file = tmp_path / "pool.json"
+    pool_file.write_text(dump_tracks(tracks))
+    done = run_cli("sequence", str(pool_file), "--json", "--time-budget", str(BUDGET))
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout)["summary"]
+    assert summary["same_artist_back_to_back"] == 0
+    assert summary["smallest_artist_gap"] >= 1
+    assert summary["largest_bpm_jump_pct"] <= 8.0
