@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 BENCH_VENV := .venv-bench
 BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_ARGS ?=  # e.g. make bench BENCH_ARGS="--sizes 50 --seeds 1 --timing-sizes ''"
 
 .PHONY: demo test lint bench bench-solver bench-workflow bench-schedule clean
 
@@ -39,7 +40,7 @@ $(BENCH_STAMP): pyproject.toml
 # the exact reference is checked against brute force first; `sequence` runs in .venv
 bench: $(STAMP) $(BENCH_STAMP)
 	$(BENCH_PY) -m pytest -q -p no:cacheprovider tests/test_exact_order.py
-	$(BENCH_PY) scripts/bench_djgrade.py --product-python $(PY)
+	$(BENCH_PY) scripts/bench_djgrade.py --product-python $(PY) $(BENCH_ARGS)
 
 bench-solver: $(STAMP)
 	$(PY) scripts/bench_sequencing.py
