@@ -22,6 +22,8 @@ columns (BPM, key index, artist id), so no other n x n array exists:
   kept by moving single tracks afterwards (`set_rules.spread_artists`, O(n) per move);
 - the same song twice: one copy (`set_rules.drop_duplicates`, as for every pool);
 - the energy arc: as in planning (in strict and moderate weighed in unmixable units).
+- after the search, `relocate_breaks` moves the segments next to a broken rule to their
+  best place anywhere in the order (the search looks only among near neighbours).
 
 float32 holds about 7 significant digits: a transition with a rule cost (up to 1e8 at
 10,000 tracks) loses its ordinary cost's decimals, which only matters between two
@@ -69,6 +71,7 @@ from djcurator_core.core.set_rules import (
 )
 
 COMPACT_ABOVE = 3_000  # whole pools above this many tracks are ordered here
+RELOCATE_BREAKS = 32  # breaks whose segments relocate_breaks tries per move
 BLOCK = 256  # rows of rule costs computed at once (256 x 10,000 float64: 20 MB)
 
 
@@ -264,6 +267,8 @@ def _order(tracks, options, start, end, budget, progress) -> tuple[list[int], li
         if bottleneck.witness is not None:  # starts at the smallest largest jump
             initial = place_pins(bottleneck.witness, request())
         order = optimizer.optimise(matrix, request(), penalty=penalty, initial=initial, slack=slack)
+    if options.solver == "ils":
+        order = relocate_breaks(order, matrix, levels.unmixable, start is not None, end is not None)
     if options.harmonic == "moderate":
         used = _boosts_along(columns.key, order)
         if used > options.max_boosts:
@@ -285,6 +290,92 @@ def _order(tracks, options, start, end, budget, progress) -> tuple[list[int], li
     if options.max_bpm_jump is not None:
         notes.extend(_jump_notes(tracks, order, jumps, options.max_bpm_jump, bottleneck))
     return order, notes
+
+
+def relocate_breaks(
+    order: Sequence[int],
+    matrix: np.ndarray,
+    level: float,
+    fixed_start: bool = False,
+    fixed_end: bool = False,
+    max_moves: int = 100,
+) -> list[int]:
+    """Move segments next to a broken rule to their best place anywhere in the order.
+
+    The search's moves draw from each track's 8 cheapest neighbours; at thousands of
+    tracks a few rule breaks are left where the fix moves tracks far: a run of one key
+    joined to a run of another by a clash, whose right place is thousands of tracks
+    away. For each transition that costs at least `level` (a rule broken), the segments
+    on either side (1-3 tracks, or the whole run up to the next break) are tried at every
+    position, priced from the matrix in O(n) each; the best move that lowers the order's
+    cost is made, until none does (at most `max_moves`, looking at the first
+    RELOCATE_BREAKS breaks each time: a pool with hundreds of unavoidable breaks stays
+    within seconds)."""
+    order = np.asarray(order, dtype=np.int64)
+    n = len(order)
+    if n < 4:
+        return order.tolist()
+    lo = 1 if fixed_start else 0
+    hi = n - 1 if fixed_end else n  # positions lo..hi-1 may move
+    for _ in range(max_moves):
+        steps = matrix[order[:-1], order[1:]]
+        breaks = np.flatnonzero(steps >= level).tolist()
+        if not breaks:
+            break
+        bounds = [-1, *breaks, n - 1]  # runs: bounds[k] + 1 .. bounds[k + 1]
+        segments = set()
+        for k, b in list(enumerate(breaks, start=1))[:RELOCATE_BREAKS]:
+            run_start, run_end = bounds[k - 1] + 1, bounds[k + 1]
+            for length in (1, 2, 3):
+                segments.add((max(run_start, b - length + 1), b))  # ends at the break
+                segments.add((b + 1, min(run_end, b + length)))  # starts after it
+            segments.add((run_start, b))
+            segments.add((b + 1, run_end))
+        best = None
+        for i, j in segments:
+            if i < lo or j >= hi or j - i + 1 >= n - 1:
+                continue
+            found = _best_place(order, i, j, matrix, lo, hi)
+            if found is not None and (best is None or found[0] < best[0]):
+                best = found
+        if best is None:
+            break
+        order = best[1]
+    return order.tolist()
+
+
+def _best_place(order, i, j, matrix, lo, hi):
+    """(cost change, new order) for order[i..j] moved to its cheapest gap elsewhere, or
+    None when no gap lowers the order's cost."""
+    n = len(order)
+    first, last = int(order[i]), int(order[j])
+    gain = 0.0
+    if i > 0:
+        gain += float(matrix[order[i - 1], first])
+    if j < n - 1:
+        gain += float(matrix[last, order[j + 1]])
+    if i > 0 and j < n - 1:
+        gain -= float(matrix[order[i - 1], order[j + 1]])
+    segment = order[i : j + 1]
+    rest = np.concatenate([order[:i], order[j + 1 :]])
+    m = len(rest)
+    # gap q: the segment goes before rest[q] (q = m: at the end)
+    q = np.arange(lo, min(hi - (n - m) + 1, m + 1) if hi < n else m + 1)
+    q = q[q != i]  # where it was
+    if not len(q):
+        return None
+    added = np.zeros(len(q))
+    left, right = q > 0, q < m
+    added[left] += matrix[rest[q[left] - 1], first]
+    added[right] += matrix[last, rest[q[right]]]
+    both = left & right
+    added[both] -= matrix[rest[q[both] - 1], rest[q[both]]]
+    k = int(np.argmin(added))
+    change = float(added[k]) - gain
+    if change >= -1e-6 * max(1.0, abs(gain)):
+        return None
+    spot = int(q[k])
+    return change, np.concatenate([rest[:spot], segment, rest[spot:]])
 
 
 def _jump_notes(tracks, order, jumps: _Jumps, limit: float, bottleneck: _Bottleneck):
