@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -43,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_sequencing import DATA, draw_tracks, load_rows  # noqa: E402
+from process_timing import run_timed  # noqa: E402
 
 from djcurator_core.core.models import Track, dump_tracks  # noqa: E402
 from djcurator_core.core.scoring import ScoringConfig, score_transition  # noqa: E402
@@ -92,26 +91,17 @@ def set_quality(
 
 
 def run_sequence(path: Path, args: list[str]) -> dict:
-    """One whole CLI process; its result, wall seconds and peak RSS (MB)."""
-    command = ["/usr/bin/time", "-v", sys.executable, "-m", "djcurator_core", "sequence"]
-    done = subprocess.run(
-        [*command, str(path), *args, "--json"], capture_output=True, text=True, cwd=ROOT
+    """One whole CLI process; its result, wall seconds, CPU seconds and peak RSS (MB)."""
+    run = run_timed(
+        [sys.executable, "-m", "djcurator_core", "sequence", str(path), *args, "--json"],
+        cwd=ROOT,
     )
-    if done.returncode != 0:
-        raise SystemExit(f"sequence {path.name} {' '.join(args)} failed: {done.stderr[-2000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in wall.groups())
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-    cpu = sum(
-        float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", done.stderr).group(1))
-        for kind in ("User", "System")
-    )
-    result = json.loads(done.stdout)
+    result = json.loads(run.stdout)
     return {
         "order": result["order"],
-        "seconds": hours * 3600 + minutes * 60 + seconds,
-        "rss_mb": rss / 1024,
-        "cpu": cpu,
+        "seconds": run.wall_seconds,
+        "rss_mb": run.peak_mb,
+        "cpu": run.cpu_seconds,
         "minutes": result["summary"]["total_duration"] / 60,
     }
 

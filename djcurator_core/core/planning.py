@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from djcurator_core.core import candidates, optimizer
-from djcurator_core.core.energy_arc import ARC_UNIT, arc_penalty
+from djcurator_core.core.energy_arc import ARC_UNIT
 from djcurator_core.core.longest_mixable import POOL_EFFORT, longest_mixable
 from djcurator_core.core.mixability import (
     BOOST,
@@ -45,7 +45,6 @@ from djcurator_core.core.mixability import (
     tempo_mixable,
 )
 from djcurator_core.core.models import Track
-from djcurator_core.core.optimizer import PositionPenalty
 from djcurator_core.core.scoring import ScoringConfig, cost_matrix, part_table, tempo_change
 from djcurator_core.core.selection import select
 from djcurator_core.core.sequencing import (
@@ -62,6 +61,7 @@ from djcurator_core.core.set_options import SetOptions
 from djcurator_core.core.set_rules import (
     ARC_RULE_SCALE,
     Levels,
+    arc_rule_penalty,
     artist_gap_violations,
     artist_ids,
     copies_note,
@@ -335,24 +335,9 @@ def _order_set(
     bottleneck, witness = None, None
     if limit is not None:
         bottleneck, witness = smallest_largest_jump(subset, jumps, options.scoring, request)
-    penalty = arc_penalty(subset, options.energy_arc, options.arc_weight)
-    if options.energy_arc != "none" and penalty is None and options.arc_weight > 0:
-        notes.append(
-            f"energy arc {options.energy_arc!r} ignored: the tracks have fewer than two "
-            "distinct energy values"
-        )
-    if penalty is not None and options.solver != "ils":
-        notes.append(
-            f"energy arc {options.energy_arc!r} ignored: only the ils solver follows an arc "
-            f"(solver {options.solver!r})"
-        )
-        penalty = None
-    if penalty is not None and rules.unmixable is not None:
-        # strict / moderate: an arc asked for is a rule too, weighed against unmixable
-        # transitions (see ARC_RULE_SCALE), not drowned by them
-        penalty = PositionPenalty(
-            table=penalty.table * rules.levels.unmixable * ARC_RULE_SCALE, level=penalty.level
-        )
+    penalty = arc_rule_penalty(
+        subset, options, rules.levels.unmixable if rules.unmixable is not None else None, notes
+    )
     # relaxed: the search as before DJ rules (its own slack); with rule levels, the slack of
     # the ordinary costs
     slack = None if rules.unmixable is None else search_slack(rules.ordinary[np.ix_(sub, sub)])

@@ -30,7 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from djcurator_core.core import optimizer
+from djcurator_core.core.energy_arc import arc_penalty
 from djcurator_core.core.models import Track
+from djcurator_core.core.optimizer import PositionPenalty
 from djcurator_core.core.sequencing import SequencingError, SolverRequest, greedy, path_cost
 
 _FEATURING = re.compile(r"\s+(feat\.?|ft\.?|featuring|vs\.?|x|&|and)\s+.*$", re.IGNORECASE)
@@ -97,6 +99,34 @@ class Levels:
 # correlation 0.73-0.98, 0.13-0.85 with the arc weighed like ordinary costs); the tempo
 # limit and the artist gap still rank above it.
 ARC_RULE_SCALE = 20.0
+
+
+def arc_rule_penalty(
+    tracks: Sequence[Track], options, unmixable: float | None, notes: list[str]
+) -> PositionPenalty | None:
+    """The energy arc the solver follows for `options` (a `SetOptions`), or None.
+
+    One place for what planning's sets and whole pools both decide: an arc needs two
+    distinct energies and the ils solver (otherwise a note says it was ignored), and in
+    strict and moderate (`unmixable`: that level's cost, None in relaxed) it is weighed in
+    unmixable transitions (ARC_RULE_SCALE) instead of being drowned by them."""
+    penalty = arc_penalty(tracks, options.energy_arc, options.arc_weight)
+    if options.energy_arc != "none" and penalty is None and options.arc_weight > 0:
+        notes.append(
+            f"energy arc {options.energy_arc!r} ignored: the tracks have fewer than two "
+            "distinct energy values"
+        )
+    if penalty is not None and options.solver != "ils":
+        notes.append(
+            f"energy arc {options.energy_arc!r} ignored: only the ils solver follows an arc "
+            f"(solver {options.solver!r})"
+        )
+        return None
+    if penalty is not None and unmixable is not None:
+        return PositionPenalty(
+            table=penalty.table * unmixable * ARC_RULE_SCALE, level=penalty.level
+        )
+    return penalty
 
 
 def search_slack(ordinary: np.ndarray) -> float:

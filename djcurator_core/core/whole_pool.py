@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from djcurator_core.core import optimizer
-from djcurator_core.core.energy_arc import ARC_UNIT, arc_penalty
+from djcurator_core.core.energy_arc import ARC_UNIT
 from djcurator_core.core.mixability import (
     BOOST,
     CLASS_TABLE,
@@ -48,7 +48,6 @@ from djcurator_core.core.mixability import (
     tempo_mixable,
 )
 from djcurator_core.core.models import Track
-from djcurator_core.core.optimizer import PositionPenalty
 from djcurator_core.core.scoring import (
     ScoringConfig,
     cost_matrix,
@@ -61,6 +60,7 @@ from djcurator_core.core.set_options import SetOptions
 from djcurator_core.core.set_rules import (
     ARC_RULE_SCALE,
     Levels,
+    arc_rule_penalty,
     artist_ids,
     drop_duplicates,
     gap_violations,
@@ -238,22 +238,7 @@ def _order(tracks, options, start, end, budget, progress) -> tuple[list[int], li
         _add_boost_cost(matrix, columns.key, 0.99 * levels.unmixable)
     if progress:
         progress(f"rules added to the cost matrix of {n} tracks")
-    penalty = arc_penalty(tracks, options.energy_arc, options.arc_weight)
-    if options.energy_arc != "none" and penalty is None and options.arc_weight > 0:
-        notes.append(
-            f"energy arc {options.energy_arc!r} ignored: the tracks have fewer than two "
-            "distinct energy values"
-        )
-    if penalty is not None and options.solver != "ils":
-        notes.append(
-            f"energy arc {options.energy_arc!r} ignored: only the ils solver follows an arc "
-            f"(solver {options.solver!r})"
-        )
-        penalty = None
-    if penalty is not None and strict:
-        penalty = PositionPenalty(
-            table=penalty.table * levels.unmixable * ARC_RULE_SCALE, level=penalty.level
-        )
+    penalty = arc_rule_penalty(tracks, options, levels.unmixable if strict else None, notes)
 
     def request() -> SolverRequest:
         return SolverRequest(
