@@ -61,9 +61,9 @@ from djcurator_core.core.set_rules import (
     ARC_RULE_SCALE,
     Levels,
     arc_rule_penalty,
+    artist_gap_violations,
     artist_ids,
     drop_duplicates,
-    gap_violations,
     ordinary_bound,
     rule_penalties,
     search_slack,
@@ -266,7 +266,7 @@ def _order(tracks, options, start, end, budget, progress) -> tuple[list[int], li
             order, matrix, columns.artist, options.artist_gap, start is not None, end is not None
         )
     if options.artist_gap >= 1:
-        left = gap_violations(order, columns.artist, options.artist_gap)
+        left = artist_gap_violations(order, columns.artist, options.artist_gap)
         if left:
             notes.append(
                 f"artist gap {options.artist_gap}: {left} pair(s) of tracks by the same "
