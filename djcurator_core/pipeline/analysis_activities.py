@@ -28,6 +28,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
+from djcurator_core.files import tag_batch
 from djcurator_core.pipeline.beets_library import (
     LibraryError,
     LibraryUnavailable,
@@ -62,10 +63,7 @@ def analysis_processes() -> int:
     configured = os.environ.get(PROCESSES_ENV, "").strip()
     if configured.isdigit() and int(configured) > 0:
         return int(configured)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return tag_batch.processes()
 
 
 def _single_threaded() -> None:
