@@ -10,19 +10,19 @@ import json
 import sys
 from collections.abc import Sequence
 
-from djcurator_core.core import solver_cache
-from djcurator_core.core.justify import justify_for_options
 from djcurator_core.core.models import load_tracks
-from djcurator_core.core.planning import plan_order
-from djcurator_core.core.report import render_text
-from djcurator_core.core.scoring import cost_matrix
-from djcurator_core.core.set_option_flags import SET_OPTION_FLAGS, OptionFlag
-from djcurator_core.core.set_options import (
+from djcurator_core.core.options.set_option_flags import SET_OPTION_FLAGS, OptionFlag
+from djcurator_core.core.options.set_options import (
     InvalidSetOptions,
     SetOptions,
     parse_duration,
     resolve_set_options,
 )
+from djcurator_core.core.planning.planning import plan_order
+from djcurator_core.core.report.justify import justify_for_options
+from djcurator_core.core.report.report import render_text
+from djcurator_core.core.rules.scoring import cost_matrix
+from djcurator_core.core.solver import solver_cache
 from djcurator_core.errors import DJSetError, first_line
 
 EXIT_BAD_INPUT = 2

@@ -127,7 +127,7 @@ def energy(songs: int) -> list[str]:
                 seconds=30.0,
                 seed=500 + song,
             )
-            from djcurator_core.core.audio_analysis import analyse
+            from djcurator_core.core.analysis.audio_analysis import analyse
 
             levels.append(analyse([render(spec)]).energy)
             designed.append(intensity)
@@ -214,10 +214,10 @@ def workflow_throughput(files: list[Path]) -> list[str]:
     """DJAnalyzeWorkflow on the embedded server, 1 process vs every core: files/s."""
     import asyncio
 
-    from djcurator_core.pipeline.analysis_activities import PROCESSES_ENV
-    from djcurator_core.pipeline.analysis_client import run_analysis
+    from djcurator_core.pipeline.analysis.analysis_activities import PROCESSES_ENV
+    from djcurator_core.pipeline.analysis.analysis_client import run_analysis
     from djcurator_core.pipeline.contracts import AnalysisItem, AnalysisRequest
-    from djcurator_core.pipeline.worker import embedded_runtime
+    from djcurator_core.pipeline.workers.worker import embedded_runtime
 
     items = [AnalysisItem(item_id=i, path=str(p)) for i, p in enumerate(files)]
     rows = []

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from temporal_helpers import synthetic_tracks  # noqa: E402
 
-from djcurator_core.core.planning import plan_order  # noqa: E402
-from djcurator_core.core.scoring import cost_matrix  # noqa: E402
-from djcurator_core.core.set_options import SetOptions  # noqa: E402
+from djcurator_core.core.options.set_options import SetOptions  # noqa: E402
+from djcurator_core.core.planning.planning import plan_order  # noqa: E402
+from djcurator_core.core.rules.scoring import cost_matrix  # noqa: E402
 
 
 def ranks(values: np.ndarray) -> np.ndarray:

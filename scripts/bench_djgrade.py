@@ -52,16 +52,16 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from bench_sequencing import DATA, draw_tracks, load_rows  # noqa: E402
 from exact_order import ExactResult, fewest_unmixable, have_cpsat, rule_arcs  # noqa: E402
 
-from djcurator_core.core.mixability import (  # noqa: E402
+from djcurator_core.core.models import Track, dump_tracks  # noqa: E402
+from djcurator_core.core.planning.planning import bpm_jumps  # noqa: E402
+from djcurator_core.core.rules.mixability import (  # noqa: E402
     allowed_keys,
     bottleneck_jump,
     largest_jump,
     move_classes,
 )
-from djcurator_core.core.models import Track, dump_tracks  # noqa: E402
-from djcurator_core.core.planning import bpm_jumps  # noqa: E402
-from djcurator_core.core.scoring import ScoringConfig  # noqa: E402
-from djcurator_core.core.sequencing import path_cost  # noqa: E402
+from djcurator_core.core.rules.scoring import ScoringConfig  # noqa: E402
+from djcurator_core.core.solver.sequencing import path_cost  # noqa: E402
 
 ARTIST_TRACKS = 4
 CPU_TIMES: list[float] = []

@@ -1,5 +1,5 @@
 """`beet djset --export` on a 100,000-item library: cold (every file's tags read) and warm
-(unchanged files: tags from the cache, files/tag_cache.py).
+(unchanged files: tags from the cache, files/tagging/tag_cache.py).
 
 Importing 100,000 files with `beet import` takes about half an hour here, so this script
 grows the library that `scripts/bench_library.py --size 20000` built (run that first):
@@ -11,7 +11,7 @@ processes, peak RSS).
 
 Run it with nothing else busy (`flock /work/cpu.lock ...` where several jobs share the
 machine): the machine's load average is printed before and after, and the cold export
-uses every core (files/tag_batch.py).
+uses every core (files/tagging/tag_batch.py).
 """
 
 from __future__ import annotations

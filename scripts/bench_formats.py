@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 CHILD = """
 import sys
-from djcurator_core.core.justify import SetResult
-from djcurator_core.files.formats import write_playlists
+from djcurator_core.core.report.justify import SetResult
+from djcurator_core.files.dj_formats.formats import write_playlists
 result = SetResult.model_validate_json(open(sys.argv[1], encoding="utf-8").read())
 written = write_playlists(result, "bench", [(sys.argv[2], sys.argv[3])])
 written.raise_errors()
@@ -36,8 +36,8 @@ print(int(status.split()[0]))
 def main() -> None:
     from temporal_helpers import synthetic_tracks
 
-    from djcurator_core.core.justify import justify
-    from djcurator_core.files.formats import FORMAT_NAMES, FORMATS
+    from djcurator_core.core.report.justify import justify
+    from djcurator_core.files.dj_formats.formats import FORMAT_NAMES, FORMATS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000")

@@ -33,8 +33,8 @@ from beets_helpers import beet_command, build_library, clean_env, server_config 
 from temporal_helpers import WorkerProcess  # noqa: E402
 
 from djcurator_core.core.models import loads_tracks  # noqa: E402
-from djcurator_core.pipeline.client import connect, wait_for_worker  # noqa: E402
-from djcurator_core.pipeline.dev_server import EmbeddedServer  # noqa: E402
+from djcurator_core.pipeline.server.dev_server import EmbeddedServer  # noqa: E402
+from djcurator_core.pipeline.sets.client import connect, wait_for_worker  # noqa: E402
 
 
 def tracks_text(n: int) -> str:

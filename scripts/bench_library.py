@@ -9,7 +9,7 @@ and a 2-hour set needs tracks of real length).
 
 Then, each as a whole process timed by /usr/bin/time -v (wall, peak RSS):
 - `beet djset --export FILE` twice: with the tag cache emptied (every file's tags read)
-  and again (files unchanged: tags from the cache, files/tag_cache.py),
+  and again (files unchanged: tags from the cache, files/tagging/tag_cache.py),
 - `beet djset --duration 2h` (export, embedded Temporal server + worker, workflow,
   playlist), its output checked for payload warnings.
 
@@ -39,7 +39,7 @@ from process_timing import timed_beet  # noqa: E402
 from temporal_helpers import history_payloads  # noqa: E402
 
 from djcurator_core.core.models import load_tracks  # noqa: E402
-from djcurator_core.core.planning import SetOptions  # noqa: E402
+from djcurator_core.core.planning.planning import SetOptions  # noqa: E402
 
 
 def build(folder: Path, rows: list[dict[str, str]], size: int, seed: int) -> float:
@@ -62,9 +62,9 @@ def build(folder: Path, rows: list[dict[str, str]], size: int, seed: int) -> flo
 async def payload_check(tracks_file: Path) -> tuple[int, list[str]]:
     """The exported tracks through a server whose log we keep: (largest payload in the
     history, the log's lines about payload/blob size)."""
-    from djcurator_core.pipeline.client import start_set, wait_for_result
-    from djcurator_core.pipeline.worker import embedded_runtime
-    from djcurator_core.pipeline.workflows import SetRequest
+    from djcurator_core.pipeline.sets.client import start_set, wait_for_result
+    from djcurator_core.pipeline.sets.workflows import SetRequest
+    from djcurator_core.pipeline.workers.worker import embedded_runtime
 
     log = tracks_file.with_name(f"temporal-{uuid.uuid4().hex[:6]}.log")
     async with embedded_runtime(task_queue="bench", log_path=str(log)) as client:

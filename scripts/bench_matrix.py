@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from temporal_helpers import synthetic_tracks  # noqa: E402
 
-from djcurator_core.core.scoring import cost_matrix  # noqa: E402
+from djcurator_core.core.rules.scoring import cost_matrix  # noqa: E402
 
 
 def main() -> None:

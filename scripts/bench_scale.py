@@ -44,7 +44,7 @@ from bench_sequencing import DATA, draw_tracks, load_rows  # noqa: E402
 from process_timing import run_timed  # noqa: E402
 
 from djcurator_core.core.models import Track, dump_tracks  # noqa: E402
-from djcurator_core.core.scoring import ScoringConfig, score_transition  # noqa: E402
+from djcurator_core.core.rules.scoring import ScoringConfig, score_transition  # noqa: E402
 
 STANDARD_MOVES = {"same key", "relative", "+1", "-1"}
 MIXABLE_TEMPO_PCT = 6.0

@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 from beets_helpers import BEET, clean_env  # noqa: E402
 from bench_plugin import build  # noqa: E402
 
-from djcurator_core.pipeline.client import connect, query_progress  # noqa: E402
-from djcurator_core.pipeline.dev_server import free_port  # noqa: E402
-from djcurator_core.pipeline.local_service import running_service  # noqa: E402
-from djcurator_core.pipeline.workflows import DJSetWorkflow  # noqa: E402
+from djcurator_core.pipeline.server.dev_server import free_port  # noqa: E402
+from djcurator_core.pipeline.server.local_service import running_service  # noqa: E402
+from djcurator_core.pipeline.sets.client import connect, query_progress  # noqa: E402
+from djcurator_core.pipeline.sets.workflows import DJSetWorkflow  # noqa: E402
 
 STEPS = [
     ("export", "export_tracks_activity"),

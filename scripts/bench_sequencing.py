@@ -39,11 +39,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from djcurator_core.core.models import Track  # noqa: E402
-from djcurator_core.core.optimizer import Effort, exact_path, optimise  # noqa: E402
-from djcurator_core.core.planning import plan_order  # noqa: E402
-from djcurator_core.core.scoring import cost_matrix  # noqa: E402
-from djcurator_core.core.sequencing import SolverRequest, greedy, path_cost  # noqa: E402
-from djcurator_core.core.set_options import SetOptions  # noqa: E402
+from djcurator_core.core.options.set_options import SetOptions  # noqa: E402
+from djcurator_core.core.planning.planning import plan_order  # noqa: E402
+from djcurator_core.core.rules.scoring import cost_matrix  # noqa: E402
+from djcurator_core.core.solver.optimizer import Effort, exact_path, optimise  # noqa: E402
+from djcurator_core.core.solver.sequencing import SolverRequest, greedy, path_cost  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "bench" / "giantsteps_mtg_bpm_key.tsv"
 GENRE_ENERGY = {

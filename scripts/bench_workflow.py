@@ -39,11 +39,11 @@ sys.path.insert(0, str(ROOT))
 from temporalio.api.enums.v1 import EventType  # noqa: E402
 
 from djcurator_core.core.models import Track, TrackFormatError, dump_tracks  # noqa: E402
-from djcurator_core.core.set_option_flags import DEFAULT_SOLVER  # noqa: E402
-from djcurator_core.core.set_options import SetOptions  # noqa: E402
-from djcurator_core.pipeline.client import connect, start_set, wait_for_result  # noqa: E402
+from djcurator_core.core.options.set_option_flags import DEFAULT_SOLVER  # noqa: E402
+from djcurator_core.core.options.set_options import SetOptions  # noqa: E402
 from djcurator_core.pipeline.contracts import STEPS, SetRequest  # noqa: E402
-from djcurator_core.pipeline.dev_server import EmbeddedServer  # noqa: E402
+from djcurator_core.pipeline.server.dev_server import EmbeddedServer  # noqa: E402
+from djcurator_core.pipeline.sets.client import connect, start_set, wait_for_result  # noqa: E402
 from djcurator_core.process import exit_now  # noqa: E402
 
 DEFAULT_TSV = ROOT.parent / "shared" / "bench" / "giantsteps_mtg_bpm_key.tsv"

@@ -33,14 +33,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from beets_helpers import build_library  # noqa: E402
-from temporal_helpers import synthetic_tracks  # noqa: E402
-
 from djcurator_core.core.set_options import SetOptions  # noqa: E402
-from djcurator_core.pipeline.beets_library import configure_beets_on_first_use  # noqa: E402
 from djcurator_core.pipeline.client import SetWorkflowFailed, start_set, wait_for_result  # noqa: E402
-from djcurator_core.pipeline.contracts import LibrarySource, PlaylistTarget, SetRequest  # noqa: E402
 from djcurator_core.pipeline.worker import embedded_runtime  # noqa: E402
 from djcurator_core.pipeline.worker_scope import WorkerScope  # noqa: E402
+from temporal_helpers import synthetic_tracks  # noqa: E402
+
+from djcurator_core.pipeline.beets_library import configure_beets_on_first_use  # noqa: E402
+from djcurator_core.pipeline.contracts import LibrarySource, PlaylistTarget, SetRequest  # noqa: E402
 
 HISTORIES = ROOT / "tests" / "histories"
 FIXTURE = ROOT / "fixtures" / "tracks_enriched.json"
@@ -76,8 +76,9 @@ def requests(work: Path) -> dict[str, SetRequest]:
 
 async def scheduled_handle(client, request: SetRequest):
     """Run `request` the way nightly sets run: from a schedule, triggered now."""
-    from djcurator_core.pipeline import schedules
     from djcurator_core.pipeline.workflows import DJSetWorkflow
+
+    from djcurator_core.pipeline import schedules
 
     scheduled = request.model_copy(update={"name": "replay scheduled"})
     schedule_id, _ = await schedules.upsert_schedule(

@@ -6,8 +6,9 @@ Temporal fixtures (reuse them; one real dev server per test session):
 - `task_queue`: a fresh task queue name per test (so tests never share workers).
 - `djset_worker`: an in-process worker on `task_queue` for the duration of the test,
   allowed what `temporal_helpers.TEST_SCOPE` allows (fixtures and the temp folder).
-- `djcurator_core.pipeline.worker.run_worker(client, task_queue, **kwargs)`: the same as an async
-  context manager, for tests that need their own worker settings (e.g. `activities=`).
+- `djcurator_core.pipeline.workers.worker.run_worker(client, task_queue, **kwargs)`: the
+  same as an async context manager, for tests that need their own worker settings
+  (e.g. `activities=`).
 - `fixture_tracks_path`: the 20-track fixture file.
 - tests/temporal_helpers.py: `WorkerProcess` (`python worker.py` as a subprocess),
   `activity_records` / `history_payloads` (what a run's history shows), `read_log`
@@ -29,9 +30,9 @@ from pathlib import Path
 import pytest
 from temporal_helpers import TEST_SCOPE
 
-from djcurator_core.pipeline.client import connect
-from djcurator_core.pipeline.dev_server import EmbeddedServer
-from djcurator_core.pipeline.worker import run_worker
+from djcurator_core.pipeline.server.dev_server import EmbeddedServer
+from djcurator_core.pipeline.sets.client import connect
+from djcurator_core.pipeline.workers.worker import run_worker
 from djcurator_core.process import exit_now
 
 ROOT = Path(__file__).resolve().parent.parent

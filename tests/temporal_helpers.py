@@ -21,7 +21,7 @@ from temporalio.client import WorkflowHandle
 
 from djcurator_core.core.keys import ALL_KEYS
 from djcurator_core.core.models import Track
-from djcurator_core.pipeline.worker_scope import WorkerScope
+from djcurator_core.pipeline.workers.worker_scope import WorkerScope
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMP = tempfile.gettempdir()

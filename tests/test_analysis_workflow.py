@@ -17,9 +17,9 @@ from synth_music import TrackSpec
 from temporal_helpers import WorkerProcess
 
 from djcurator_core.core.keys import parse_key
-from djcurator_core.files.tags import read_dj_tags
-from djcurator_core.pipeline.analysis_activities import analyse_batch
-from djcurator_core.pipeline.analysis_client import ProgressMeter, run_analysis
+from djcurator_core.files.tagging.tags import read_dj_tags
+from djcurator_core.pipeline.analysis.analysis_activities import analyse_batch
+from djcurator_core.pipeline.analysis.analysis_client import ProgressMeter, run_analysis
 from djcurator_core.pipeline.beets_library import close_library
 from djcurator_core.pipeline.contracts import (
     AnalysisBatch,
@@ -153,7 +153,7 @@ async def test_results_are_stored_without_overwriting_user_values(
 async def test_large_requests_run_as_several_workflows(
     temporal_client, djset_worker, task_queue, known_music, monkeypatch
 ):
-    from djcurator_core.pipeline import analysis_client
+    from djcurator_core.pipeline.analysis import analysis_client
 
     monkeypatch.setattr(analysis_client, "MAX_ITEMS_PER_RUN", 2)
     items = [AnalysisItem(item_id=i, path=str(p)) for i, p in enumerate(known_music.values())]
@@ -170,7 +170,7 @@ async def test_large_requests_run_as_several_workflows(
 async def test_analyse_on_an_embedded_server_stores_in_its_own_library(tmp_path):
     """The command's own embedded worker may open the library the command names (its
     scope), so the store step works there as on a configured server."""
-    from djcurator_core.pipeline.analysis_client import analyse_on
+    from djcurator_core.pipeline.analysis.analysis_client import analyse_on
 
     music = {"one.mp3": (TrackSpec(bpm=124.0, tonic=2, minor=True, seconds=12, seed=3), None)}
     paths = write_known_music(tmp_path / "music", music)

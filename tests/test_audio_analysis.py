@@ -13,7 +13,7 @@ import pytest
 from audiofiles import AUDIO_FORMATS, encode_audio, encode_silence
 from synth_music import SR, TrackSpec, render
 
-from djcurator_core.core.audio_analysis import SAMPLE_RATE, AnalysisError, analyse
+from djcurator_core.core.analysis.audio_analysis import SAMPLE_RATE, AnalysisError, analyse
 from djcurator_core.core.keys import Key
 from djcurator_core.files.audio_decode import (
     DecodeError,

@@ -21,9 +21,9 @@ from beets.util import cached_classproperty
 from beets_helpers import LIBRARY, Library, build_library, entries
 
 import beetsplug
-from djcurator_core.core.set_options import SetOptions
-from djcurator_core.pipeline.client import start_set, wait_for_result
+from djcurator_core.core.options.set_options import SetOptions
 from djcurator_core.pipeline.contracts import LibrarySource, PlaylistTarget, SetRequest
+from djcurator_core.pipeline.sets.client import start_set, wait_for_result
 
 pytestmark = pytest.mark.temporal
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from djcurator_core.core import candidates, planning
-from djcurator_core.core.candidates import group, reduce_pool
 from djcurator_core.core.keys import ALL_KEYS
-from djcurator_core.core.mixability import CLASS_TABLE
 from djcurator_core.core.models import Track
-from djcurator_core.core.planning import plan_order
-from djcurator_core.core.scoring import ScoringConfig, score_transition, tempo_change
-from djcurator_core.core.set_options import SetOptions
+from djcurator_core.core.options.set_options import SetOptions
+from djcurator_core.core.planning import candidates, planning
+from djcurator_core.core.planning.candidates import group, reduce_pool
+from djcurator_core.core.planning.planning import plan_order
+from djcurator_core.core.rules.mixability import CLASS_TABLE
+from djcurator_core.core.rules.scoring import ScoringConfig, score_transition, tempo_change
 
 STANDARD = {"same key", "relative", "+1", "-1"}
 
@@ -152,7 +152,7 @@ def with_keys_and_energies(n: int, seed: int) -> list[Track]:
 
 
 def test_class_neighbours_rank_the_moves_the_harmonic_mode_allows_first():
-    from djcurator_core.core.mixability import STANDARD
+    from djcurator_core.core.rules.mixability import STANDARD
 
     tracks = with_keys_and_energies(1000, 11)
     classes = group(tracks)

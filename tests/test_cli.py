@@ -10,9 +10,9 @@ import pytest
 from cli_helpers import ROOT, run_cli
 
 from djcurator_core.core.models import load_tracks
-from djcurator_core.core.scoring import cost_matrix
-from djcurator_core.core.sequencing import path_cost
-from djcurator_core.core.set_options import InvalidSetOptions, parse_duration
+from djcurator_core.core.options.set_options import InvalidSetOptions, parse_duration
+from djcurator_core.core.rules.scoring import cost_matrix
+from djcurator_core.core.solver.sequencing import path_cost
 
 FIXTURE = ROOT / "fixtures" / "tracks_enriched.json"
 

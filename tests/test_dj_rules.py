@@ -12,21 +12,21 @@ import numpy as np
 import pytest
 from cli_helpers import run_cli
 
-from djcurator_core.core.energy_arc import spearman
-from djcurator_core.core.justify import justify_for_options
 from djcurator_core.core.keys import ALL_KEYS
-from djcurator_core.core.mixability import (
+from djcurator_core.core.models import Track, dump_tracks
+from djcurator_core.core.options.set_options import SetOptions
+from djcurator_core.core.planning.planning import bpm_jumps, plan_order
+from djcurator_core.core.report.justify import justify_for_options
+from djcurator_core.core.rules.energy_arc import spearman
+from djcurator_core.core.rules.mixability import (
     bottleneck_jump,
     descending_tempo_order,
     is_mixable,
     largest_jump,
 )
-from djcurator_core.core.models import Track, dump_tracks
-from djcurator_core.core.planning import bpm_jumps, plan_order
-from djcurator_core.core.scoring import ScoringConfig
-from djcurator_core.core.sequencing import SequencingError
-from djcurator_core.core.set_options import SetOptions
-from djcurator_core.core.set_rules import artist_gap_violations, artist_ids, artist_key
+from djcurator_core.core.rules.scoring import ScoringConfig
+from djcurator_core.core.rules.set_rules import artist_gap_violations, artist_ids, artist_key
+from djcurator_core.core.solver.sequencing import SequencingError
 
 
 def random_pool(n, seed, bpm=(118, 132), keys=None, artists=0, energy=(3, 8)):
@@ -260,7 +260,7 @@ def test_report_counts_by_the_standard_rule():
     assert s.largest_bpm_jump_pct == pytest.approx((135 / 124 - 1) * 100)
     assert (s.same_artist_back_to_back, s.smallest_artist_gap) == (1, 0)
     assert s.energy_rank_correlation == pytest.approx(spearman([5, 5, 6, 6, 7]))
-    from djcurator_core.core.report import summary_lines
+    from djcurator_core.core.report.report import summary_lines
 
     text = "\n".join(summary_lines(result))
     assert "mixable 25% (standard key move and tempo within 6%); compatible keys 50%" in text

@@ -18,7 +18,7 @@ from beets_helpers import Library, beet_command, clean_env, entries, import_musi
 from synth_music import TrackSpec
 
 from djcurator_core.core.keys import parse_key
-from djcurator_core.files.tags import read_dj_tags
+from djcurator_core.files.tagging.tags import read_dj_tags
 
 pytestmark = pytest.mark.temporal
 

@@ -253,7 +253,7 @@ def test_readme_config_block_shows_the_plugin_defaults(tmp_path):
 
 def test_scoring_page_shows_the_scoring_defaults():
     """docs/scoring.md's `djset.scoring` block is every ScoringConfig field at its default."""
-    from djcurator_core.core.scoring import ScoringConfig
+    from djcurator_core.core.rules.scoring import ScoringConfig
 
     blocks = yaml_blocks((DOCS / "scoring.md").read_text(encoding="utf-8"))
     shown = [b["djset"]["scoring"] for b in blocks if "scoring" in (b or {}).get("djset", {})]

@@ -13,9 +13,9 @@ from temporal_helpers import ROOT
 INNER_TEST = """
 from temporal_helpers import TEST_SCOPE
 
-from djcurator_core.pipeline.client import start_set, wait_for_result
-from djcurator_core.pipeline.worker import run_worker
-from djcurator_core.pipeline.workflows import SetRequest
+from djcurator_core.pipeline.sets.client import start_set, wait_for_result
+from djcurator_core.pipeline.workers.worker import run_worker
+from djcurator_core.pipeline.sets.workflows import SetRequest
 
 
 async def test_uses_temporal(temporal_client, task_queue, fixture_tracks_path):

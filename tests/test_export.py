@@ -9,7 +9,7 @@ from audiofiles import DJTagSpec, make_audio_file
 from beets.library import Item
 
 from djcurator_core.files.export import choose_bpm, export_items, item_to_track
-from djcurator_core.files.tags import DJTags
+from djcurator_core.files.tagging.tags import DJTags
 
 
 def fake_item(**values):

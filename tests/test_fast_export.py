@@ -1,6 +1,6 @@
 """A large export's two shortcuts give the same result as the plain way: stored rows instead
 of beets Items (files/beets_items.py), and files read by a pool of processes
-(files/tag_batch.py)."""
+(files/tagging/tag_batch.py)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ import pytest
 from audiofiles import DJTagSpec, make_audio_file
 from beets_helpers import LIBRARY, build_library, clean_env
 
-from djcurator_core.files import tag_batch
-from djcurator_core.files.tag_cache import TagCache
-from djcurator_core.files.tags import DJTags, NotAPlainFile, TagReadError, read_dj_tags
+from djcurator_core.files.tagging import tag_batch
+from djcurator_core.files.tagging.tag_cache import TagCache
+from djcurator_core.files.tagging.tags import DJTags, NotAPlainFile, TagReadError, read_dj_tags
 
 # Run under the library's beets config (plugins loaded as in `beet`): for each query, the
 # kind of item matching_items gives, whether every export field reads the same as on
@@ -154,8 +154,8 @@ INTERRUPTED = textwrap.dedent(
     """
     import os, signal, sys, time
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    from djcurator_core.files import tag_batch
-    from djcurator_core.files.tag_cache import TagCache
+    from djcurator_core.files.tagging import tag_batch
+    from djcurator_core.files.tagging.tag_cache import TagCache
 
     folder, count, files = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
     paths = []

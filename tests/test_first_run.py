@@ -13,7 +13,7 @@ from beets_helpers import LIBRARY, build_library
 from temporal_helpers import WorkerProcess
 from test_worker_config import Serve
 
-from djcurator_core.core.solver_cache import PREPARING
+from djcurator_core.core.solver.solver_cache import PREPARING
 
 pytestmark = pytest.mark.temporal
 COMPILE_TIMEOUT = 300.0  # a busy 2-core machine takes up to a minute or two

@@ -22,12 +22,12 @@ from format_readers import nml_path, nml_playlist, rekordbox_path, rekordbox_pla
 from pyrekordbox import RekordboxXml
 from traktor_nml_utils import TraktorCollection
 
-from djcurator_core.core.justify import SetResult, justify
 from djcurator_core.core.keys import Key, parse_key
 from djcurator_core.core.models import load_tracks
-from djcurator_core.core.planning import plan_order
-from djcurator_core.core.set_options import SetOptions
-from djcurator_core.files.formats import (
+from djcurator_core.core.options.set_options import SetOptions
+from djcurator_core.core.planning.planning import plan_order
+from djcurator_core.core.report.justify import SetResult, justify
+from djcurator_core.files.dj_formats.formats import (
     FORMAT_NAMES,
     FORMATS,
     RenderOptions,
@@ -36,10 +36,10 @@ from djcurator_core.files.formats import (
     render_playlist,
     write_playlists,
 )
-from djcurator_core.files.playlist import PlaylistError
-from djcurator_core.files.rekordbox_xml import location_uri
-from djcurator_core.files.track_notes import track_notes
-from djcurator_core.files.traktor_nml import nml_location, playlist_uuid
+from djcurator_core.files.dj_formats.playlist import PlaylistError
+from djcurator_core.files.dj_formats.rekordbox_xml import location_uri
+from djcurator_core.files.dj_formats.track_notes import track_notes
+from djcurator_core.files.dj_formats.traktor_nml import nml_location, playlist_uuid
 
 SET_NAME = "Friday & Co <late>"
 
@@ -282,8 +282,8 @@ def test_the_workers_playlist_step_writes_every_format(result, tmp_path):
     from temporalio.exceptions import ApplicationError
 
     from djcurator_core.pipeline.contracts import PlaylistFile, PlaylistTarget, WritePlaylistRequest
-    from djcurator_core.pipeline.library_activities import write_playlist_activity
-    from djcurator_core.pipeline.worker_scope import WorkerScope, using
+    from djcurator_core.pipeline.sets.library_activities import write_playlist_activity
+    from djcurator_core.pipeline.workers.worker_scope import WorkerScope, using
 
     paths = playlist_files(tmp_path, "nightly", ["m3u8", "rekordbox", "nml"])
     files = [

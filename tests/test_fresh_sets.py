@@ -9,7 +9,7 @@ from audiofiles import DJTagSpec
 from beets_helpers import beet, build_library, entries
 from test_schedules import Service, unique_name, worker_overlay
 
-from djcurator_core.pipeline.set_history import MEMO_RECENT, history_memo
+from djcurator_core.pipeline.sets.set_history import MEMO_RECENT, history_memo
 
 pytestmark = pytest.mark.temporal
 

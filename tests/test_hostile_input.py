@@ -17,7 +17,6 @@ from audiofiles import DJTagSpec, make_audio_file
 from beets.library import Item
 from cli_helpers import run_cli
 
-from djcurator_core.core.justify import justify
 from djcurator_core.core.models import (
     Track,
     TrackFormatError,
@@ -25,11 +24,11 @@ from djcurator_core.core.models import (
     loads_tracks,
     read_text_file,
 )
-from djcurator_core.core.report import render_text
-from djcurator_core.core.scoring import ScoringConfig
+from djcurator_core.core.report.justify import justify
+from djcurator_core.core.report.report import render_text
+from djcurator_core.core.rules.scoring import ScoringConfig
 from djcurator_core.core.text import LINE_BREAKS, clean_text, shown
-from djcurator_core.files.export import export_items
-from djcurator_core.files.playlist import (
+from djcurator_core.files.dj_formats.playlist import (
     MAX_NAME_BYTES,
     PlaylistError,
     check_relative_to,
@@ -37,7 +36,8 @@ from djcurator_core.files.playlist import (
     render_m3u8,
     write_atomically,
 )
-from djcurator_core.files.tags import NotAPlainFile, read_dj_tags
+from djcurator_core.files.export import export_items
+from djcurator_core.files.tagging.tags import NotAPlainFile, read_dj_tags
 
 TAGS = DJTagSpec(title="Fine", artist="Artist", bpm="124", key="8A", energy="6")
 ANSI = "\x1b[2J\x1b[31mRed\x1b[0m\x07"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from djcurator_core.core.justify import justify, justify_for_options
 from djcurator_core.core.models import Track, load_tracks
-from djcurator_core.core.scoring import ScoringConfig, cost_matrix
-from djcurator_core.core.sequencing import SolverRequest, greedy, path_cost
-from djcurator_core.core.set_options import SetOptions
+from djcurator_core.core.options.set_options import SetOptions
+from djcurator_core.core.report.justify import justify, justify_for_options
+from djcurator_core.core.rules.scoring import ScoringConfig, cost_matrix
+from djcurator_core.core.solver.sequencing import SolverRequest, greedy, path_cost
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "tracks_enriched.json"
 

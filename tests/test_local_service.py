@@ -18,23 +18,23 @@ from google.protobuf import json_format
 from temporal_helpers import synthetic_tracks
 from temporalio.api.common.v1 import Payload
 
-from djcurator_core.core.set_options import SetOptions
-from djcurator_core.pipeline.client import (
-    SetWorkflowFailed,
-    connect,
-    start_set,
-    wait_for_result,
-)
+from djcurator_core.core.options.set_options import SetOptions
 from djcurator_core.pipeline.codec import ENCODING, GzipPayloadCodec
 from djcurator_core.pipeline.contracts import PlaylistTarget, SetRequest
-from djcurator_core.pipeline.dev_server import free_port
-from djcurator_core.pipeline.local_service import (
+from djcurator_core.pipeline.server.dev_server import free_port
+from djcurator_core.pipeline.server.local_service import (
     ServiceConfig,
     ServiceError,
     run_service,
     running_service,
 )
-from djcurator_core.pipeline.worker_scope import WorkerScope
+from djcurator_core.pipeline.sets.client import (
+    SetWorkflowFailed,
+    connect,
+    start_set,
+    wait_for_result,
+)
+from djcurator_core.pipeline.workers.worker_scope import WorkerScope
 
 pytestmark = pytest.mark.temporal
 

@@ -8,12 +8,12 @@ import re
 import numpy as np
 import pytest
 
-from djcurator_core.core import optimizer
 from djcurator_core.core.keys import ALL_KEYS
 from djcurator_core.core.models import Track
-from djcurator_core.core.optimizer import PositionPenalty, exact_path, optimise
-from djcurator_core.core.scoring import cost_matrix
-from djcurator_core.core.sequencing import (
+from djcurator_core.core.rules.scoring import cost_matrix
+from djcurator_core.core.solver import optimizer
+from djcurator_core.core.solver.optimizer import PositionPenalty, exact_path, optimise
+from djcurator_core.core.solver.sequencing import (
     SOLVERS,
     SequencingError,
     SolverRequest,

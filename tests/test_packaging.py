@@ -27,4 +27,4 @@ def test_wheel_contents(tmp_path):
     assert "djcurator_core/pipeline/contracts.py" in names
     [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "djset-worker = djcurator_core.pipeline.worker_command:main" in text
+    assert "djset-worker = djcurator_core.pipeline.workers.worker_command:main" in text

@@ -11,17 +11,18 @@ import pytest
 from cli_helpers import run_cli
 from pydantic import ValidationError
 
-from djcurator_core.core import planning, sequencing
-from djcurator_core.core.energy_arc import arc_curve, spearman
 from djcurator_core.core.keys import ALL_KEYS
 from djcurator_core.core.models import Track, dump_tracks
-from djcurator_core.core.optimizer import DEFAULT_EFFORT
-from djcurator_core.core.planning import bpm_jumps, plan_order
-from djcurator_core.core.scoring import cost_matrix
-from djcurator_core.core.selection import POOL_EFFORT, select
-from djcurator_core.core.sequencing import SequencingError, SolverRequest, path_cost, solve
-from djcurator_core.core.set_option_flags import DEFAULT_SOLVER
-from djcurator_core.core.set_options import SetOptions
+from djcurator_core.core.options.set_option_flags import DEFAULT_SOLVER
+from djcurator_core.core.options.set_options import SetOptions
+from djcurator_core.core.planning import planning
+from djcurator_core.core.planning.planning import bpm_jumps, plan_order
+from djcurator_core.core.planning.selection import POOL_EFFORT, select
+from djcurator_core.core.rules.energy_arc import arc_curve, spearman
+from djcurator_core.core.rules.scoring import cost_matrix
+from djcurator_core.core.solver import sequencing
+from djcurator_core.core.solver.optimizer import DEFAULT_EFFORT
+from djcurator_core.core.solver.sequencing import SequencingError, SolverRequest, path_cost, solve
 from djcurator_core.errors import validation_error_line
 
 

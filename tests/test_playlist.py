@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from djcurator_core.core.justify import justify
 from djcurator_core.core.models import load_tracks
-from djcurator_core.core.planning import plan_order
-from djcurator_core.core.set_options import SetOptions
-from djcurator_core.files.playlist import (
+from djcurator_core.core.options.set_options import SetOptions
+from djcurator_core.core.planning.planning import plan_order
+from djcurator_core.core.report.justify import justify
+from djcurator_core.files.dj_formats.playlist import (
     PlaylistError,
     check_writable,
     entry_location,

@@ -38,9 +38,9 @@ from beets_helpers import (
 )
 
 from djcurator_core.core.models import load_tracks
-from djcurator_core.pipeline.client import fetch_result
-from djcurator_core.pipeline.dev_server import free_port
-from djcurator_core.pipeline.set_activities import SEQUENCE_DELAY_ENV
+from djcurator_core.pipeline.server.dev_server import free_port
+from djcurator_core.pipeline.sets.client import fetch_result
+from djcurator_core.pipeline.sets.set_activities import SEQUENCE_DELAY_ENV
 
 pytestmark = pytest.mark.temporal
 
@@ -508,8 +508,8 @@ def test_set_options_are_defined_once():
     """Every SetOptions field has one flag (set_option_flags), whose default is the
     model's: the CLI, the plugin and its config all build on that table."""
     from djcurator_core.cli import build_parser
-    from djcurator_core.core.set_option_flags import DEFAULTS, SET_OPTION_FLAGS
-    from djcurator_core.core.set_options import SetOptions
+    from djcurator_core.core.options.set_option_flags import DEFAULTS, SET_OPTION_FLAGS
+    from djcurator_core.core.options.set_options import SetOptions
 
     assert {flag.name for flag in SET_OPTION_FLAGS} == set(SetOptions.model_fields) - {"scoring"}
     assert SetOptions().model_dump(exclude={"scoring"}) == DEFAULTS
@@ -527,7 +527,7 @@ def test_loading_the_plugin_does_not_load_the_core():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(
-        ["djcurator_core", "djcurator_core.core", "djcurator_core.core.set_option_flags"]
+        ["djcurator_core", "djcurator_core.core", "djcurator_core.core.options.set_option_flags"]
     )
 
 

@@ -23,8 +23,8 @@ from format_readers import (
 )
 
 from djcurator_core.core.keys import parse_key
-from djcurator_core.files.track_notes import track_notes
-from djcurator_core.pipeline.client import fetch_result
+from djcurator_core.files.dj_formats.track_notes import track_notes
+from djcurator_core.pipeline.sets.client import fetch_result
 
 pytestmark = pytest.mark.temporal
 

@@ -34,22 +34,22 @@ from beets_helpers import (
 from temporal_helpers import WorkerProcess, synthetic_tracks
 from test_schedules import Service, worker_overlay
 
-from djcurator_core.core.set_options import SetOptions
-from djcurator_core.pipeline.client import (
-    SetWorkflowFailed,
-    connect,
-    start_set,
-    wait_for_result,
-    wait_for_worker,
-)
+from djcurator_core.core.options.set_options import SetOptions
 from djcurator_core.pipeline.contracts import (
     ExportedTracks,
     LibrarySource,
     PlaylistTarget,
     SetRequest,
 )
-from djcurator_core.pipeline.dev_server import free_port
-from djcurator_core.pipeline.local_service import running_service
+from djcurator_core.pipeline.server.dev_server import free_port
+from djcurator_core.pipeline.server.local_service import running_service
+from djcurator_core.pipeline.sets.client import (
+    SetWorkflowFailed,
+    connect,
+    start_set,
+    wait_for_result,
+    wait_for_worker,
+)
 
 pytestmark = pytest.mark.temporal
 

@@ -26,11 +26,11 @@ with workflow.unsafe.imports_passed_through():
         SequenceRequest,
         SetRequest,
     )
-    from djcurator_core.pipeline.set_activities import (
+    from djcurator_core.pipeline.sets.set_activities import (
         load_tracks_activity,
         sequence_tracks_activity,
     )
-    from djcurator_core.pipeline.workflows import DJSetWorkflow
+    from djcurator_core.pipeline.sets.workflows import DJSetWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 KINDS = ("three_steps", "library_export", "playlist_write", "failed", "scheduled_run")

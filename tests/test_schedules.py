@@ -43,8 +43,7 @@ from temporalio import activity
 from temporalio.client import ScheduleOverlapPolicy, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 
-from djcurator_core.files.playlist import render_m3u8
-from djcurator_core.pipeline.client import start_set, wait_for_result
+from djcurator_core.files.dj_formats.playlist import render_m3u8
 from djcurator_core.pipeline.contracts import (
     STEPS,
     LibrarySource,
@@ -54,21 +53,22 @@ from djcurator_core.pipeline.contracts import (
     WrittenPlaylist,
     steps_for,
 )
-from djcurator_core.pipeline.dev_server import free_port, port_open
-from djcurator_core.pipeline.library_activities import (
-    export_tracks_activity,
-    write_playlist_activity,
-)
-from djcurator_core.pipeline.local_service import (
+from djcurator_core.pipeline.schedules import DEFAULT_CATCHUP_WINDOW
+from djcurator_core.pipeline.server.dev_server import free_port, port_open
+from djcurator_core.pipeline.server.local_service import (
     ServiceError,
     ServiceInfo,
     ServiceLock,
     running_service,
 )
-from djcurator_core.pipeline.schedules import DEFAULT_CATCHUP_WINDOW
-from djcurator_core.pipeline.set_activities import SET_ACTIVITIES
-from djcurator_core.pipeline.worker import run_worker
-from djcurator_core.pipeline.workflows import DJSetWorkflow
+from djcurator_core.pipeline.sets.client import start_set, wait_for_result
+from djcurator_core.pipeline.sets.library_activities import (
+    export_tracks_activity,
+    write_playlist_activity,
+)
+from djcurator_core.pipeline.sets.set_activities import SET_ACTIVITIES
+from djcurator_core.pipeline.sets.workflows import DJSetWorkflow
+from djcurator_core.pipeline.workers.worker import run_worker
 
 pytestmark = pytest.mark.temporal
 

@@ -8,10 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from djcurator_core.core import scoring
 from djcurator_core.core.keys import ALL_KEYS, parse_key
 from djcurator_core.core.models import Track
-from djcurator_core.core.scoring import (
+from djcurator_core.core.options.set_options import SetOptions
+from djcurator_core.core.rules import scoring
+from djcurator_core.core.rules.scoring import (
     ZERO_WEIGHTS,
     HarmonicValues,
     ScoringConfig,
@@ -20,7 +21,6 @@ from djcurator_core.core.scoring import (
     move_value,
     score_transition,
 )
-from djcurator_core.core.set_options import SetOptions
 from djcurator_core.errors import validation_error_line
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from djcurator_core.core.sequencing import (
+from djcurator_core.core.solver.sequencing import (
     SequencingError,
     SolverRequest,
     check_pins,

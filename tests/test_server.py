@@ -18,23 +18,23 @@ from temporal_helpers import TEST_SCOPE
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import WorkflowExecutionStatus
 
-import djcurator_core.pipeline.dev_server as server_module
-from djcurator_core.pipeline.client import (
-    ClientError,
-    ServerUnreachable,
-    connect,
-    start_set,
-    wait_for_result,
-)
+import djcurator_core.pipeline.server.dev_server as server_module
 from djcurator_core.pipeline.contracts import SetRequest
-from djcurator_core.pipeline.dev_server import (
+from djcurator_core.pipeline.server.dev_server import (
     EmbeddedServer,
     EmbeddedServerError,
     free_port,
     port_open,
     temporal_binary,
 )
-from djcurator_core.pipeline.worker import embedded_runtime
+from djcurator_core.pipeline.sets.client import (
+    ClientError,
+    ServerUnreachable,
+    connect,
+    start_set,
+    wait_for_result,
+)
+from djcurator_core.pipeline.workers.worker import embedded_runtime
 
 pytestmark = pytest.mark.temporal
 
@@ -201,7 +201,7 @@ def _dead(pid: int) -> bool:
 def test_a_parent_killed_with_sigkill_takes_its_server_along():
     script = (
         "import ctypes, time\n"
-        "from djcurator_core.pipeline.dev_server import EmbeddedServer\n"
+        "from djcurator_core.pipeline.server.dev_server import EmbeddedServer\n"
         # Between fork and exec the child may only call what the parent looked up: with
         # library lookups broken from here on, a lookup in the child would fail the start.
         "ctypes.CDLL = None\n"

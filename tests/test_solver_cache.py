@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from djcurator_core.core import solver_cache
-from djcurator_core.core.solver_cache import PREPARING
+from djcurator_core.core.solver import solver_cache
+from djcurator_core.core.solver.solver_cache import PREPARING
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "tracks_enriched.json"
@@ -32,7 +32,7 @@ def package_copy(tmp_path: Path) -> Path:
         root / "djcurator_core",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
-    (root / "djcurator_core" / "core" / "__pycache__").write_text("not a folder")
+    (root / "djcurator_core" / "core" / "solver" / "__pycache__").write_text("not a folder")
     return root
 
 

@@ -11,8 +11,8 @@ from audiofiles import DJTagSpec, make_audio_file, write_tags
 from test_export import fake_item
 
 from djcurator_core.files.export import export_items
-from djcurator_core.files.tag_cache import TagCache
-from djcurator_core.files.tags import DJTags, NotAPlainFile, read_dj_tags
+from djcurator_core.files.tagging.tag_cache import TagCache
+from djcurator_core.files.tagging.tags import DJTags, NotAPlainFile, read_dj_tags
 
 
 class CountingReader:

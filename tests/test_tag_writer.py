@@ -9,8 +9,8 @@ import mutagen
 import pytest
 from audiofiles import AUDIO_FORMATS, DJTagSpec, encode_silence, write_tags
 
-from djcurator_core.files.tag_writer import TagWriteError, write_dj_tags
-from djcurator_core.files.tags import read_dj_tags
+from djcurator_core.files.tagging.tag_writer import TagWriteError, write_dj_tags
+from djcurator_core.files.tagging.tags import read_dj_tags
 
 
 @pytest.mark.parametrize("fmt", AUDIO_FORMATS)

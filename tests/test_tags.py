@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from audiofiles import DJTagSpec, encode_silence, make_audio_file
 
-from djcurator_core.files.tags import (
+from djcurator_core.files.tagging.tags import (
     DJTags,
     TagReadError,
     parse_energy_comment,

@@ -12,8 +12,8 @@ from audiofiles import DJTagSpec, encode_silence, make_audio_file
 from mutagen.id3 import COMM, ID3, TBPM, TXXX
 from test_tags import CASES
 
-from djcurator_core.files import tags as tags_module
-from djcurator_core.files.tags import DJTags, TagReadError, dj_tags_from, read_dj_tags
+from djcurator_core.files.tagging import tags as tags_module
+from djcurator_core.files.tagging.tags import DJTags, TagReadError, dj_tags_from, read_dj_tags
 
 
 def read_with_mutagen_file(path: Path) -> DJTags | str:

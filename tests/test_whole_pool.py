@@ -1,4 +1,4 @@
-"""Whole pools above COMPACT_ABOVE tracks (core/whole_pool.py): the DJ rules of issue 11
+"""Whole pools above COMPACT_ABOVE tracks (core/solver/whole_pool.py): the DJ rules of issue 11
 hold in the memory-lean path of issue 13 (one float32 matrix, rules added in row blocks).
 
 Each pool is just above the threshold; the searches get a time budget (a few seconds), so
@@ -10,18 +10,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from djcurator_core.core import planning, whole_pool
 from djcurator_core.core.keys import ALL_KEYS
 from djcurator_core.core.models import Track
-from djcurator_core.core.planning import plan_order
-from djcurator_core.core.scoring import ScoringConfig, score_transition, tempo_change
-from djcurator_core.core.set_options import SetOptions
-from djcurator_core.core.set_rules import (
+from djcurator_core.core.options.set_options import SetOptions
+from djcurator_core.core.planning import planning
+from djcurator_core.core.planning.planning import plan_order
+from djcurator_core.core.rules.scoring import ScoringConfig, score_transition, tempo_change
+from djcurator_core.core.rules.set_rules import (
     artist_gap_violations,
     artist_ids,
     spread_artists,
 )
-from djcurator_core.core.whole_pool import relocate_breaks
+from djcurator_core.core.solver import whole_pool
+from djcurator_core.core.solver.whole_pool import relocate_breaks
 
 N = whole_pool.COMPACT_ABOVE + 100
 STANDARD = {"same key", "relative", "+1", "-1"}

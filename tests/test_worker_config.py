@@ -14,17 +14,17 @@ import pytest
 from beets_helpers import BEET, LIBRARY, Library, beet, build_library, clean_env
 from temporal_helpers import OutputLines, synthetic_tracks
 
-from djcurator_core.core.set_options import SetOptions
-from djcurator_core.pipeline.client import (
+from djcurator_core.core.options.set_options import SetOptions
+from djcurator_core.pipeline.contracts import SetRequest
+from djcurator_core.pipeline.payload_store import STORE_ENV
+from djcurator_core.pipeline.sets.client import (
     ConnectionSettings,
     connect,
     describe_progress,
     start_set,
 )
-from djcurator_core.pipeline.contracts import SetRequest
-from djcurator_core.pipeline.payload_store import STORE_ENV
-from djcurator_core.pipeline.set_activities import SEQUENCE_DELAY_ENV
-from djcurator_core.pipeline.track_sets import INLINE_TRACKS
+from djcurator_core.pipeline.sets.set_activities import SEQUENCE_DELAY_ENV
+from djcurator_core.pipeline.sets.track_sets import INLINE_TRACKS
 
 pytestmark = pytest.mark.temporal
 
@@ -145,8 +145,8 @@ async def test_the_embedded_worker_gets_the_memory_limit(fixture_tracks_path):
     """`beet djset` without a server passes djset.worker.memory_limit to run_set, whose
     embedded worker's gate then has that budget."""
     from djcurator_core.core.models import load_tracks
-    from djcurator_core.pipeline.memory_gate import worker_gate
-    from djcurator_core.pipeline.set_runs import Server, run_set
+    from djcurator_core.pipeline.sets.set_runs import Server, run_set
+    from djcurator_core.pipeline.workers.memory_gate import worker_gate
 
     request = SetRequest(name="embedded", tracks=load_tracks(fixture_tracks_path))
     server = Server(settings=None, task_queue=f"embedded-{uuid.uuid4().hex[:8]}")

@@ -15,11 +15,12 @@ import uuid
 import pytest
 from temporal_helpers import synthetic_tracks
 
-from djcurator_core.core.planning import memory_estimate
-from djcurator_core.core.set_options import SetOptions
-from djcurator_core.pipeline.client import start_set, wait_for_result
+from djcurator_core.core.options.set_options import SetOptions
+from djcurator_core.core.planning.planning import memory_estimate
 from djcurator_core.pipeline.contracts import SetRequest
-from djcurator_core.pipeline.memory_gate import (
+from djcurator_core.pipeline.sets.client import start_set, wait_for_result
+from djcurator_core.pipeline.sets.set_activities import SEQUENCE_DELAY_ENV
+from djcurator_core.pipeline.workers.memory_gate import (
     MemoryGate,
     MemorySizeError,
     default_limit,
@@ -27,8 +28,7 @@ from djcurator_core.pipeline.memory_gate import (
     physical_memory,
     worker_gate,
 )
-from djcurator_core.pipeline.set_activities import SEQUENCE_DELAY_ENV
-from djcurator_core.pipeline.worker import run_worker
+from djcurator_core.pipeline.workers.worker import run_worker
 
 
 def test_sizes_parse_and_bad_ones_are_one_line_errors():

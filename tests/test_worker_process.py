@@ -14,9 +14,9 @@ import pytest
 from temporal_helpers import ROOT, WorkerProcess, activity_records, read_log
 
 from djcurator_core.core.models import load_tracks
-from djcurator_core.core.set_options import SetOptions
-from djcurator_core.pipeline.client import start_set, wait_for_result
+from djcurator_core.core.options.set_options import SetOptions
 from djcurator_core.pipeline.contracts import SetRequest
+from djcurator_core.pipeline.sets.client import start_set, wait_for_result
 
 pytestmark = pytest.mark.temporal
 

@@ -26,8 +26,10 @@ from pathlib import Path
 import pytest
 from temporal_helpers import ROOT, TEST_SCOPE, WorkerProcess, activity_records, synthetic_tracks
 
-from djcurator_core.core.set_options import SetOptions
-from djcurator_core.pipeline.client import (
+from djcurator_core.core.options.set_options import SetOptions
+from djcurator_core.pipeline.contracts import LibrarySource, PlaylistTarget, SetRequest
+from djcurator_core.pipeline.server.dev_server import temporal_binary
+from djcurator_core.pipeline.sets.client import (
     NoWorkerTookRun,
     SetWorkflowFailed,
     fetch_result,
@@ -36,11 +38,9 @@ from djcurator_core.pipeline.client import (
     wait_for_result,
     wait_for_worker,
 )
-from djcurator_core.pipeline.contracts import LibrarySource, PlaylistTarget, SetRequest
-from djcurator_core.pipeline.dev_server import temporal_binary
-from djcurator_core.pipeline.worker import run_worker
-from djcurator_core.pipeline.worker_scope import WorkerScope
-from djcurator_core.pipeline.workflows import DJSetWorkflow
+from djcurator_core.pipeline.sets.workflows import DJSetWorkflow
+from djcurator_core.pipeline.workers.worker import run_worker
+from djcurator_core.pipeline.workers.worker_scope import WorkerScope
 
 pytestmark = pytest.mark.temporal
 

@@ -16,13 +16,14 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.service import RPCError, RPCStatusCode
 
-import djcurator_core.pipeline.set_activities as activities_module
-from djcurator_core.core.justify import justify
+import djcurator_core.pipeline.sets.set_activities as activities_module
 from djcurator_core.core.models import load_tracks
-from djcurator_core.core.planning import plan_order
-from djcurator_core.core.sequencing import SOLVERS
-from djcurator_core.core.set_options import SetOptions
-from djcurator_core.pipeline.client import (
+from djcurator_core.core.options.set_options import SetOptions
+from djcurator_core.core.planning.planning import plan_order
+from djcurator_core.core.report.justify import justify
+from djcurator_core.core.solver.sequencing import SOLVERS
+from djcurator_core.pipeline.contracts import STEPS, SetRequest
+from djcurator_core.pipeline.sets.client import (
     ClientError,
     InvalidSetRequest,
     NoWorkerPolling,
@@ -35,10 +36,9 @@ from djcurator_core.pipeline.client import (
     wait_for_result,
     workflow_id_for,
 )
-from djcurator_core.pipeline.contracts import STEPS, SetRequest
-from djcurator_core.pipeline.set_activities import SET_ACTIVITIES
-from djcurator_core.pipeline.worker import run_worker
-from djcurator_core.pipeline.workflows import DJSetWorkflow
+from djcurator_core.pipeline.sets.set_activities import SET_ACTIVITIES
+from djcurator_core.pipeline.sets.workflows import DJSetWorkflow
+from djcurator_core.pipeline.workers.worker import run_worker
 
 pytestmark = pytest.mark.temporal
 

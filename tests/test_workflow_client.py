@@ -7,13 +7,13 @@ import json
 import pytest
 from temporalio.api.common.v1 import Payload
 
-from djcurator_core.pipeline.client import (
+from djcurator_core.pipeline.codec import ENCODING, GzipPayloadCodec
+from djcurator_core.pipeline.sets.client import (
     ClientError,
     ConnectionSettings,
     ServerUnreachable,
     connect,
 )
-from djcurator_core.pipeline.codec import ENCODING, GzipPayloadCodec
 
 pytestmark = pytest.mark.temporal
 

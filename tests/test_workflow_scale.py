@@ -12,11 +12,11 @@ import pytest
 from temporal_helpers import history_payloads, synthetic_tracks
 
 from djcurator_core.core.models import dump_tracks
-from djcurator_core.core.planning import SetOptions
-from djcurator_core.pipeline.client import start_set, wait_for_result
+from djcurator_core.core.planning.planning import SetOptions
 from djcurator_core.pipeline.codec import CLAIM_ENCODING, OFFLOAD_ABOVE, GzipPayloadCodec
 from djcurator_core.pipeline.contracts import SetRequest
 from djcurator_core.pipeline.payload_store import default_store
+from djcurator_core.pipeline.sets.client import start_set, wait_for_result
 
 pytestmark = pytest.mark.temporal
 

@@ -1,7 +1,7 @@
 """`beet djset QUERY`: order the matching tracks for harmonic mixing, write a playlist.
 
 A thin command layer over djcurator_core: read the options and the `djset:` config,
-export the items (files/export.py) and run DJSetWorkflow (pipeline/set_runs.py); the
+export the items (files/export.py) and run DJSetWorkflow (pipeline/sets/set_runs.py); the
 playlist files, `--print` and `--export` are written by set_output.py. Schedules and the
 local service (`--schedule*`, `--serve`) are in schedule_commands.py; `beet djanalyze`,
 `--analyze` and analysis on import in analyze_commands.py. Every user-facing error of
@@ -29,7 +29,7 @@ from beets.plugins import BeetsPlugin
 
 from beetsplug.djset.analyze_commands import ANALYZE_DEFAULTS, ImportAnalysis, analyze_command
 from beetsplug.djset.set_output import SetOutput, option_or_config
-from djcurator_core.core.set_option_flags import (
+from djcurator_core.core.options.set_option_flags import (
     CONFIGURABLE,
     SET_OPTION_FLAGS,
     configurable_defaults,
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 
     from beets.library import Library
 
-    from djcurator_core.core.justify import SetResult
-    from djcurator_core.core.set_options import SetOptions
+    from djcurator_core.core.options.set_options import SetOptions
+    from djcurator_core.core.report.justify import SetResult
     from djcurator_core.files.export import Export
 
 # Exit with os._exit once Temporal work is done (process.exit_now). None = only when this
@@ -203,7 +203,7 @@ class DJSetPlugin(BeetsPlugin):
 
     def _prepare_set(self, lib: Library, opts: Values, args: list[str]):
         """(name, export, options) of the set, or None when --export wrote the tracks."""
-        from djcurator_core.files.playlist import name_from_query
+        from djcurator_core.files.dj_formats.playlist import name_from_query
 
         name = opts.name or name_from_query(args)  # cut to fit a file name (bytes)
         if not opts.export:  # an unknown format stops here, before any work
@@ -268,7 +268,7 @@ class DJSetPlugin(BeetsPlugin):
     def set_options(self, lib: Library, opts: Values, export: Export | None) -> SetOptions:
         """The run's SetOptions: command line over `djset.set` and `djset.scoring`, with
         --start/--end queries resolved to the export's track ids."""
-        from djcurator_core.core.set_options import resolve_set_options
+        from djcurator_core.core.options.set_options import resolve_set_options
 
         given = {name: getattr(opts, name) for name in CONFIGURABLE}
         ids = {track.id for track in export.tracks} if export else set()
@@ -320,7 +320,7 @@ class DJSetPlugin(BeetsPlugin):
         """What the `--serve` worker may touch, from this configuration: playlists in
         djset.playlist_dir and djset.worker.allowed_dirs, this beets library and
         djset.worker.libraries, tracks files in djset.worker.tracks_dirs."""
-        from djcurator_core.pipeline.worker_scope import WorkerScope
+        from djcurator_core.pipeline.workers.worker_scope import WorkerScope
 
         worker = self.config["worker"]
 
@@ -344,7 +344,7 @@ class DJSetPlugin(BeetsPlugin):
     def memory_limit(self) -> int | None:
         """djset.worker.memory_limit in bytes: the budget of the heavy steps of this
         process's worker (embedded or `--serve`); None: memory_gate's default."""
-        from djcurator_core.pipeline.memory_gate import MemorySizeError, parse_size
+        from djcurator_core.pipeline.workers.memory_gate import MemorySizeError, parse_size
 
         value = self.config["worker"]["memory_limit"].get()
         if value in (None, ""):
@@ -375,7 +375,7 @@ class DJSetPlugin(BeetsPlugin):
     def server(self, opts: Values, announce: bool = False):
         """Where runs go (set_runs.find_server): the configured server, else the running
         local service, else none (an embedded one for a one-off run)."""
-        from djcurator_core.pipeline.set_runs import find_server
+        from djcurator_core.pipeline.sets.set_runs import find_server
 
         self.use_payload_store()
         settings = self.connection_settings(opts)
@@ -386,7 +386,7 @@ class DJSetPlugin(BeetsPlugin):
 
     def connection_settings(self, opts: Values):
         """djset.temporal.* with --address over it (Temporal's own config fills the rest)."""
-        from djcurator_core.pipeline.client import ConnectionSettings
+        from djcurator_core.pipeline.sets.client import ConnectionSettings
 
         temporal = self.config["temporal"]
         return ConnectionSettings(
@@ -418,7 +418,7 @@ class DJSetPlugin(BeetsPlugin):
         self, opts: Values, name: str, export: Export, options: SetOptions
     ) -> tuple[SetResult | None, str]:
         from djcurator_core.pipeline.contracts import SetRequest
-        from djcurator_core.pipeline.set_runs import run_set
+        from djcurator_core.pipeline.sets.set_runs import run_set
 
         request = SetRequest(name=name, tracks=export.tracks, options=options)
         server = self.server(opts, announce=True)
@@ -467,8 +467,8 @@ class DJSetPlugin(BeetsPlugin):
     def _collect_and_write(self, lib: Library, opts: Values) -> None:
         """Write the playlist of a finished run; the name is -n, else the one the run was
         started with (its request), the query that of a library run."""
-        from djcurator_core.pipeline import client as temporal
-        from djcurator_core.pipeline.set_runs import require_lasting_server
+        from djcurator_core.pipeline.sets import client as temporal
+        from djcurator_core.pipeline.sets.set_runs import require_lasting_server
 
         self.output.output_formats(opts)  # an unknown format name: refused before fetching
         settings = require_lasting_server(self.server(opts), "--collect")

@@ -73,8 +73,8 @@ def analyse_items(
     opts: Values | None = None,
 ) -> AnalysisSummary | None:
     """Analyse the items that need it and store the results; None when none needs it."""
-    from djcurator_core.pipeline.analysis_activities import fields_to_fill
-    from djcurator_core.pipeline.analysis_client import ProgressMeter, analyse_on
+    from djcurator_core.pipeline.analysis.analysis_activities import fields_to_fill
+    from djcurator_core.pipeline.analysis.analysis_client import ProgressMeter, analyse_on
     from djcurator_core.pipeline.contracts import AnalysisItem, AnalysisRequest, LibrarySource
 
     config = plugin.config["analyze"]
@@ -155,7 +155,7 @@ class ImportAnalysis:
 
     def _import_finished(self, lib, paths) -> None:
         from djcurator_core.errors import DJSetError
-        from djcurator_core.pipeline.client import ClientError
+        from djcurator_core.pipeline.sets.client import ClientError
 
         ids, self._ids = self._ids, []
         if not ids or not self._enabled():

@@ -130,15 +130,14 @@ class ScheduleCommands:
         return value
 
     def _lasting_server(self, opts: Values):
-        from djcurator_core.pipeline.set_runs import require_lasting_server
+        from djcurator_core.pipeline.sets.set_runs import require_lasting_server
 
         server = self.plugin.server(opts)
         return require_lasting_server(server, "schedules"), server.task_queue
 
     def create(self, lib: Library, opts: Values, args: list[str]) -> None:
-        from djcurator_core.core.set_options import parse_duration
-        from djcurator_core.files.playlist import name_from_query
-        from djcurator_core.pipeline import client as temporal
+        from djcurator_core.core.options.set_options import parse_duration
+        from djcurator_core.files.dj_formats.playlist import name_from_query
         from djcurator_core.pipeline import schedules
         from djcurator_core.pipeline.contracts import (
             LibrarySource,
@@ -146,6 +145,7 @@ class ScheduleCommands:
             PlaylistTarget,
             SetRequest,
         )
+        from djcurator_core.pipeline.sets import client as temporal
 
         plugin = self.plugin
         name = opts.name or name_from_query(args)
@@ -213,8 +213,8 @@ class ScheduleCommands:
             )
 
     def manage(self, opts: Values, option: str, name: str | None) -> int:
-        from djcurator_core.pipeline import client as temporal
         from djcurator_core.pipeline import schedules
+        from djcurator_core.pipeline.sets import client as temporal
 
         settings, _ = self._lasting_server(opts)
 
@@ -247,9 +247,9 @@ class ScheduleCommands:
         return asyncio.run(manage())
 
     async def _trigger(self, connected, schedule_id: str, no_wait: bool) -> int:
-        from djcurator_core.pipeline import client as temporal
         from djcurator_core.pipeline import schedules
-        from djcurator_core.pipeline.workflows import DJSetWorkflow
+        from djcurator_core.pipeline.sets import client as temporal
+        from djcurator_core.pipeline.sets.workflows import DJSetWorkflow
 
         task_queue = None
         if not no_wait:  # without a worker the run would wait, and so would this command
@@ -291,7 +291,7 @@ class ScheduleCommands:
         scope comes from this same beets configuration), naming the setting."""
         from temporalio.exceptions import ApplicationError
 
-        from djcurator_core.files.formats import FORMATS
+        from djcurator_core.files.dj_formats.formats import FORMATS
 
         scope = self.plugin.worker_scope(lib)
         try:
@@ -301,7 +301,7 @@ class ScheduleCommands:
             raise ui.UserError(f"runs of this schedule would fail: {exc.message}") from None
 
     def serve(self, lib: Library, opts: Values) -> int:
-        from djcurator_core.pipeline.local_service import ServiceConfig, run_service
+        from djcurator_core.pipeline.server.local_service import ServiceConfig, run_service
 
         serve = self.config["serve"]
         ui_port = serve["ui_port"].get()

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import confuse
     from beets.library import Library
 
-    from djcurator_core.core.justify import SetResult
+    from djcurator_core.core.report.justify import SetResult
     from djcurator_core.files.export import Export
 
 
@@ -45,7 +45,7 @@ class SetOutput:
 
     def playlist_files(self, opts: Values, name: str) -> list[tuple[str, Path]]:
         """(format, file) for each playlist format of the run, all in the playlist folder."""
-        from djcurator_core.files.formats import playlist_files
+        from djcurator_core.files.dj_formats.formats import playlist_files
 
         setting = option_or_config(opts.playlist_dir, self.config["playlist_dir"].as_str())
         folder = Path(os.path.expanduser(setting))
@@ -55,8 +55,8 @@ class SetOutput:
     def output_formats(self, opts: Values) -> tuple[str, ...]:
         """--format, else djset.format (a name, "m3u8,rekordbox" or a list); an unknown
         name is a PlaylistError naming where it came from and the formats."""
-        from djcurator_core.files.formats import parse_formats
-        from djcurator_core.files.playlist import PlaylistError
+        from djcurator_core.files.dj_formats.formats import parse_formats
+        from djcurator_core.files.dj_formats.playlist import PlaylistError
 
         if opts.format is not None:
             source, value = "--format", opts.format
@@ -70,7 +70,7 @@ class SetOutput:
     def check_target(self, lib: Library, opts: Values, target: Path) -> None:
         """PlaylistError (one line) unless the playlist's folder can be written and the
         folder its entries are relative to exists (a typo would give broken paths)."""
-        from djcurator_core.files.playlist import check_relative_to, check_writable
+        from djcurator_core.files.dj_formats.playlist import check_relative_to, check_writable
 
         check_writable(target.parent)
         relative_to = self.relative_to(lib, opts, target)
@@ -86,7 +86,7 @@ class SetOutput:
         """The folder M3U8 entries are relative to (None: absolute paths). Rekordbox XML
         and NML hold absolute paths whatever it says; the run says so when they are
         among `formats`."""
-        from djcurator_core.files.formats import FORMATS
+        from djcurator_core.files.dj_formats.formats import FORMATS
 
         setting = option_or_config(opts.relative_to, self.config["relative_to"].get())
         if not setting:
@@ -105,7 +105,7 @@ class SetOutput:
     def write_export(self, destination: str, export: Export) -> None:
         """--export: the tracks_enriched JSON to a file (atomically) or stdout (`-`)."""
         from djcurator_core.core.models import dump_tracks
-        from djcurator_core.files.playlist import write_atomically
+        from djcurator_core.files.dj_formats.playlist import write_atomically
 
         text = dump_tracks(export.tracks)
         if destination == "-":
@@ -127,9 +127,9 @@ class SetOutput:
         else one playlist file per format, each written atomically (a file that fails
         keeps its old version and is one error line, after the others are written).
         `origin` is (set name, query) for the headers."""
-        from djcurator_core.core.report import render_text
-        from djcurator_core.files.formats import RenderOptions, write_playlists
-        from djcurator_core.files.playlist import render_json
+        from djcurator_core.core.report.report import render_text
+        from djcurator_core.files.dj_formats.formats import RenderOptions, write_playlists
+        from djcurator_core.files.dj_formats.playlist import render_json
 
         if result is None:  # --no-wait
             ui.print_(workflow_id)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from djcurator_core.core.audio_analysis import (
+from djcurator_core.core.analysis.audio_analysis import (
     MIN_SECONDS,
     SAMPLE_RATE,
     AnalysisError,

@@ -35,9 +35,9 @@ from djcurator_core.core.keys import KeyParseError, parse_key
 from djcurator_core.core.models import Track
 from djcurator_core.core.text import clean_text, line_break_in, shown, utf8_problem
 from djcurator_core.errors import DJSetError, first_line, validation_error_line
-from djcurator_core.files.tag_batch import read_many
-from djcurator_core.files.tag_cache import TagCache
-from djcurator_core.files.tags import (
+from djcurator_core.files.tagging.tag_batch import read_many
+from djcurator_core.files.tagging.tag_cache import TagCache
+from djcurator_core.files.tagging.tags import (
     DJTags,
     NotAPlainFile,
     TagReadError,

@@ -29,7 +29,7 @@ from djcurator_core.errors import DJSetError
 from djcurator_core.files.beets_items import matching_items
 from djcurator_core.files.export import Export, check_usable, export_items
 from djcurator_core.pipeline.contracts import LibrarySource
-from djcurator_core.pipeline.worker_scope import WorkerScope, current_scope
+from djcurator_core.pipeline.workers.worker_scope import WorkerScope, current_scope
 
 
 class LibraryError(DJSetError):

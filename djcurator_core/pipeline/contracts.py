@@ -14,11 +14,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from djcurator_core.core.justify import SetResult
 from djcurator_core.core.models import Track
-from djcurator_core.core.set_options import SetOptions
-from djcurator_core.files.formats import FormatName
-from djcurator_core.pipeline.track_sets import TrackSet, TrackSetField
+from djcurator_core.core.options.set_options import SetOptions
+from djcurator_core.core.report.justify import SetResult
+from djcurator_core.files.dj_formats.formats import FormatName
+from djcurator_core.pipeline.sets.track_sets import TrackSet, TrackSetField
 
 # --- the workflow ------------------------------------------------------------------------
 

@@ -41,25 +41,25 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from djcurator_core.pipeline.client import (
-    ClientError,
-    _failure,
-    _rpc_error,
-    validate_request,
-    workflow_id_for,
-)
 from djcurator_core.pipeline.contracts import (
     DEFAULT_FRESH_SETS,
     DEFAULT_TASK_QUEUE,
     WORKFLOW_NAME,
     SetRequest,
 )
-from djcurator_core.pipeline.set_history import (
+from djcurator_core.pipeline.sets.client import (
+    ClientError,
+    _failure,
+    _rpc_error,
+    validate_request,
+    workflow_id_for,
+)
+from djcurator_core.pipeline.sets.set_history import (
     MEMO_RECENT,
     MEMO_SCHEDULE,
     history_memo,
 )
-from djcurator_core.pipeline.workflows import DJSetWorkflow
+from djcurator_core.pipeline.sets.workflows import DJSetWorkflow
 
 DEFAULT_CATCHUP_WINDOW = timedelta(hours=12)
 MEMO_CRON = "djset_cron"

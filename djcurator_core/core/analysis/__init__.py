@@ -1,0 +1,3 @@
+"""Audio analysis: BPM, key and energy estimated from decoded samples (numpy in, numbers out).
+
+Pure signal work, so the estimators are tested on rendered clips without files or a server."""

@@ -1,0 +1,2 @@
+"""The set options: each flag defined once (CLI, plugin and config are built from it) and
+the validated SetOptions model."""
