@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from djcurator_core.core.keys import Key, KeyParseError, parse_key
 from djcurator_core.core.text import clean_text, line_break_in, shown, utf8_problem
+from djcurator_core.core.track_structure import TrackStructure
 from djcurator_core.errors import DJSetError, validation_error_line
 
 # A tracks file is read whole: 10,000 tracks are about 2-3 MB, so this leaves room for
@@ -46,6 +47,7 @@ class Track(BaseModel):
     bpm: float | None = Field(default=None, gt=0, le=1000)
     key: str | None = Field(default=None, description="any notation on input, Camelot on output")
     energy: float | None = Field(default=None, ge=1, le=10, description="1-10 energy level")
+    structure: TrackStructure | None = None  # beat grid, phrases, intro/outro (analysis)
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("id", mode="before")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel
 
+from djcurator_core.core.mixing.mix_point import MixPoint
 from djcurator_core.core.models import Track
 from djcurator_core.core.rules.energy_arc import spearman
 from djcurator_core.core.rules.mixability import (
@@ -74,6 +75,7 @@ class Transition(BaseModel):
     jump_pct: float | None = None  # symmetric tempo jump (from the slower tempo), percent
     missing: list[str]
     sentence: str
+    mix: MixPoint | None = None  # where to leave A and enter B (tracks with a structure)
 
 
 class SetSummary(BaseModel):
