@@ -9,9 +9,13 @@ STAMP := $(VENV)/.installed
 BENCH_VENV := .venv-bench
 BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_STAMP := $(BENCH_VENV)/.installed
+# LKH-3 (elkai, the `bench-lkh` extra: a licence the product cannot carry) in a venv of its own
+LKH_VENV := .venv-lkh
+LKH_PY := $(LKH_VENV)/bin/python
+LKH_STAMP := $(LKH_VENV)/.installed
 BENCH_ARGS ?=  # e.g. make bench BENCH_ARGS="--sizes 50 --seeds 1 --timing-sizes ''"
 
-.PHONY: demo test lint bench bench-solver bench-workflow bench-schedule clean
+.PHONY: demo test lint bench bench-solver bench-workflow bench-schedule bench-first-run clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +46,16 @@ bench: $(STAMP) $(BENCH_STAMP)
 	$(BENCH_PY) -m pytest -q -p no:cacheprovider tests/test_exact_order.py
 	$(BENCH_PY) scripts/bench_djgrade.py --product-python $(PY) $(BENCH_ARGS)
 
+$(LKH_STAMP): pyproject.toml
+	test -x $(LKH_PY) || $(PYTHON) -m venv $(LKH_VENV)
+	$(LKH_PY) -m pip install --quiet --upgrade pip
+	$(LKH_PY) -m pip install --quiet -e '.[bench-lkh]'
+	touch $(LKH_STAMP)
+
+# cold (empty solver cache) and warm whole-process times of `sequence` beside LKH-3
+bench-first-run: $(STAMP) $(LKH_STAMP)
+	$(PY) scripts/bench_first_run.py --lkh-python $(LKH_PY) $(BENCH_ARGS)
+
 bench-solver: $(STAMP)
 	$(PY) scripts/bench_sequencing.py
 
@@ -52,4 +66,4 @@ bench-schedule: $(STAMP)
 	$(PY) scripts/bench_schedule.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) $(LKH_VENV) .pytest_cache .ruff_cache build *.egg-info

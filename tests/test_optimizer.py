@@ -214,3 +214,41 @@ def test_tiny_sets():
     m = np.array([[0, 1.0], [0.2, 0]])
     assert optimise(m) == [1, 0]
     assert optimise(m, SolverRequest(start=0)) == [0, 1]
+
+
+NEEDS_CC = pytest.mark.skipif(
+    optimizer.native_search.compiler() is None, reason="no C compiler: numba only"
+)
+
+
+@NEEDS_CC
+@pytest.mark.parametrize(
+    ("n", "dtype", "arc", "start", "end", "seed"),
+    [
+        (60, np.float64, False, None, None, 0),
+        (45, np.float32, False, 0, None, 1),
+        (70, np.float64, True, None, None, 2),
+        (50, np.float32, True, 3, 7, 3),
+        (90, np.float64, False, 5, 2, 4),
+    ],
+)
+def test_the_c_and_the_numba_kernel_give_the_same_order(n, dtype, arc, start, end, seed):
+    """search_kernel.c is compiled_search.py function for function: with a fixed number
+    of kicks (no stall or clock stop) both return the very same order, with and without
+    an energy arc, pins, float32 workspaces."""
+    rng = np.random.default_rng(seed)
+    if dtype == np.float32:
+        workspace = optimizer.tour_workspace(n)
+        workspace[:n, :n] = cost_matrix(random_tracks(n, seed))
+        matrix = workspace[:n, :n]
+    else:
+        matrix = track_matrix(n, seed)
+    penalty = None
+    if arc:
+        penalty = PositionPenalty(table=0.2 * rng.random((5, n)), level=rng.integers(0, 5, n))
+    effort = optimizer.Effort(kicks_per_node=10, min_kicks=300, min_stall=10**9, time_cap=600)
+    request = SolverRequest(start=start, end=end, seed=seed)
+    native = optimise(matrix, request, penalty=penalty, effort=effort, kernel="native")
+    numba = optimise(matrix, request, penalty=penalty, effort=effort, kernel="numba")
+    check_order(native, n, start, end)
+    assert native == numba

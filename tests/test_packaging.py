@@ -25,6 +25,7 @@ def test_wheel_contents(tmp_path):
     assert not any(name in ("worker.py", "beetsplug/__init__.py") for name in names)
     assert "beetsplug/djset/__init__.py" in names
     assert "djcurator_core/pipeline/contracts.py" in names
+    assert "djcurator_core/core/solver/search_kernel.c" in names  # built on first use
     [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "djset-worker = djcurator_core.pipeline.workers.worker_command:main" in text

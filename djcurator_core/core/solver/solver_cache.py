@@ -1,103 +1,47 @@
-"""The compiled solver's cache: a writable folder for numba, and compiling once.
+"""The compiled solver's cache: compiling once, and saying so when a run has to.
 
-The search (optimizer.py) is compiled by numba on first use: 6-13 s. numba keeps the
-machine code in a cache folder, so that this happens once per installation, not once
-per run. Two things go wrong without care:
+The search (optimizer.py) runs compiled: the C kernel (native_search.py) is built by the
+system C compiler in under a second; without a C compiler, numba compiles its kernel
+(compiled_search.py) on first use, 10-30 s. Both keep the machine code in the folder
+cache_folder.py chooses, so that this happens once per installation, not once per run;
+a run that compiles looks hung, so `prepare(say)` compiles ahead (at install time:
+`python -m djcurator_core prepare`, else when a worker or `beet djset --serve` starts, or
+before a command orders tracks) and says "preparing the solver, first run only"
+whenever it has to.
 
-- numba looks for a writable folder (NUMBA_CACHE_DIR, the package's __pycache__, its own
-  user folder for site-packages) and, when none works, fails at import with
-  "cannot cache function '_rand': no locator available". `cache_dir()` checks first and
-  falls back to the user cache folder ($XDG_CACHE_HOME or ~/.cache/beets-djset/numba),
-  then to a folder in the temp directory; with nothing writable at all the solver is
-  compiled in memory on every run (slower, but no crash).
-- A run that compiles looks hung: `prepare(say)` compiles ahead (at install time:
-  `python -m djcurator_core prepare`, else when a worker or `beet djset --serve`
-  starts), and says "preparing the solver, first run only" whenever it has to.
+For numba a marker file beside its cache records that every specialisation the solver
+uses (float64 matrices, and the float32 tour workspace of large pools) is compiled; its
+name carries a hash of compiled_search.py and the numba and Python versions, so an
+upgrade compiles (and says so) once more. The C library's own name carries the hash of
+its source (native_search.py).
 
-A marker file beside numba's cache records that every specialisation the solver uses
-(float64 matrices, and the float32 tour workspace of large pools) is compiled; its name
-carries a hash of optimizer.py and the numba and Python versions, so an upgrade
-compiles (and says so) once more.
-
-No numba import here: this module runs before optimizer.py defines its functions.
+Imports: cache_folder and native_search (neither imports numba); compiled_search and
+optimizer only inside `_compile`. Nothing of the solver imports this module.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-PREPARING = "preparing the solver, first run only (compiling, about 10-30 s)"
-_OPTIMIZER = Path(__file__).with_name("optimizer.py")
+from djcurator_core.core.solver import native_search
+from djcurator_core.core.solver.cache_folder import cache_dir, can_cache
+
+PREPARING = "preparing the solver, first run only"
+IN_C = "(compiling in C, about a second)"
+WITH_NUMBA = "(compiling with numba: no C compiler found; about 10-30 s)"
+_NUMBA_KERNEL = Path(__file__).with_name("compiled_search.py")
 _lock = threading.Lock()
-_chosen: list[Path | None] = []  # the cache folder, once decided
-
-
-def _writable(folder: Path) -> bool:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError:
-        return False
-    return True
-
-
-def _user_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "beets-djset" / "numba"
-
-
-def _temp_cache() -> Path:
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    return Path(tempfile.gettempdir()) / f"beets-djset-{uid}" / "numba"
-
-
-def cache_dir() -> Path | None:
-    """The folder numba caches the solver in (decided once per process), or None when no
-    folder is writable. Sets numba's CACHE_DIR when the default places would fail."""
-    with _lock:
-        if _chosen:
-            return _chosen[0]
-        chosen = _decide()
-        _chosen.append(chosen)
-        return chosen
-
-
-def _decide() -> Path | None:
-    configured = os.environ.get("NUMBA_CACHE_DIR")
-    if configured and _writable(Path(configured)):
-        return Path(configured)
-    if not configured and _writable(_OPTIMIZER.parent / "__pycache__"):
-        return _OPTIMIZER.parent / "__pycache__"  # numba's own first choice
-    for folder in (_user_cache(), _temp_cache()):
-        if _writable(folder):
-            os.environ["NUMBA_CACHE_DIR"] = str(folder)
-            _set_numba_cache_dir(str(folder))
-            return folder
-    return None
-
-
-def _set_numba_cache_dir(folder: str) -> None:
-    """numba reads NUMBA_CACHE_DIR when it is imported; if it already is, tell its config."""
-    config = sys.modules.get("numba.core.config")
-    if config is not None:
-        config.CACHE_DIR = folder
-
-
-def can_cache() -> bool:
-    return cache_dir() is not None
+__all__ = ["PREPARING", "cache_dir", "can_cache", "prepare", "ready"]
 
 
 def _stamp() -> str:
-    digest = hashlib.sha256(_OPTIMIZER.read_bytes())
+    digest = hashlib.sha256(_NUMBA_KERNEL.read_bytes())
     digest.update(metadata.version("numba").encode())
     digest.update(sys.version.encode())
     return digest.hexdigest()[:16]
@@ -108,25 +52,36 @@ def _marker() -> Path | None:
     return None if folder is None else folder / f"djset-solver-{_stamp()}.ready"
 
 
+def _native() -> bool:
+    """True when runs use the C kernel (a C compiler is there, numba is not asked for)."""
+    return native_search.wanted() and native_search.compiler() is not None
+
+
 def ready() -> bool:
     """True when the solver is compiled and cached: a run will not compile."""
+    if _native() and native_search.ready():
+        return True
     marker = _marker()
     return marker is not None and marker.exists()
 
 
 def prepare(say: Callable[[str], None] | None = None) -> bool:
-    """Compile the solver unless it is cached; `say` gets PREPARING when it has to.
-    Returns True when it compiled."""
-    if ready():
-        return False
-    if say is not None:
-        say(PREPARING)
-    _compile()
-    marker = _marker()
-    if marker is not None:
-        with contextlib.suppress(OSError):  # a cache that vanished: compile next time
-            marker.touch()
-    return True
+    """Compile the solver unless it is cached; `say` gets PREPARING (and how long it may
+    take) when it has to. Returns True when it compiled."""
+    with _lock:
+        if ready():
+            return False
+        native = _native()
+        if say is not None:
+            say(f"{PREPARING} {IN_C if native else WITH_NUMBA}")
+        if native and native_search.kernel() is not None:
+            return True
+        _compile()
+        marker = _marker()
+        if marker is not None:
+            with contextlib.suppress(OSError):  # a cache that vanished: compile next time
+                marker.touch()
+        return True
 
 
 def _compile() -> None:
@@ -142,7 +97,7 @@ def _compile() -> None:
     effort = optimizer.Effort(kicks_per_node=1, min_kicks=50, min_stall=50, time_cap=60)
     matrix = rng.uniform(0.0, 1.0, (n, n))
     np.fill_diagonal(matrix, 0.0)
-    optimizer.optimise(matrix, SolverRequest(), effort=effort)
+    optimizer.optimise(matrix, SolverRequest(), effort=effort, kernel="numba")
     workspace = optimizer.tour_workspace(n)
     workspace[:n, :n] = matrix
-    optimizer.optimise(workspace[:n, :n], SolverRequest(start=0), effort=effort)
+    optimizer.optimise(workspace[:n, :n], SolverRequest(start=0), effort=effort, kernel="numba")

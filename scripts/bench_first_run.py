@@ -1,0 +1,146 @@
+"""First run and warm runs of `python -m djcurator_core sequence`, beside LKH-3 (`make
+bench-first-run`).
+
+Instances: the draws of bench_djgrade.py (real BPM/key pairs from
+../shared/bench/giantsteps_mtg_bpm_key.tsv, drawn by bench_sequencing.draw_tracks, seed 1,
+synthetic artists on 4 tracks each), at --sizes tracks (default 20, 200, 1,000).
+
+Every time is one whole process timed by /usr/bin/time -v (process_timing.run_timed):
+interpreter start, imports, compiling the solver where it has to, reading the file,
+matrices, search, justification, JSON out.
+
+- cold: `sequence FILE --json` with an empty solver cache (NUMBA_CACHE_DIR set to a new
+  folder: the folder the C library and numba's machine code are kept in), i.e. the first
+  run of a fresh install; then warm: the same command again, --repeats times (median).
+- kernel "c": the default (search_kernel.c, built by the system C compiler on the cold
+  run); kernel "numba" (--numba): DJSET_SOLVER_KERNEL=numba, what a machine without a C
+  compiler runs (and what every run did before the C kernel).
+- LKH-3 (--lkh-python: an interpreter with the optional `bench-lkh` extra, elkai):
+  a process that loads the instance's cost matrix (scoring.cost_matrix, saved by this
+  script as .npy) and solves it with RUNS=1 (bench_sequencing.lkh_path): numpy + elkai
+  import and the solve, no JSON, no justification. LKH gets the plain transition costs,
+  without our DJ rules (tempo limit, artist gap as large costs), whose large values break
+  its integer precision; its order is graded by the same yardstick.
+
+"unmixable" counts transitions that are not mixable by the standard rule (standard Camelot
+move and a jump within 6 %, bench_djgrade.unmixable_matrix) in each order; "same artist"
+counts neighbours by the same artist. "cpu s" is user + system time of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+LKH_CHILD = "--lkh-child"
+
+if __name__ == "__main__" and sys.argv[1:2] == [LKH_CHILD]:
+    # the LKH process: numpy, elkai and the product's models only (bench_sequencing)
+    from bench_sequencing import lkh_path
+
+    print(json.dumps(lkh_path(np.load(sys.argv[2]))))
+    sys.exit(0)
+
+from bench_djgrade import same_artist_neighbours, unmixable_matrix, with_artists  # noqa: E402
+from bench_sequencing import DATA, draw_tracks, load_rows  # noqa: E402
+from process_timing import run_timed  # noqa: E402
+
+from djcurator_core.core.models import dump_tracks  # noqa: E402
+from djcurator_core.core.rules.scoring import cost_matrix  # noqa: E402
+from djcurator_core.core.solver.native_search import KERNEL_ENV  # noqa: E402
+from djcurator_core.core.solver.sequencing import path_cost  # noqa: E402
+
+
+def environment(cache: Path, kernel: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", KERNEL_ENV))}
+    env["NUMBA_CACHE_DIR"] = str(cache)
+    if kernel == "numba":
+        env[KERNEL_ENV] = "numba"
+    return env
+
+
+def ours(python: str, tracks_file: Path, env: dict[str, str]):
+    """(wall s, cpu s, order as track ids) of one `sequence --json` process."""
+    run = run_timed(
+        [python, "-m", "djcurator_core", "sequence", str(tracks_file), "--json"],
+        cwd=ROOT,
+        env=env,
+    )
+    return run.wall_seconds, run.cpu_seconds, json.loads(run.stdout)["order"]
+
+
+def graded(tracks, order_ids) -> tuple[int, int]:
+    index = {t.id: i for i, t in enumerate(tracks)}
+    order = [index[i] for i in order_ids]
+    bad, _ = unmixable_matrix(tracks)
+    return int(path_cost(bad, order)), same_artist_neighbours(tracks, order)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="20,200,1000")
+    parser.add_argument("--repeats", type=int, default=3, help="warm runs per size (median)")
+    parser.add_argument("--product-python", default=sys.executable, help="runs `sequence`")
+    parser.add_argument("--lkh-python", help="an interpreter with elkai (the bench-lkh extra)")
+    parser.add_argument("--numba", action="store_true", help="also time the numba kernel")
+    args = parser.parse_args()
+    rows = load_rows(DATA)
+    kernels = ["c", "numba"] if args.numba else ["c"]
+    print(
+        f"data: {DATA.name}; ours run by {args.product_python}; "
+        f"LKH-3: {args.lkh_python or 'not run (no --lkh-python)'}; load average "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
+    print(
+        f"{'n':>5} {'solver':>8} {'cold wall s':>11} {'cold cpu s':>10} {'warm wall s':>11} "
+        f"{'warm cpu s':>10} {'unmixable':>9} {'same artist':>11}"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        for n in [int(s) for s in args.sizes.split(",") if s]:
+            tracks = with_artists(draw_tracks(rows, n, 1), 1)
+            tracks_file = work / f"tracks-{n}.json"
+            tracks_file.write_text(dump_tracks(tracks), encoding="utf-8")
+            for kernel in kernels:
+                cache = work / f"cache-{kernel}-{n}"
+                env = environment(cache, kernel)
+                cold_wall, cold_cpu, order = ours(args.product_python, tracks_file, env)
+                warm = [ours(args.product_python, tracks_file, env) for _ in range(args.repeats)]
+                unmixable, same = graded(tracks, order)
+                print(
+                    f"{n:>5} {'ours ' + kernel:>8} {cold_wall:>11.2f} {cold_cpu:>10.2f} "
+                    f"{statistics.median(w[0] for w in warm):>11.2f} "
+                    f"{statistics.median(w[1] for w in warm):>10.2f} {unmixable:>9} {same:>11}",
+                    flush=True,
+                )
+            if args.lkh_python:
+                matrix_file = work / f"matrix-{n}.npy"
+                np.save(matrix_file, cost_matrix(tracks))
+                runs = [
+                    run_timed([args.lkh_python, __file__, LKH_CHILD, str(matrix_file)])
+                    for _ in range(args.repeats)
+                ]
+                order = json.loads(runs[0].stdout)
+                unmixable, same = graded(tracks, [tracks[i].id for i in order])
+                print(
+                    f"{n:>5} {'LKH-3':>8} {'':>11} {'':>10} "
+                    f"{statistics.median(r.wall_seconds for r in runs):>11.2f} "
+                    f"{statistics.median(r.cpu_seconds for r in runs):>10.2f} "
+                    f"{unmixable:>9} {same:>11}",
+                    flush=True,
+                )
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
