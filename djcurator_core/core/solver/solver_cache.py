@@ -11,8 +11,11 @@ per run. Two things go wrong without care:
   then to a folder in the temp directory; with nothing writable at all the solver is
   compiled in memory on every run (slower, but no crash).
 - A run that compiles looks hung: `prepare(say)` compiles ahead (at install time:
-  `python -m djcurator_core prepare`, else when a worker or `beet djset --serve`
-  starts), and says "preparing the solver, first run only" whenever it has to.
+  `python -m djcurator_core prepare`) and says "preparing the solver, first run only"
+  whenever it has to. A worker must not make clients wait for it, so it polls at once and
+  compiles in a background thread (`prepare_in_background`); the one step that needs the
+  compiled solver waits for that thread (`wait_for_compile`, `compiling`), heartbeating
+  (pipeline/sets/set_activities.py).
 
 A marker file beside numba's cache records that every specialisation the solver uses
 (float64 matrices, and the float32 tour workspace of large pools) is compiled; its name
@@ -30,14 +33,18 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
 PREPARING = "preparing the solver, first run only (compiling, about 10-30 s)"
+IN_BACKGROUND = "in the background: sets wait for it, everything else is served meanwhile"
 _OPTIMIZER = Path(__file__).with_name("optimizer.py")
 _lock = threading.Lock()
 _chosen: list[Path | None] = []  # the cache folder, once decided
+_background_lock = threading.Lock()
+_background: list[threading.Thread] = []  # this process's background compile, once started
 
 
 def _writable(folder: Path) -> bool:
@@ -127,6 +134,58 @@ def prepare(say: Callable[[str], None] | None = None) -> bool:
         with contextlib.suppress(OSError):  # a cache that vanished: compile next time
             marker.touch()
     return True
+
+
+# --- compiling in the background (a worker serves while it compiles) -------------------
+
+
+def prepare_in_background(say: Callable[[str], None] | None = None) -> bool:
+    """Start `prepare` in a daemon thread unless the solver is cached; once per process
+    (later calls only report). True when a compile is under way now.
+
+    `say` gets PREPARING + IN_BACKGROUND when it starts, "solver ready ..." when it ends,
+    and a failure as one line (the runs then compile, or fail, themselves)."""
+    with _background_lock:
+        if _background:
+            return _background[0].is_alive()
+        if ready():
+            return False
+        thread = threading.Thread(
+            target=_prepare_quietly, args=(say,), name="djset-solver-compile", daemon=True
+        )
+        _background.append(thread)
+        if say is not None:
+            say(f"{PREPARING}, {IN_BACKGROUND}")
+        thread.start()
+        return True
+
+
+def _prepare_quietly(say: Callable[[str], None] | None) -> None:
+    started = time.monotonic()
+    try:
+        prepare()
+    except Exception as exc:  # never kill the worker: the step compiles in line instead
+        if say is not None:
+            reason = " ".join(str(exc).split())[:200]
+            say(f"compiling the solver failed ({type(exc).__name__}: {reason}); runs compile it")
+        return
+    if say is not None:
+        say(f"solver ready (compiled in {time.monotonic() - started:.1f} s)")
+
+
+def compiling() -> bool:
+    """True while this process's background compile runs: a run now would wait for it."""
+    return bool(_background) and _background[0].is_alive()
+
+
+def wait_for_compile(timeout: float | None = None) -> bool:
+    """Wait at most `timeout` seconds (None: as long as it takes) for this process's
+    background compile; True when none runs (any more). The one place a run waits for
+    the solver: a path that needs no compiled solver need not call it."""
+    if not _background:
+        return True
+    _background[0].join(timeout)
+    return not _background[0].is_alive()
 
 
 def _compile() -> None:
