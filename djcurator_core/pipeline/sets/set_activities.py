@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory, CancelledError
 
 from djcurator_core.core.models import Track, TrackFormatError, load_tracks, parse_tracks
 from djcurator_core.core.options.set_options import SetOptions
@@ -171,9 +171,18 @@ def wait_for_solver(progress: Callable[[str], None]) -> float:
         limit = max(total - WORK_TIMEOUT.total_seconds(), total / 2)
     progress(SOLVER_COMPILING)
     started = time.monotonic()
-    # short joins: the SDK can deliver a cancellation between them
+    # short joins: a cancellation or the worker's shutdown is seen between them
     while not solver_cache.wait_for_compile(HEARTBEAT_INTERVAL):
         waited = time.monotonic() - started
+        if activity.in_activity() and activity.is_cancelled():
+            raise CancelledError("cancelled while waiting for the solver to compile")
+        if activity.in_activity() and activity.is_worker_shutdown():
+            # nothing to finish here: hand the step back now, not at the graceful timeout
+            raise ApplicationError(
+                "this worker is stopping before its solver is compiled; retrying",
+                type="WorkerStopping",
+                category=ApplicationErrorCategory.BENIGN,
+            )
         if limit is not None and waited >= limit:
             raise ApplicationError(
                 f"the solver is still compiling on this worker after {waited:.0f} s (its "
