@@ -46,7 +46,7 @@ from djcurator_core.pipeline.sets.client import (  # noqa: E402
 )
 from djcurator_core.process import exit_now  # noqa: E402
 
-CLIENT_WAIT = 120.0  # seconds the client waits for a poller: long enough for any start
+CLIENT_WAIT = 900.0  # seconds the client waits for a poller: long enough for any start
 
 
 def _worker(script: Path, address: str, task_queue: str, cache: Path) -> subprocess.Popen:
@@ -94,7 +94,11 @@ async def one_run(client, script: Path, address: str, cache: Path, tracks: int) 
         await asyncio.gather(first_poll(), first_set())
     finally:
         process.terminate()
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # an older worker compiling before it polls
+            process.kill()
+            process.wait()
     return seen
 
 
