@@ -210,7 +210,9 @@ def beet_command(library: Library, config: str = "") -> list[str]:
     return [BEET, "-c", str(overlay)]
 
 
-async def beet(library: Library, *args: str, config: str = "", env: dict | None = None) -> Run:
+async def beet(
+    library: Library, *args: str, config: str = "", env: dict | None = None, timeout: float = 120
+) -> Run:
     """Run `beet [-c overlay] ARGS` and check that the library and files stayed the same."""
     before = snapshot(library)
     process = await asyncio.create_subprocess_exec(
@@ -221,7 +223,7 @@ async def beet(library: Library, *args: str, config: str = "", env: dict | None 
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
     assert snapshot(library) == before, "the library or an audio file changed"
     return Run(process.returncode, stdout.decode(), stderr.decode())
 

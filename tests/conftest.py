@@ -22,6 +22,7 @@ the status reflects the results. Set DJSET_PYTEST_NO_FORCE_EXIT=1 to turn that o
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import uuid
@@ -30,6 +31,7 @@ from pathlib import Path
 import pytest
 from temporal_helpers import TEST_SCOPE
 
+from djcurator_core.core.solver import solver_cache
 from djcurator_core.pipeline.server.dev_server import EmbeddedServer
 from djcurator_core.pipeline.sets.client import connect
 from djcurator_core.pipeline.workers.worker import run_worker
@@ -62,6 +64,9 @@ def task_queue(request) -> str:
 @pytest.fixture
 async def djset_worker(temporal_client, task_queue):
     async with run_worker(temporal_client, task_queue, scope=TEST_SCOPE) as worker:
+        # A cold solver cache (a changed optimizer.py) compiles in the background: wait
+        # here, so that no test's own timeouts pay for it (test_first_run.py tests that).
+        await asyncio.to_thread(solver_cache.wait_for_compile)
         yield worker
 
 

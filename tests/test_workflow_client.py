@@ -1,4 +1,5 @@
-"""Client plumbing without a workflow: connection settings, unreachable server, the codec."""
+"""Client plumbing without a workflow: connection settings, unreachable server, the codec,
+the progress lines."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import pytest
 from temporalio.api.common.v1 import Payload
 
 from djcurator_core.pipeline.codec import ENCODING, GzipPayloadCodec
+from djcurator_core.pipeline.contracts import SOLVER_COMPILING, Progress
 from djcurator_core.pipeline.sets.client import (
     ClientError,
     ConnectionSettings,
     ServerUnreachable,
+    _news,
     connect,
+    starting_worker,
 )
 
 pytestmark = pytest.mark.temporal
@@ -109,3 +113,27 @@ async def test_codec_leaves_small_payloads_readable_and_compresses_large_ones():
     assert encoded[1].metadata["encoding"] == ENCODING
     assert len(encoded[1].data) < len(large.data) / 3
     assert await codec.decode(encoded) == [small, large]
+
+
+def test_a_wait_for_a_starting_worker_is_said_once_in_the_step_line():
+    step = Progress(
+        status="sequencing_tracks", step="sequence_tracks_activity", step_number=2,
+        tracks_loaded=20,
+    )  # fmt: skip
+    waiting = step.model_copy(
+        update={"detail": SOLVER_COMPILING, "waiting_for": starting_worker("4242@host")}
+    )
+    assert waiting.line() == (
+        "step 2/3: sequencing_tracks (20 tracks): waiting for worker 4242@host, which is "
+        "starting: it compiles its solver on its first run (about 10-30 s)"
+    )
+    assert step.line() == "step 2/3: sequencing_tracks (20 tracks)"
+    said: set[str | None] = {None}
+    assert _news(step, None, said)
+    assert not _news(step.model_copy(update={"detail": "searching: 200 kicks"}), step, said)
+    assert _news(waiting, step, said)
+    said.add(waiting.waiting_for)
+    assert not _news(waiting, step, said)  # a heartbeat seen again
+    assert not _news(step, waiting, said)  # the wait is over: nothing new to say
+    done = step.model_copy(update={"status": "completed"})
+    assert _news(done, waiting, said)

@@ -101,7 +101,7 @@ def analyse_items(
         parallel_batches=config["parallel_batches"].get(int),
     )
     opts = opts or Values({"address": None, "task_queue": None})
-    server = plugin.server(opts, announce=True)
+    server = plugin.settings.server(opts, announce=True)
     if server.settings is None:
         plugin._log.info("no Temporal server configured: starting an embedded one")
     meter = ProgressMeter()

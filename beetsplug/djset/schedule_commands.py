@@ -4,8 +4,9 @@ Schedules live on a Temporal server that keeps running (the configured one, or t
 service that `--serve` runs: dev server, Web UI and a worker). Each scheduled run exports
 the query on a worker when it runs and writes the playlist there
 (pipeline/schedules.py). This module only turns options into those calls and their
-results into lines; DJSetPlugin (the package's __init__) owns the config and the
-one-off `beet djset QUERY` run, set_output.py the playlist settings both share.
+results into lines; config.py owns the settings, run_command.py the one-off `beet djset
+QUERY` run (and the set options both resolve alike), set_output.py the playlist settings
+both share.
 """
 
 from __future__ import annotations
@@ -132,10 +133,11 @@ class ScheduleCommands:
     def _lasting_server(self, opts: Values):
         from djcurator_core.pipeline.sets.set_runs import require_lasting_server
 
-        server = self.plugin.server(opts)
+        server = self.plugin.settings.server(opts)
         return require_lasting_server(server, "schedules"), server.task_queue
 
     def create(self, lib: Library, opts: Values, args: list[str]) -> None:
+        from beetsplug.djset.run_command import SetCommand
         from djcurator_core.core.options.set_options import parse_duration
         from djcurator_core.files.dj_formats.playlist import name_from_query
         from djcurator_core.pipeline import schedules
@@ -149,7 +151,7 @@ class ScheduleCommands:
 
         plugin = self.plugin
         name = opts.name or name_from_query(args)
-        options = plugin.set_options(lib, opts, None)
+        options = SetCommand(plugin).set_options(lib, opts, None)
         files = plugin.output.playlist_files(opts, name)
         target = files[0][1]
         plugin.output.check_target(lib, opts, target)
@@ -159,7 +161,7 @@ class ScheduleCommands:
                 db=os.path.abspath(os.fsdecode(lib.path)),
                 directory=os.fsdecode(lib.directory),
                 query=list(args),
-                keep_incomplete=plugin.keep_incomplete(opts),
+                keep_incomplete=plugin.settings.keep_incomplete(opts),
             ),
             options=options,
             playlist=PlaylistTarget.of_files(
@@ -175,7 +177,7 @@ class ScheduleCommands:
         )
         fresh_sets = self._fresh_sets(schedule["fresh_sets"].get())
         settings, task_queue = self._lasting_server(opts)
-        if self.plugin.server(opts).service is not None:
+        if self.plugin.settings.server(opts).service is not None:
             self._check_service_may_write(lib, request)
         matching = len(lib.items(args))
 
@@ -256,7 +258,8 @@ class ScheduleCommands:
             summary = await schedules.describe_schedule(connected, schedule_id, recent=0)
             task_queue = summary.task_queue
             if task_queue:
-                await temporal.wait_for_worker(connected, task_queue, self.plugin.worker_wait())
+                wait = self.plugin.settings.worker_wait()
+                await temporal.wait_for_worker(connected, task_queue, wait)
         triggered = await schedules.trigger_schedule(connected, schedule_id)
         if triggered.workflow_id is None:
             running = ", ".join(triggered.skipped_because_running) or "a run"
@@ -272,14 +275,14 @@ class ScheduleCommands:
                 connected,
                 handle,
                 task_queue,
-                self.plugin.worker_wait(),
+                self.plugin.settings.worker_wait(),
                 later=": it writes its playlist once a worker has run it",
             )
         seen = []
 
         def progress(update) -> None:
             seen.append(update)
-            self.plugin.show_progress(update)
+            self.plugin.output.show_progress(update)
 
         result = await temporal.wait_for_result(handle, progress)  # ends with the last one
         written = next((p.playlist for p in reversed(seen) if p.playlist), None)
@@ -293,7 +296,7 @@ class ScheduleCommands:
 
         from djcurator_core.files.dj_formats.formats import FORMATS
 
-        scope = self.plugin.worker_scope(lib)
+        scope = self.plugin.settings.worker_scope(lib)
         try:
             for file in request.playlist.files():
                 scope.playlist_path(file.path, FORMATS[file.format].suffix)
@@ -306,13 +309,13 @@ class ScheduleCommands:
         serve = self.config["serve"]
         ui_port = serve["ui_port"].get()
         config = ServiceConfig(
-            state_dir=self.plugin.state_dir(),
+            state_dir=self.plugin.settings.state_dir(),
             port=serve["port"].get(int),
             ui_port=None if ui_port in (None, "", False) else int(ui_port),
-            task_queue=self.plugin.task_queue(opts),
-            settings=self.plugin.connection_settings(opts).if_configured(),
-            scope=self.plugin.worker_scope(lib),
-            memory_limit=self.plugin.memory_limit(),
+            task_queue=self.plugin.settings.task_queue(opts),
+            settings=self.plugin.settings.connection_settings(opts).if_configured(),
+            scope=self.plugin.settings.worker_scope(lib),
+            memory_limit=self.plugin.settings.memory_limit(),
         )
 
         def say(text: str) -> None:

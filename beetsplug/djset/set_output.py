@@ -2,9 +2,9 @@
 the other formats, one file each in the playlist folder, written atomically), or the set
 on the terminal (`--print`), or the exported tracks (`--export FILE`).
 
-DJSetPlugin (the package's __init__) parses the command and runs the set; this module
-turns the options and the `djset:` config (playlist_dir, format, relative_to,
-forward_slash) into files and lines. Scheduled runs (schedule_commands.py) use the same
+run_command.py parses the command and runs the set; this module turns the options and
+the `djset:` config (playlist_dir, format, relative_to, forward_slash) into files and
+lines (the run's progress lines too). Scheduled runs (schedule_commands.py) use the same
 settings for the playlist their worker writes, so a nightly set lands where a one-off
 run of the same options would. The core is imported inside the methods, as in the
 plugin: beets loads the plugin package for every command.
@@ -101,6 +101,10 @@ class SetOutput:
         if setting == "library":
             return os.fsdecode(lib.directory)
         return os.path.expanduser(str(setting))
+
+    def show_progress(self, progress) -> None:
+        """One progress line of a run (Progress.line()), on stderr as beets logs."""
+        self.log.info("{}", progress.line())
 
     def write_export(self, destination: str, export: Export) -> None:
         """--export: the tracks_enriched JSON to a file (atomically) or stdout (`-`)."""

@@ -78,6 +78,12 @@ def steps_for(request: SetRequest) -> tuple[tuple[str, str], ...]:
     return (first, *STEPS[1:], *last)
 
 
+# The sequencing step's heartbeat while its worker, just started with a cold solver cache,
+# compiles the solver (solver_cache.prepare_in_background): the client's sign that the
+# worker is starting, not missing.
+SOLVER_COMPILING = "waiting for this worker's solver to compile (its first run only)"
+
+
 class Progress(BaseModel):
     status: Status = "initializing"
     step: str | None = None  # activity of the current (or failed) step
@@ -93,9 +99,13 @@ class Progress(BaseModel):
     # cannot know them): its current attempt and its last heartbeat message.
     attempt: int | None = None
     detail: str | None = None
+    # What the run waits for, when the worker running the step says it waits (its
+    # heartbeat is SOLVER_COMPILING): "worker ID is starting: ...".
+    waiting_for: str | None = None
 
     def line(self) -> str:
-        """A one-line rendering for command lines (without `detail`, which changes often)."""
+        """A one-line rendering for command lines (without `detail`, which changes often;
+        with `waiting_for`)."""
         if self.status in ("initializing", "completed", "failed"):
             text = self.status
         else:
@@ -106,6 +116,8 @@ class Progress(BaseModel):
             text += f" attempt {self.attempt}"
         if self.error:
             text += f": {self.error_type}: {self.error}"
+        elif self.waiting_for:
+            text += f": waiting for {self.waiting_for}"
         return text
 
 

@@ -15,6 +15,11 @@ name carries a hash of compiled_search.py and the numba and Python versions, so 
 upgrade compiles (and says so) once more. The C library's own name carries the hash of
 its source (native_search.py).
 
+A worker must not make clients wait for it, so it polls at once and compiles in a
+background thread (`prepare_in_background`); the one step that needs the compiled solver
+waits for that thread (`wait_for_compile`, `compiling`), heartbeating
+(pipeline/sets/set_activities.py).
+
 Imports: cache_folder and native_search (neither imports numba); compiled_search and
 optimizer only inside `_compile`. Nothing of the solver imports this module.
 """
@@ -25,6 +30,7 @@ import contextlib
 import hashlib
 import sys
 import threading
+import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -37,7 +43,19 @@ IN_C = "(compiling in C, about a second)"
 WITH_NUMBA = "(compiling with numba: no C compiler found; about 10-30 s)"
 _NUMBA_KERNEL = Path(__file__).with_name("compiled_search.py")
 _lock = threading.Lock()
-__all__ = ["PREPARING", "cache_dir", "can_cache", "prepare", "ready"]
+IN_BACKGROUND = "in the background: sets wait for it, everything else is served meanwhile"
+_background_lock = threading.Lock()
+_background: list[threading.Thread] = []  # this process's background compile, once started
+__all__ = [
+    "PREPARING",
+    "cache_dir",
+    "can_cache",
+    "compiling",
+    "prepare",
+    "prepare_in_background",
+    "ready",
+    "wait_for_compile",
+]
 
 
 def _stamp() -> str:
@@ -82,6 +100,58 @@ def prepare(say: Callable[[str], None] | None = None) -> bool:
             with contextlib.suppress(OSError):  # a cache that vanished: compile next time
                 marker.touch()
         return True
+
+
+# --- compiling in the background (a worker serves while it compiles) -------------------
+
+
+def prepare_in_background(say: Callable[[str], None] | None = None) -> bool:
+    """Start `prepare` in a daemon thread unless the solver is cached; once per process
+    (later calls only report). True when a compile is under way now.
+
+    `say` gets PREPARING + IN_BACKGROUND when it starts, "solver ready ..." when it ends,
+    and a failure as one line (the runs then compile, or fail, themselves)."""
+    with _background_lock:
+        if _background:
+            return _background[0].is_alive()
+        if ready():
+            return False
+        thread = threading.Thread(
+            target=_prepare_quietly, args=(say,), name="djset-solver-compile", daemon=True
+        )
+        _background.append(thread)
+        if say is not None:
+            say(f"{PREPARING} {IN_C if _native() else WITH_NUMBA}, {IN_BACKGROUND}")
+        thread.start()
+        return True
+
+
+def _prepare_quietly(say: Callable[[str], None] | None) -> None:
+    started = time.monotonic()
+    try:
+        prepare()
+    except Exception as exc:  # never kill the worker: the step compiles in line instead
+        if say is not None:
+            reason = " ".join(str(exc).split())[:200]
+            say(f"compiling the solver failed ({type(exc).__name__}: {reason}); runs compile it")
+        return
+    if say is not None:
+        say(f"solver ready (compiled in {time.monotonic() - started:.1f} s)")
+
+
+def compiling() -> bool:
+    """True while this process's background compile runs: a run now would wait for it."""
+    return bool(_background) and _background[0].is_alive()
+
+
+def wait_for_compile(timeout: float | None = None) -> bool:
+    """Wait at most `timeout` seconds (None: as long as it takes) for this process's
+    background compile; True when none runs (any more). The one place a run waits for
+    the solver: a path that needs no compiled solver need not call it."""
+    if not _background:
+        return True
+    _background[0].join(timeout)
+    return not _background[0].is_alive()
 
 
 def _compile() -> None:

@@ -42,7 +42,12 @@ from djcurator_core.core.models import TrackFormatError, parse_tracks
 from djcurator_core.core.report.justify import SetResult
 from djcurator_core.errors import DJSetError, first_line, validation_error_line
 from djcurator_core.pipeline.codec import data_converter
-from djcurator_core.pipeline.contracts import DEFAULT_TASK_QUEUE, Progress, SetRequest
+from djcurator_core.pipeline.contracts import (
+    DEFAULT_TASK_QUEUE,
+    SOLVER_COMPILING,
+    Progress,
+    SetRequest,
+)
 from djcurator_core.pipeline.payload_store import PayloadStoreError
 from djcurator_core.pipeline.sets.track_sets import INLINE_TRACKS, pack
 from djcurator_core.pipeline.sets.workflows import DJSetWorkflow
@@ -433,8 +438,19 @@ async def describe_progress(handle: WorkflowHandle, timeout: float = 5.0) -> Pro
                 detail = str(values[0]) if values else None
             except Exception:
                 detail = None
-        return progress.model_copy(update={"attempt": pending.attempt, "detail": detail})
+        update = {"attempt": pending.attempt, "detail": detail}
+        if detail == SOLVER_COMPILING:
+            update["waiting_for"] = starting_worker(pending.last_worker_identity)
+        return progress.model_copy(update=update)
     return progress
+
+
+def starting_worker(identity: str) -> str:
+    """What a run waits for while its worker compiles the solver (SOLVER_COMPILING)."""
+    return (
+        f"worker {identity or '(unnamed)'}, which is starting: it compiles its solver on its "
+        "first run (about 10-30 s)"
+    )
 
 
 def _failure(workflow_id: str, error: WorkflowFailureError) -> SetWorkflowFailed:
@@ -451,6 +467,17 @@ def _failure(workflow_id: str, error: WorkflowFailureError) -> SetWorkflowFailed
     return SetWorkflowFailed(workflow_id, type(cause).__name__, first_line(cause or error))
 
 
+def _news(progress: Progress, last: Progress | None, waits: set[str | None]) -> bool:
+    """Whether `progress` is worth a line after `last`, `waits` having been said already
+    (see wait_for_result)."""
+    if last is None:
+        return True
+    quiet = {"detail": None, "waiting_for": None}
+    if progress.model_copy(update=quiet) != last.model_copy(update=quiet):
+        return True
+    return progress.waiting_for not in waits
+
+
 async def wait_for_result(
     handle: WorkflowHandle,
     on_progress: Callable[[Progress], None] | None = None,
@@ -459,19 +486,21 @@ async def wait_for_result(
     """Wait for the set; call `on_progress` with each new progress seen (and the last).
 
     Progress comes from `describe_progress`; a change of `detail` alone (the solver's
-    running commentary) does not count as new."""
+    running commentary) does not count as new, a wait that begins (`waiting_for`: the
+    worker is starting) does, once."""
     result = asyncio.ensure_future(handle.result())
     last: Progress | None = None
+    waits: set[str | None] = {None}  # what the run waits for, said once each
     try:
         while True:
             done, _ = await asyncio.wait({result}, timeout=poll_interval)
             if on_progress is not None:
                 progress = await describe_progress(handle)
-                if progress is not None and (
-                    last is None or progress.model_copy(update={"detail": last.detail}) != last
-                ):
-                    last = progress
+                if progress is not None and _news(progress, last, waits):
                     on_progress(progress)
+                    waits.add(progress.waiting_for)
+                if progress is not None:
+                    last = progress
             if done:
                 return result.result()
     except WorkflowFailureError as exc:

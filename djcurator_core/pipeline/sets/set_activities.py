@@ -7,6 +7,11 @@ is retried by Temporal. Long steps heartbeat from a background thread, so that a
 worker is noticed within the heartbeat timeout, and the solver's progress messages go
 into the heartbeat details.
 
+A worker that started with a cold solver cache compiles the solver in the background
+(solver_cache.prepare_in_background) while it serves: the sequencing step waits for that
+compile first (`wait_for_solver`), heartbeating SOLVER_COMPILING, which the client shows
+as "worker ... is starting".
+
 Two environment variables serve diagnostics and the crash-recovery test:
 DJSET_ACTIVITY_LOG (a file each activity execution appends one line to) and
 DJSET_TEST_SEQUENCE_DELAY (seconds the sequencing step waits, heartbeating, before it
@@ -21,18 +26,21 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory, CancelledError
 
 from djcurator_core.core.models import Track, TrackFormatError, load_tracks, parse_tracks
 from djcurator_core.core.options.set_options import SetOptions
 from djcurator_core.core.planning.planning import memory_estimate, plan_order
 from djcurator_core.core.report.justify import justify_for_options
 from djcurator_core.core.report.justify import memory_estimate as justify_memory_estimate
+from djcurator_core.core.solver import solver_cache
 from djcurator_core.core.solver.sequencing import SequencingError
 from djcurator_core.errors import first_line
 from djcurator_core.pipeline.contracts import (
+    SOLVER_COMPILING,
     JustifiedSet,
     JustifyRequest,
     LoadedTracks,
@@ -48,9 +56,18 @@ from djcurator_core.pipeline.workers.worker_scope import current_scope
 ACTIVITY_LOG_ENV = "DJSET_ACTIVITY_LOG"
 SEQUENCE_DELAY_ENV = "DJSET_TEST_SEQUENCE_DELAY"
 HEARTBEAT_INTERVAL = 0.5  # seconds between background heartbeats (the SDK throttles sends)
-# Without a time budget of its own, the solver may search this share of the step's
-# start-to-close timeout: the rest is for the cost matrix and the result.
+# Without a time budget of its own, the solver may search this share of what is left of the
+# step's start-to-close timeout, reckoned at most WORK_TIMEOUT: the rest is for the cost
+# matrix and the result.
 SEARCH_SHARE_OF_TIMEOUT = 0.5
+# The sequencing step's timeout (workflows.SEQUENCE_TIMEOUT) is WORK_TIMEOUT for ordering
+# plus COMPILE_ALLOWANCE for waiting on a starting worker's compile of the solver (10-30 s,
+# over 100 s measured on a busy 2-core machine): a warm worker's search gets what it got
+# before the allowance. A compile that outlasts the allowance fails the attempt as
+# retryable SolverCompiling; the retry (here, the compile still going, or on a worker
+# that is ready) waits again.
+WORK_TIMEOUT = timedelta(seconds=60)
+COMPILE_ALLOWANCE = timedelta(minutes=3)
 
 # Errors whose retry cannot help: the file is not there or not a readable file.
 _PERMANENT_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
@@ -124,14 +141,56 @@ def heartbeating(
 def with_search_budget(options: SetOptions, waited: float = 0.0) -> SetOptions:
     """Give the solver a time budget that fits the activity's timeout when none is set,
     so that a large set ends with the best order found instead of a timeout and retries.
-    `waited`: seconds the step already spent (waiting for memory) of its timeout."""
+    `waited`: seconds the step already spent (waiting for the compile, for memory) of
+    its timeout."""
     if options.time_budget is not None or not activity.in_activity():
         return options
     timeout = activity.info().start_to_close_timeout
     if not timeout:
         return options
-    budget = max(1.0, (timeout.total_seconds() - waited) * SEARCH_SHARE_OF_TIMEOUT)
+    left = min(timeout.total_seconds() - waited, WORK_TIMEOUT.total_seconds())
+    budget = max(1.0, left * SEARCH_SHARE_OF_TIMEOUT)
     return options.model_copy(update={"time_budget": budget})
+
+
+def wait_for_solver(progress: Callable[[str], None]) -> float:
+    """Wait for this worker's background compile of the solver, if one runs; seconds waited.
+
+    The caller heartbeats (`heartbeating`) and `progress` gets SOLVER_COMPILING, so the
+    client can say that the worker is starting. It waits at most the step's timeout
+    beyond WORK_TIMEOUT (COMPILE_ALLOWANCE; half the timeout under a workflow that gives
+    the step less), then the attempt fails as retryable SolverCompiling. Outside an
+    activity it waits as long as the compile takes.
+    """
+    if not solver_cache.compiling():
+        return 0.0
+    timeout = activity.info().start_to_close_timeout if activity.in_activity() else None
+    limit = None
+    if timeout:
+        total = timeout.total_seconds()
+        limit = max(total - WORK_TIMEOUT.total_seconds(), total / 2)
+    progress(SOLVER_COMPILING)
+    started = time.monotonic()
+    # short joins: a cancellation or the worker's shutdown is seen between them
+    while not solver_cache.wait_for_compile(HEARTBEAT_INTERVAL):
+        waited = time.monotonic() - started
+        if activity.in_activity() and activity.is_cancelled():
+            raise CancelledError("cancelled while waiting for the solver to compile")
+        if activity.in_activity() and activity.is_worker_shutdown():
+            # nothing to finish here: hand the step back now, not at the graceful timeout
+            raise ApplicationError(
+                "this worker is stopping before its solver is compiled; retrying",
+                type="WorkerStopping",
+                category=ApplicationErrorCategory.BENIGN,
+            )
+        if limit is not None and waited >= limit:
+            raise ApplicationError(
+                f"the solver is still compiling on this worker after {waited:.0f} s (its "
+                "first run; a busy machine); retrying",
+                type="SolverCompiling",
+                category=ApplicationErrorCategory.BENIGN,  # expected: no traceback logged
+            )
+    return time.monotonic() - started
 
 
 def stored_tracks(track_set: TrackSet) -> list[Track]:
@@ -198,21 +257,28 @@ def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
     """Order the tracks with `planning.plan_order` (which also picks the set's tracks).
 
     The solver's progress messages become heartbeat details; without a time budget in
-    the options it gets half of this step's timeout (`with_search_budget`)."""
+    the options it gets half of what is left of this step's timeout after waiting for
+    the solver's compile (`wait_for_solver`) and for memory (`with_search_budget`)."""
     _log_execution("sequence_tracks_activity")
     n = request.tracks.count
     needs = memory_estimate(n, request.options)
-    with (
-        heartbeating(f"ordering {n} tracks") as progress,
-        worker_gate().hold(needs, progress) as waited,
-    ):
-        _test_delay()
-        tracks = stored_tracks(request.tracks)
-        try:
-            options = with_search_budget(request.options, waited)
-            plan = plan_order(tracks, options, progress=progress, recent_sets=request.recent_sets)
-        except SequencingError as exc:
-            raise bad_input("SequencingError", first_line(exc)) from None
+    ordering = f"ordering {n} tracks"
+    # the first heartbeat says it already: the SDK sends later ones only every few seconds
+    first = SOLVER_COMPILING if solver_cache.compiling() else ordering
+    with heartbeating(first) as progress:
+        compile_wait = wait_for_solver(progress)
+        if compile_wait:
+            progress(ordering)
+        with worker_gate().hold(needs, progress) as waited:
+            _test_delay()
+            tracks = stored_tracks(request.tracks)
+            try:
+                options = with_search_budget(request.options, compile_wait + waited)
+                plan = plan_order(
+                    tracks, options, progress=progress, recent_sets=request.recent_sets
+                )
+            except SequencingError as exc:
+                raise bad_input("SequencingError", first_line(exc)) from None
     return SequencedOrder(
         order=list(plan.order),
         notes=list(plan.notes),

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import logging
 import sys
@@ -95,13 +94,16 @@ async def run_worker(
     It comes from the worker's own configuration; the default allows none of them (sets
     with inline tracks and no playlist target need none).
 
-    The solver is compiled first when its cache is cold (solver_cache.prepare; `say`
-    gets "preparing the solver, first run only"), so that no step pays for it."""
-    await asyncio.to_thread(solver_cache.prepare, say or _log.info)
+    The worker polls at once. When the solver's cache is cold it compiles in a background
+    thread meanwhile (solver_cache.prepare_in_background; `say` gets "preparing the
+    solver, first run only ... in the background" and "solver ready"): every step is
+    served during the compile, and the sequencing step waits for it, heartbeating
+    (set_activities.wait_for_solver), so a client never finds a starting worker missing."""
     worker = build_worker(client, task_queue, **kwargs)
     register(client.namespace, task_queue, scope)
     try:
         async with worker:
+            solver_cache.prepare_in_background(say or _log.info)
             yield worker
     finally:
         unregister(client.namespace, task_queue)
