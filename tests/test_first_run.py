@@ -1,7 +1,9 @@
 """First run: a worker serves at once, and a client tells a starting worker from none.
 
 `python worker.py` and `beet djset --serve` start here with an empty numba cache folder
-(NUMBA_CACHE_DIR in a temp folder), so they really compile the solver (tens of seconds,
+(NUMBA_CACHE_DIR in a temp folder) and the numba kernel (DJSET_SOLVER_KERNEL=numba, as on a
+machine without a C compiler, where the C kernel's one-second build is not there), so they
+really compile the solver (tens of seconds,
 over 100 s on a busy 2-core machine). They poll first and compile in the background: a
 `beet djset` started at the same moment as the worker completes, and says once that it
 waits for the starting worker (the sequencing step's heartbeat, SOLVER_COMPILING). A
@@ -21,6 +23,7 @@ from beets_helpers import server_config as bounded_config
 from temporal_helpers import WorkerProcess, synthetic_tracks
 from test_worker_config import Serve
 
+from djcurator_core.core.solver.native_search import KERNEL_ENV
 from djcurator_core.core.solver.solver_cache import PREPARING
 from djcurator_core.pipeline.contracts import SetRequest
 from djcurator_core.pipeline.sets.client import NoWorkerPolling, start_set
@@ -66,7 +69,7 @@ def patient_config(server, task_queue: str, playlists: Path) -> str:
 async def test_a_set_started_with_a_fresh_worker_waits_for_it_and_completes(
     library, temporal_server, task_queue, tmp_path
 ):
-    env = {"NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "numba"), KERNEL_ENV: "numba"}
     config = patient_config(temporal_server, task_queue, tmp_path / "lists")
     with WorkerProcess(temporal_server.address, task_queue, env=env) as worker:
         # the client starts at the same moment as the worker
@@ -127,7 +130,7 @@ def test_serve_polls_before_its_solver_is_compiled(library, temporal_server, tas
             state_dir: {tmp_path / "state"}
         """
     )
-    env = {"NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "numba"), KERNEL_ENV: "numba"}
     for first in (True, False):
         serve = Serve(library, overlay, env=env)
         try:
