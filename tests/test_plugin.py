@@ -527,7 +527,12 @@ def test_loading_the_plugin_does_not_load_the_core():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(
-        ["djcurator_core", "djcurator_core.core", "djcurator_core.core.options.set_option_flags"]
+        [
+            "djcurator_core",
+            "djcurator_core.core",
+            "djcurator_core.core.options",
+            "djcurator_core.core.options.set_option_flags",
+        ]
     )
 
 
