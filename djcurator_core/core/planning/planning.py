@@ -20,6 +20,9 @@ limit, harmonic mode, artist gap, must-include tracks, energy arc, set length);
 - include: track ids that must be in a count/duration set.
 - energy_arc: a position-dependent penalty (`energy_arc.arc_penalty`) that the "ils"
   solver adds to the transition costs; the baseline solvers ignore it (noted).
+- duration counts the set as played: a track with a structure adds its length from its
+  mix-in to its mix-out with an expected 16-bar overlap (`mix_points.planned_length`),
+  so each overlap counts once; the report then shows the length as played.
 - recent sets (scheduled runs, `held_back`): tracks of the last sets are left out while
   the pool has enough others.
 """
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from djcurator_core.core.mixing.mix_points import planned_length
 from djcurator_core.core.models import Track
 from djcurator_core.core.options.set_options import SetOptions
 from djcurator_core.core.planning import candidates
@@ -214,7 +218,7 @@ def held_back(
         elif options.count is not None:
             enough = len(rest) >= options.count
         else:
-            enough = sum(tracks[i].duration or 0 for i in rest) >= options.duration
+            enough = sum(planned_length(tracks[i]) or 0 for i in rest) >= options.duration
         if enough:
             if not hold:
                 return set(), []
@@ -298,7 +302,7 @@ def plan_order(
             rules.matrix(limit=limit),
             count=options.count,
             duration=options.duration,
-            durations=[t.duration for t in ptracks],
+            durations=[planned_length(t) for t in ptracks],  # overlaps counted once
             ids=[t.id for t in ptracks],
             request=SolverRequest(
                 start=pstart, end=pend, seed=options.seed, time_budget=selection_budget
