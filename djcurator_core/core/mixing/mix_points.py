@@ -18,7 +18,7 @@ mixed: A's outro and B's intro. So `mix_point` chooses
 
 Where a side has no clean phrase, the mix point is still chosen, as well as the
 structure allows, and `note` says why it is not clean (`on_phrases` False):
-- no intro / no outro: that side is mixed over its first / last 16 bars;
+- no intro / no outro: that side is mixed at most 16 bars, within its first / last 32;
 - no phrase boundaries in the stretch: bars are counted in 8s from the stretch's start;
 - an intro or outro shorter than 8 bars: the overlap is as long as both allow;
 - nothing at all to overlap: a cut (overlap 0) at the end of A's grid;
@@ -39,7 +39,8 @@ from djcurator_core.core.models import Track
 from djcurator_core.core.track_structure import TrackStructure
 
 OVERLAPS = (32, 16, 8)  # bars, longest first
-UNMARKED_BARS = 16  # the stretch a side without an intro/outro is mixed over
+UNMARKED_BARS = 32  # the stretch a side without an intro/outro may be mixed in
+UNMARKED_OVERLAP = 16  # and the longest overlap there: its body is no intro/outro
 COUNTED_PHRASE_BARS = 8  # bars per phrase counted where no phrase was found
 EXPECTED_OVERLAP_BARS = 16  # planning a set's length before its order is known
 PITCH_RANGE_PCT = 8.0  # the pitch range decks default to (+-8 %)
@@ -48,11 +49,13 @@ PITCH_RANGE_PCT = 8.0  # the pitch range decks default to (+-8 %)
 @dataclass(frozen=True)
 class _Stretch:
     """The bars of one track a transition may overlap: [start, end), the phrase
-    boundaries in it (None: the track has no phrases), and what is not clean."""
+    boundaries in it (None: the track has no phrases), the longest overlap it takes, and
+    what is not clean."""
 
     start: int
     end: int
     phrases: tuple[int, ...] | None
+    longest: int
     notes: tuple[str, ...]
 
     @property
@@ -69,37 +72,39 @@ def _grid_end(s: TrackStructure) -> int:
     return s.bar_count + 1
 
 
-def _phrases_in(s: TrackStructure, start: int, end: int) -> tuple[int, ...] | None:
-    """Phrase boundaries in [start, end), the stretch's start counted as one (an intro
-    or outro starts a section); None when the track has no phrases at all."""
+def _phrases_in(s: TrackStructure, start: int, end: int, section: bool) -> tuple[int, ...] | None:
+    """Phrase boundaries in [start, end), with the start of an intro or outro (`section`)
+    counted as one; None when the track has no phrases at all."""
     if not s.phrases:
         return None
-    return tuple(sorted({b for b in s.phrases if start <= b < end} | {start}))
+    return tuple(
+        sorted({b for b in s.phrases if start <= b < end} | ({start} if section else set()))
+    )
 
 
 def _outro(s: TrackStructure, label: str) -> _Stretch:
     end = _grid_end(s)
     span = s.outro
     if span is not None and span.start < end:
-        start, stop, notes = span.start, min(span.end, end), ()
-    else:
-        why = "no outro" if span is None else "its outro lies past the end of its grid"
-        start = max(1, end - UNMARKED_BARS)
-        stop = end
-        notes = (f"{label}: {why}, so it is mixed out over its last {stop - start} bars",)
-    return _Stretch(start, stop, _phrases_in(s, start, stop), notes)
+        start, stop = span.start, min(span.end, end)
+        return _Stretch(start, stop, _phrases_in(s, start, stop, True), OVERLAPS[0], ())
+    why = "no outro" if span is None else "its outro lies past the end of its grid"
+    start = max(1, end - UNMARKED_BARS)
+    note = f"{label}: {why}, so it is mixed out within its last {end - start} bars"
+    return _Stretch(start, end, _phrases_in(s, start, end, False), UNMARKED_OVERLAP, (note,))
 
 
 def _intro(s: TrackStructure, label: str) -> _Stretch:
     end = _grid_end(s)
     span = s.intro
     if span is not None and span.start < end:
-        start, stop, notes = span.start, min(span.end, end), ()
-    else:
-        why = "no intro" if span is None else "its intro lies past the end of its grid"
-        start, stop = 1, min(end, 1 + UNMARKED_BARS)
-        notes = (f"{label}: {why}, so it is mixed in over its first {stop - start} bars",)
-    return _Stretch(start, stop, _phrases_in(s, start, stop), notes)
+        start, stop = span.start, min(span.end, end)
+        return _Stretch(start, stop, _phrases_in(s, start, stop, True), OVERLAPS[0], ())
+    why = "no intro" if span is None else "its intro lies past the end of its grid"
+    stop = min(end, 1 + UNMARKED_BARS)
+    note = f"{label}: {why}, so it is mixed in within its first {stop - 1} bars"
+    phrases = _phrases_in(s, 1, stop, True)  # bar 1 starts the track's first phrase
+    return _Stretch(1, stop, phrases, UNMARKED_OVERLAP, (note,))
 
 
 def _latest(candidates: Sequence[int], stretch: _Stretch, bars: int) -> int | None:
@@ -125,11 +130,12 @@ def _choose(out: _Stretch, into: _Stretch, a_label: str, b_label: str) -> _Choic
     """The bars of the blend: both sides on phrases if any overlap allows it, else one
     side on counted bars, else a short blend or a cut."""
     a_phrases, b_phrases = out.phrases or (), into.phrases or ()
-    for bars in OVERLAPS:  # 1. both on phrase boundaries
+    overlaps = [bars for bars in OVERLAPS if bars <= min(out.longest, into.longest)]
+    for bars in overlaps:  # 1. both on phrase boundaries
         o, i = _latest(a_phrases, out, bars), _earliest(b_phrases, into, bars)
         if o is not None and i is not None:
             return _Choice(o, i, bars, True, ())
-    for bars in OVERLAPS:  # 2. a side without a fitting phrase counts its bars in 8s
+    for bars in overlaps:  # 2. a side without a fitting phrase counts its bars in 8s
         o = _latest(a_phrases, out, bars)
         i = _earliest(b_phrases, into, bars)
         notes = []
@@ -141,7 +147,7 @@ def _choose(out: _Stretch, into: _Stretch, a_label: str, b_label: str) -> _Choic
             notes.append(_counted_note(b_label, into, "in"))
         if o is not None and i is not None:
             return _Choice(o, i, bars, False, tuple(notes))
-    bars = min(out.bars, into.bars)  # 3. shorter than 8 bars on one side
+    bars = min(out.bars, into.bars, overlaps[-1] - 1)  # 3. under 8 bars on one side
     if bars > 0:
         note = (
             f"{a_label}'s outro stretch ({out.bars} bars) and {b_label}'s intro stretch "
@@ -169,7 +175,7 @@ def ridden_tempo(a_bpm: float, b_bpm: float) -> tuple[float, bool]:
 
 
 def _clamped(seconds: float, duration: float) -> float:
-    return round(min(max(seconds, 0.0), duration), 3)
+    return min(round(max(seconds, 0.0), 3), duration)  # rounded, never past the end
 
 
 def mix_point(a: Track, b: Track) -> MixPoint | None:
@@ -197,7 +203,12 @@ def mix_point(a: Track, b: Track) -> MixPoint | None:
     steady = sa.steady and sb.steady
     return MixPoint(
         out_bar=choice.out_bar,
-        out_time=_clamped(sa.time_of_bar(choice.out_bar), sa.duration),
+        # a grid without a whole bar leaves nothing to mix over: A plays to its end
+        out_time=(
+            sa.duration
+            if sa.bar_count == 0
+            else _clamped(sa.time_of_bar(choice.out_bar), sa.duration)
+        ),
         in_bar=choice.in_bar,
         in_time=_clamped(sb.time_of_bar(choice.in_bar), sb.duration),
         overlap_bars=choice.bars,
@@ -235,19 +246,40 @@ def played_length(ordered: Sequence[Track], mixes: Sequence[MixPoint | None]) ->
     return total
 
 
-def planned_length(track: Track) -> float | None:
-    """What a track adds to a set's played length before the order is known (set
-    selection for --duration): from its mix-in (its intro's start) to its mix-out with
-    an expected overlap of 16 bars (or the longest standard one its outro holds). A
-    track without a structure adds its whole length, as before; None without a length."""
+def _planned_span(track: Track) -> tuple[float, float, float] | None:
+    """(mix-in, mix-out, length) in seconds of a structured track, as `planned_length`
+    expects them; None without a structure."""
     s = track.structure
     if s is None:
-        return track.duration
+        return None
     out, into = _outro(s, track.label), _intro(s, track.label)
     bars = next((b for b in OVERLAPS if b <= EXPECTED_OVERLAP_BARS and b <= out.bars), 0)
     out_bar = (_latest(out.phrases or out.counted(), out, bars) if bars else None) or out.end
     entered = _clamped(s.time_of_bar(into.start), s.duration)
     left = _clamped(s.time_of_bar(out_bar), s.duration)
     length = _length(track) or s.duration
-    planned = min(length, left - entered)
-    return planned if planned > 0 else length  # a structure with nothing between them
+    if left - entered <= 0:  # nothing between them: the whole track
+        return 0.0, length, length
+    return entered, min(left, length), length
+
+
+def planned_length(track: Track) -> float | None:
+    """What a track adds to a set's played length before the order is known (set
+    selection for --duration): from its mix-in (its intro's start) to its mix-out with
+    an expected overlap of 16 bars (or the longest standard one its outro holds). A
+    track without a structure adds its whole length, as before; None without a length."""
+    span = _planned_span(track)
+    if span is None:
+        return track.duration
+    entered, left, _ = span
+    return left - entered
+
+
+def planned_margin(tracks: Sequence[Track]) -> float:
+    """Seconds a set planned by `planned_length` may still add: its first track plays
+    from its start and its last one to its end. Selection keeps this much of the
+    duration free (the longest lead-in plus the longest tail among the tracks)."""
+    spans = [span for track in tracks if (span := _planned_span(track)) is not None]
+    if not spans:
+        return 0.0
+    return max(entered for entered, _, _ in spans) + max(end - left for _, left, end in spans)
