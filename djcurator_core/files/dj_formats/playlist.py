@@ -161,7 +161,7 @@ def render_json(
     """The full result (tracks, transitions, summary) with the run's name and query.
 
     A transition with a mix point also has `mix_clock`: its times as m:ss, as the DJ
-    software shows them (`{"out": "5:12", "in": "0:00"}`); `mix` holds the seconds."""
+    software shows them (`{"out": "5:10", "in": "0:00"}`); `mix` holds the seconds."""
     document = {
         "format": "djset_result",
         "version": 1,
