@@ -255,7 +255,9 @@ def test_a_duration_is_the_set_as_played():
     s = result.summary
     assert s.mix_points == len(result.transitions) and s.no_mix_points == []
     assert s.total_duration > 30 * 60  # the files add up to more...
-    assert 27 * 60 <= s.played_duration <= 30 * 60  # ...the set as played fits
+    assert s.played_duration <= 30 * 60  # ...the set as played fits
+    longest = max(planned_length(t) for t in tracks)
+    assert s.played_duration >= 30 * 60 - longest  # and fills it, within one track
     assert any("as played" in line for line in summary_lines(result))
 
 
