@@ -225,6 +225,10 @@ def test_a_track_without_structure_plans_its_whole_length():
     assert planned_length(track("q", None, duration=None)) is None
     s = structure(bars=128, bpm=128.0, outro=32, intro=16)
     assert planned_length(track("s", s)) == pytest.approx(s.time_of_bar(113))
+    # a track length shorter than its structure's (a wrong tag): never more than it lasts
+    assert planned_length(track("short", s, duration=60.0)) == pytest.approx(60.0)
+    late = structure(first_downbeat=50.0).model_copy(update={"duration": 120.0})
+    assert 0 < planned_length(track("late", late, duration=40.0)) <= 40.0
 
 
 def pool(n: int, seed: int = 3) -> list[Track]:

@@ -258,9 +258,10 @@ def _planned_span(track: Track) -> tuple[float, float, float] | None:
     entered = _clamped(s.time_of_bar(into.start), s.duration)
     left = _clamped(s.time_of_bar(out_bar), s.duration)
     length = _length(track) or s.duration
+    left = min(left, length)
     if left - entered <= 0:  # nothing between them: the whole track
         return 0.0, length, length
-    return entered, min(left, length), length
+    return entered, left, length
 
 
 def planned_length(track: Track) -> float | None:
