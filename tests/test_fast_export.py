@@ -187,10 +187,15 @@ def test_ctrl_c_stops_the_pool_at_once_without_tracebacks(files: list[str], tmp_
     )
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "reading"
-    time.sleep(2.0)  # the pool's processes have started and are reading
-    children = subprocess.run(
-        ["pgrep", "-P", str(process.pid)], capture_output=True, text=True
-    ).stdout.split()
+    # Ctrl-C as soon as the pool's processes exist: they may still be starting (importing),
+    # which on a busy machine lasts seconds, and must end quietly then too.
+    deadline = time.monotonic() + 120
+    children: list[str] = []
+    while len(children) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+        children = subprocess.run(
+            ["pgrep", "-P", str(process.pid)], capture_output=True, text=True
+        ).stdout.split()
     assert len(children) >= 2, "no pool running"
     os.killpg(process.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
     out, err = process.communicate(timeout=30)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import signal
+import threading
 from collections.abc import Iterable, Sequence
 
 from djcurator_core.files.tagging.tag_cache import TagCache
@@ -88,6 +90,31 @@ def _read_one(path: str) -> Outcome:
         return exc
 
 
+def _quiet_on_ctrl_c() -> None:
+    """Pool initializer: Ctrl-C ends a pool process at once and without a traceback (the
+    parent, which gets the same Ctrl-C, reports the interruption). The process started
+    with SIGINT blocked (see _map_holding_ctrl_c); a Ctrl-C that came while it was still
+    starting is pending and ends it here."""
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _map_holding_ctrl_c(pool: concurrent.futures.ProcessPoolExecutor, paths, chunk):
+    """pool.map with SIGINT blocked (held, not lost) while it spawns the pool's processes.
+    They inherit the blocked signal, so a Ctrl-C that comes while they are still starting
+    (importing, for seconds on a busy machine) prints no traceback from their start-up
+    code; each takes it in its initializer, this process as soon as map returns. Only the
+    main thread gets SIGINT in Python; elsewhere (a worker's activity thread) map runs
+    as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        return pool.map(_read_one, paths, chunksize=chunk)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return pool.map(_read_one, paths, chunksize=chunk)  # submits (and spawns) at once
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _read_in_pool(paths: Sequence[str], pool_min: int | None) -> list[Outcome]:
     """The outcomes of the first paths, in order, as far as a pool of processes read them:
     all of them, or none when there are too few or one core, or a prefix when the pool
@@ -99,9 +126,11 @@ def _read_in_pool(paths: Sequence[str], pool_min: int | None) -> list[Outcome]:
     done: list[Outcome] = []
     try:
         with concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_quiet_on_ctrl_c,
         ) as pool:
-            for outcome in pool.map(_read_one, paths, chunksize=chunk):
+            for outcome in _map_holding_ctrl_c(pool, paths, chunk):
                 done.append(outcome)
     except (concurrent.futures.process.BrokenProcessPool, OSError):
         pass  # the rest is read in this process
