@@ -151,3 +151,25 @@ def test_m3u8_and_json_carry_the_times(result, tmp_path):
     assert shown["mix_clock"] == {"out": clock(first.out_time), "in": clock(first.in_time)}
     assert "mix_clock" not in document["transitions"][1]
     assert SetResult.model_validate(document).transitions[0].mix == first
+
+
+def test_the_command_line_json_carries_the_times(result, tmp_path):
+    """`python -m djcurator_core sequence --json` on a tracks file with structures."""
+    import sys
+
+    from djcurator_core.core.models import dump_tracks
+
+    path = tmp_path / "structured.json"
+    path.write_text(dump_tracks(result.tracks), encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "djcurator_core", "sequence", "--json", "--solver", "naive",
+         str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    document = json.loads(run.stdout)
+    shown = document["transitions"][0]
+    assert shown["mix_clock"] == {
+        "out": clock(shown["mix"]["out_time"]),
+        "in": clock(shown["mix"]["in_time"]),
+    }
+    assert document["summary"]["no_mix_points"] == [2, 3]

@@ -151,6 +151,16 @@ def render_m3u8(
     return "\n".join(lines) + "\n"
 
 
+def add_mix_clocks(result: SetResult, document: dict) -> dict:
+    """`document` (the result's JSON dump) with `mix_clock` in each transition that has a
+    mix point: its two times as m:ss (`{"out": "5:10", "in": "0:00"}`)."""
+    for transition, item in zip(result.transitions, document["transitions"], strict=True):
+        if transition.mix is not None:
+            mix = transition.mix
+            item["mix_clock"] = {"out": clock(mix.out_time), "in": clock(mix.in_time)}
+    return document
+
+
 def render_json(
     result: SetResult,
     name: str,
@@ -170,12 +180,7 @@ def render_json(
         "workflow_id": workflow_id,
         **result.model_dump(mode="json"),
     }
-    for transition, shown_transition in zip(
-        result.transitions, document["transitions"], strict=True
-    ):
-        if transition.mix is not None:
-            mix = transition.mix
-            shown_transition["mix_clock"] = {"out": clock(mix.out_time), "in": clock(mix.in_time)}
+    add_mix_clocks(result, document)
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
