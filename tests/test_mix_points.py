@@ -283,3 +283,34 @@ def test_a_set_without_structures_is_reported_as_before():
     assert result.summary.mix_points is None and result.summary.played_duration is None
     assert all(t.mix is None for t in result.transitions)
     assert not any("mix points" in line for line in summary_lines(result))
+
+
+def test_hostile_structures_still_render_every_format():
+    """Degenerate structures in one set: the set is justified and every format renders
+    (the XML parses, the M3U8's added lines are comments); nothing raises."""
+    import xml.etree.ElementTree as ET
+
+    from djcurator_core.files.dj_formats.formats import FORMAT_NAMES, render_playlist
+
+    shapes = [
+        structure(first_downbeat=900.0, duration=300.0),
+        structure(bpm=0.01, duration=300.0),
+        structure(bars=6, intro=0, outro=0),
+        structure(steady=False, phrase=0, intro=0, outro=0),
+        structure(bpm=1000.0),
+        structure(beats_per_bar=3),
+    ]
+    tracks = [
+        track(f"h{i}", s, path=f"/music/h{i}.mp3", duration=None) for i, s in enumerate(shapes)
+    ]
+    result = justify(tracks, list(range(len(tracks))))
+    assert result.summary.mix_points == len(tracks) - 1
+    for fmt in FORMAT_NAMES:
+        text = render_playlist(result, "hostile", fmt)
+        if fmt in ("rekordbox", "nml"):
+            ET.fromstring(text.split("\n", 1)[1])
+        if fmt == "m3u8":
+            lines = text.splitlines()
+            assert all(
+                line.startswith(("#EXTM3U", "#PLAYLIST:", "#EXTINF:", "# ", "/")) for line in lines
+            )
