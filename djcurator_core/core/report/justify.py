@@ -2,6 +2,10 @@
 
 `justify` is a pure function of the tracks, the order and the scoring config; the
 summary compares the order's cost with the naive (input) order and the greedy order.
+Where the set's tracks carry a structure it also chooses each transition's mix point
+(`core/mixing/mix_points.py`), names it in the sentence, and counts the mix points and
+the set's length as played in the summary; a set without structures is explained as
+before (the workflow's justification step is where mix points are made).
 """
 
 from __future__ import annotations
