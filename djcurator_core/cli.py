@@ -24,6 +24,7 @@ from djcurator_core.core.report.report import render_text
 from djcurator_core.core.rules.scoring import cost_matrix
 from djcurator_core.core.solver import solver_cache
 from djcurator_core.errors import DJSetError, first_line
+from djcurator_core.files.dj_formats.playlist import add_mix_clocks
 
 EXIT_BAD_INPUT = 2
 
@@ -122,7 +123,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.json:
-        payload = result.model_dump(mode="json")
+        payload = add_mix_clocks(result, result.model_dump(mode="json"))
         payload["cost"] = result.summary.cost
         payload["mean_score"] = result.summary.mean_score
         print(json.dumps(payload, indent=2))

@@ -20,6 +20,10 @@ limit, harmonic mode, artist gap, must-include tracks, energy arc, set length);
 - include: track ids that must be in a count/duration set.
 - energy_arc: a position-dependent penalty (`energy_arc.arc_penalty`) that the "ils"
   solver adds to the transition costs; the baseline solvers ignore it (noted).
+- duration counts the set as played: a track with a structure adds its length from its
+  mix-in to its mix-out with an expected 16-bar overlap (`mix_points.planned_length`),
+  so each overlap counts once, and the first track's lead-in and the last one's tail
+  are kept free (`_played_budget`); the report then shows the length as played.
 - recent sets (scheduled runs, `held_back`): tracks of the last sets are left out while
   the pool has enough others.
 """
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from djcurator_core.core.mixing.mix_points import planned_length, planned_margin
 from djcurator_core.core.models import Track
 from djcurator_core.core.options.set_options import SetOptions
 from djcurator_core.core.planning import candidates
@@ -214,12 +219,22 @@ def held_back(
         elif options.count is not None:
             enough = len(rest) >= options.count
         else:
-            enough = sum(tracks[i].duration or 0 for i in rest) >= options.duration
+            enough = sum(planned_length(tracks[i]) or 0 for i in rest) >= options.duration
         if enough:
             if not hold:
                 return set(), []
             return hold, [f"held back {len(hold)} recently played track(s) (the last {k} set(s))"]
     return set(), ["no tracks held back: the pool is too small for a fresh set"]
+
+
+def _played_budget(tracks: Sequence[Track], duration: float | None) -> float | None:
+    """The seconds selection may fill with planned lengths (`planned_length`) so that the
+    set as played stays within `duration`: the first track's lead-in and the last one's
+    tail are played too (`planned_margin`). Tracks without a structure: `duration`."""
+    if duration is None:
+        return None
+    margin = planned_margin(tracks)
+    return duration - margin if 0 < margin < duration / 2 else duration
 
 
 def plan_order(
@@ -297,8 +312,8 @@ def plan_order(
         picked = select(
             rules.matrix(limit=limit),
             count=options.count,
-            duration=options.duration,
-            durations=[t.duration for t in ptracks],
+            duration=_played_budget(ptracks, options.duration),
+            durations=[planned_length(t) for t in ptracks],  # overlaps counted once
             ids=[t.id for t in ptracks],
             request=SolverRequest(
                 start=pstart, end=pend, seed=options.seed, time_budget=selection_budget

@@ -2,6 +2,10 @@
 
 `justify` is a pure function of the tracks, the order and the scoring config; the
 summary compares the order's cost with the naive (input) order and the greedy order.
+Where the set's tracks carry a structure it also chooses each transition's mix point
+(`core/mixing/mix_points.py`), names it in the sentence, and counts the mix points and
+the set's length as played in the summary; a set without structures is explained as
+before (the workflow's justification step is where mix points are made).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from djcurator_core.core.mixing.mix_point import MixPoint
+from djcurator_core.core.mixing.mix_points import mix_points, played_length
 from djcurator_core.core.models import Track
 from djcurator_core.core.rules.energy_arc import spearman
 from djcurator_core.core.rules.mixability import (
@@ -101,6 +106,10 @@ class SetSummary(BaseModel):
     smallest_artist_gap: int | None = None  # fewest tracks between one artist's tracks
     energy_arc: str = "none"
     energy_rank_correlation: float | None = None  # position vs energy, for arcs
+    # Mix points (tracks with a structure; None when no track of the set has one):
+    mix_points: int | None = None  # transitions with a mix point
+    no_mix_points: list[int] = []  # positions of the transitions without one
+    played_duration: float | None = None  # seconds as played: overlaps count once
 
 
 class SetResult(BaseModel):
@@ -126,8 +135,9 @@ def key_move_text(a: Track, b: Track, s: TransitionScore) -> str:
     return f"{a.key} -> {b.key}, {s.move if s.move in ('same key', 'relative') else s.key_step}"
 
 
-def sentence(a: Track, b: Track, s: TransitionScore) -> str:
-    """One plain sentence a DJ would write beside the transition."""
+def sentence(a: Track, b: Track, s: TransitionScore, mix: MixPoint | None = None) -> str:
+    """One plain sentence a DJ would write beside the transition; with a mix point it
+    ends with where to mix ("mix out at 5:12, bar 97 -> in at 0:00, bar 1, 16 bars")."""
     parts = []
     if "key" in s.missing:
         parts.append("Key unknown on one side, so the blend must be checked by ear")
@@ -156,10 +166,32 @@ def sentence(a: Track, b: Track, s: TransitionScore) -> str:
     else:
         verb = "lifts" if s.energy_change > 0 else "drops"
         parts.append(f"energy {verb} {_fmt_energy(a.energy)} -> {_fmt_energy(b.energy)}")
+    if mix is not None:
+        parts.append(f"mix {mix_text(mix)}" + (f" ({mix.note})" if mix.note else ""))
     return "; ".join(parts) + "."
 
 
-def transition(position: int, a: Track, b: Track, config: ScoringConfig) -> Transition:
+def clock(seconds: float) -> str:
+    """m:ss of a time in a track ("5:12")."""
+    whole = int(round(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def mix_text(mix: MixPoint) -> str:
+    """The mix point in words: "out at 5:12, bar 97 -> in at 0:00, bar 1, 16 bars"."""
+    text = (
+        f"out at {clock(mix.out_time)}, bar {mix.out_bar} -> in at {clock(mix.in_time)}, "
+        f"bar {mix.in_bar}, "
+    )
+    text += f"{mix.overlap_bars} bars" if mix.overlap_bars else "a cut"
+    if abs(mix.tempo_change_pct) >= 0.05:
+        text += f", the next track pitched {mix.tempo_change_pct:+.1f}%"
+    return text
+
+
+def transition(
+    position: int, a: Track, b: Track, config: ScoringConfig, mix: MixPoint | None = None
+) -> Transition:
     s = score_transition(a, b, config)
     jump = None if s.bpm_change_pct is None else float(symmetric_jump(s.bpm_change_pct))
     compatible = s.move in COMPATIBLE_MOVES
@@ -189,7 +221,8 @@ def transition(position: int, a: Track, b: Track, config: ScoringConfig) -> Tran
         mixable=compatible and jump is not None and jump <= config.max_bpm_jump + 1e-9,
         jump_pct=jump,
         missing=list(s.missing),
-        sentence=sentence(a, b, s),
+        sentence=sentence(a, b, s, mix),
+        mix=mix,
     )
 
 
@@ -216,8 +249,10 @@ def justify(
     comfortable range, boosts and diagonals are counted apart."""
     config = config or ScoringConfig()
     ordered = [tracks[i] for i in order]
+    structured = any(t.structure is not None for t in ordered)
+    mixes = mix_points(ordered) if structured else [None] * max(0, len(ordered) - 1)
     transitions = [
-        transition(i + 1, a, b, config)
+        transition(i + 1, a, b, config, mixes[i])
         for i, (a, b) in enumerate(zip(ordered, ordered[1:], strict=False))
     ]
     cost = sum(t.cost for t in transitions)
@@ -252,6 +287,7 @@ def justify(
         energy_rank_correlation=(
             spearman(known_energy) if energy_arc != "none" and len(known_energy) > 1 else None
         ),
+        **(_mix_summary(ordered, transitions) if structured else {}),
     )
     return SetResult(
         order=[t.id for t in ordered],
@@ -261,6 +297,16 @@ def justify(
         solver=solver,
         notes=list(notes),
     )
+
+
+def _mix_summary(ordered: Sequence[Track], transitions: Sequence[Transition]) -> dict:
+    """The summary's mix point fields (a set with at least one structured track)."""
+    mixes = [t.mix for t in transitions]
+    return {
+        "mix_points": sum(m is not None for m in mixes),
+        "no_mix_points": [t.position for t in transitions if t.mix is None],
+        "played_duration": round(played_length(ordered, mixes), 3),
+    }
 
 
 def baseline_costs(
@@ -298,8 +344,10 @@ def memory_estimate(set_size: int) -> int:
 def justify_for_options(
     tracks: Sequence[Track], order: Sequence[int], options: SetOptions, notes: Sequence[str] = ()
 ) -> SetResult:
-    """`justify` with the scoring, solver name and pinned ends of the set's options."""
-    return justify(
+    """`justify` with the scoring, solver name and pinned ends of the set's options; a
+    set that plays longer than its --duration (its overlaps were shorter than planned)
+    says so in a note."""
+    result = justify(
         tracks,
         order,
         options.scoring,
@@ -309,3 +357,12 @@ def justify_for_options(
         pinned_end=options.end is not None,
         energy_arc=options.energy_arc,
     )
+    played = result.summary.played_duration
+    if options.duration is not None and played is not None and played > options.duration + 0.5:
+        over = played - options.duration
+        note = (
+            f"as played the set lasts {played / 60:.1f} min, {over / 60:.1f} min over the "
+            f"{options.duration / 60:.1f} min asked: its mix points overlap less than planned"
+        )
+        result = result.model_copy(update={"notes": [*result.notes, note]})
+    return result

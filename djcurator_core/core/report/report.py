@@ -19,6 +19,22 @@ def _artist_line(s) -> str:
     return f"same artist at least {s.smallest_artist_gap} track(s) apart"
 
 
+def mix_line(result: SetResult) -> str | None:
+    """How many transitions have a mix point and the set's length as played; None when
+    no track of the set has a structure (the set is reported as before)."""
+    s = result.summary
+    if s.mix_points is None:
+        return None
+    line = f"mix points for {s.mix_points} of {len(result.transitions)} transitions"
+    if s.no_mix_points:
+        shown = ", ".join(f"{p} -> {p + 1}" for p in s.no_mix_points[:10])
+        more = f" and {len(s.no_mix_points) - 10} more" if len(s.no_mix_points) > 10 else ""
+        line += f" (none for {shown}{more}: a track without a beat grid)"
+    if s.played_duration is not None:
+        line += f"; {_duration(s.played_duration)} as played (each overlap counted once)"
+    return line
+
+
 def summary_lines(result: SetResult) -> list[str]:
     """The set's header: size, quality by the standard rules, costs, then the notes."""
     s = result.summary
@@ -40,6 +56,7 @@ def summary_lines(result: SetResult) -> list[str]:
         f"cost {s.cost:.3f}: {s.improvement_over_naive_pct:.1f}% better than input order "
         f"({s.naive_cost:.3f}), {s.improvement_over_greedy_pct:.1f}% better than greedy "
         f"({s.greedy_cost:.3f})",
+        *([mixes] if (mixes := mix_line(result)) else []),
         *result.notes,
     ]
 

@@ -4,8 +4,10 @@ The playlist is what DJ software imports (NOTES.md 4): UTF-8, ``#EXTM3U``,
 ``#PLAYLIST:<name>``, per track ``#EXTINF:<seconds>,<artist> - <title>`` and its path.
 Everything else is a comment line starting with ``"# "`` (never ``#EXT``), which Mixxx,
 Rekordbox and VirtualDJ skip: a header summing up the set and, between two entries, the
-justification of that transition. Paths are absolute unless `relative_to` names a
-folder (as in beets' smartplaylist plugin), optionally with forward slashes.
+justification of that transition (with its mix point where the tracks have a structure:
+"mix out at 5:12, bar 97 -> in at 0:00, bar 1, 16 bars"). Paths are absolute unless
+`relative_to` names a folder (as in beets' smartplaylist plugin), optionally with forward
+slashes.
 
 A playlist is written to a temporary file in the same folder and renamed over the old
 one, so a failed or interrupted run never leaves a partial or emptied playlist. The
@@ -29,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from djcurator_core.core.models import Track
-from djcurator_core.core.report.justify import SetResult, Transition
+from djcurator_core.core.report.justify import SetResult, Transition, clock
 from djcurator_core.core.report.report import summary_lines
 from djcurator_core.core.text import clean_text, line_break_in, shown
 from djcurator_core.errors import DJSetError
@@ -149,6 +151,16 @@ def render_m3u8(
     return "\n".join(lines) + "\n"
 
 
+def add_mix_clocks(result: SetResult, document: dict) -> dict:
+    """`document` (the result's JSON dump) with `mix_clock` in each transition that has a
+    mix point: its two times as m:ss (`{"out": "5:10", "in": "0:00"}`)."""
+    for transition, item in zip(result.transitions, document["transitions"], strict=True):
+        if transition.mix is not None:
+            mix = transition.mix
+            item["mix_clock"] = {"out": clock(mix.out_time), "in": clock(mix.in_time)}
+    return document
+
+
 def render_json(
     result: SetResult,
     name: str,
@@ -156,7 +168,10 @@ def render_json(
     query: Sequence[str] | None = None,
     workflow_id: str | None = None,
 ) -> str:
-    """The full result (tracks, transitions, summary) with the run's name and query."""
+    """The full result (tracks, transitions, summary) with the run's name and query.
+
+    A transition with a mix point also has `mix_clock`: its times as m:ss, as the DJ
+    software shows them (`{"out": "5:10", "in": "0:00"}`); `mix` holds the seconds."""
     document = {
         "format": "djset_result",
         "version": 1,
@@ -165,6 +180,7 @@ def render_json(
         "workflow_id": workflow_id,
         **result.model_dump(mode="json"),
     }
+    add_mix_clocks(result, document)
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 

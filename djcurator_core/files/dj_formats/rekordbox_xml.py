@@ -14,6 +14,12 @@ Preferences > Advanced > rekordbox xml > Imported Library (docs/formats.md).
 - Tonality is the key's musical name in the spelling DJ tools share (``Am``, ``F#m``,
   ``Db``), which Rekordbox shows in the notation the user chose.
 - Comments carries the track's note (track_notes): how the set gets into this track.
+- A track with an analysed structure carries its beat grid as one ``TEMPO`` entry
+  (Inizio = the first downbeat in seconds, Bpm, Metro "4/4", Battito 1: that beat is
+  beat 1 of a bar) and its mix cues as memory cues: ``POSITION_MARK`` Type 0 (a cue),
+  Num -1 (a memory cue, no hot cue pad), Start in seconds, named after the transition
+  ("4->5 mix in, bar 1"; set_cues.py). The file is a new one, never Rekordbox's own
+  collection; how Rekordbox's import treats a track it already holds: docs/formats.md.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from urllib.parse import quote
 from djcurator_core.core.keys import parse_key
 from djcurator_core.core.report.justify import SetResult
 from djcurator_core.files.dj_formats.playlist import PlaylistError
+from djcurator_core.files.dj_formats.set_cues import TrackCues, set_cues
 from djcurator_core.files.dj_formats.track_notes import track_notes
 from djcurator_core.files.dj_formats.xml_document import serialise, xml_text
 
@@ -64,14 +71,44 @@ def _track_attributes(position: int, track, note: str) -> dict[str, str]:
     return {name: xml_text(value) for name, value in attributes.items()}
 
 
+def _seconds(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _add_grid_and_cues(element: ET.Element, marks: TrackCues) -> None:
+    grid = marks.grid
+    if grid is not None:
+        ET.SubElement(
+            element,
+            "TEMPO",
+            Inizio=_seconds(grid.first_downbeat),
+            Bpm=_number(grid.bpm),
+            Metro=f"{grid.beats_per_bar}/4",
+            Battito="1",
+        )
+    for cue in marks.cues:
+        ET.SubElement(
+            element,
+            "POSITION_MARK",
+            Name=xml_text(cue.name),
+            Type="0",
+            Start=_seconds(cue.seconds),
+            Num="-1",
+        )
+
+
 def render_rekordbox_xml(result: SetResult, name: str) -> str:
     """The Rekordbox XML document of the set: its tracks and one playlist called `name`."""
     root = ET.Element("DJ_PLAYLISTS", Version="1.0.0")
     ET.SubElement(root, "PRODUCT", PRODUCT)
     collection = ET.SubElement(root, "COLLECTION", Entries=str(len(result.tracks)))
     notes = track_notes(result)
+    marks = set_cues(result)
     for position, track in enumerate(result.tracks, 1):
-        ET.SubElement(collection, "TRACK", _track_attributes(position, track, notes[position - 1]))
+        element = ET.SubElement(
+            collection, "TRACK", _track_attributes(position, track, notes[position - 1])
+        )
+        _add_grid_and_cues(element, marks[position - 1])
     playlists = ET.SubElement(root, "PLAYLISTS")
     folder = ET.SubElement(playlists, "NODE", Type="0", Name="ROOT", Count="1")
     playlist = ET.SubElement(

@@ -6,6 +6,13 @@ in Open Key, Traktor's own notation, PLAYTIME), TEMPO (BPM) and MUSICAL_KEY (VAL
 0-11 = C..B major, 12-23 = C..B minor). The playlist's entries are PRIMARYKEYs of TYPE
 TRACK whose KEY is VOLUME + DIR + FILE of the entry.
 
+A track with an analysed structure also carries its beat grid and its mix cues as
+``CUE_V2`` entries (START in milliseconds): the grid marker (TYPE 4, at the first
+downbeat, with ``GRID BPM``) where one grid fits the whole track, and a stored cue
+(TYPE 0, HOTCUE -1: no hot cue pad) at each mix point, named after its transition
+("4->5 mix in, bar 1"; set_cues.py). The file is a new one, never Traktor's own
+collection.nml; how Traktor's import treats a track it already holds: docs/formats.md.
+
 Paths are absolute and split Traktor's way: VOLUME (a Windows drive "C:", the volume
 name of a macOS "/Volumes/NAME/..." path, else the name of the startup volume), DIR
 (each folder followed by "/:", starting with "/:") and FILE. NML has no relative paths,
@@ -28,10 +35,12 @@ from functools import cache
 from djcurator_core.core.keys import parse_key
 from djcurator_core.core.report.justify import SetResult
 from djcurator_core.files.dj_formats.playlist import PlaylistError
+from djcurator_core.files.dj_formats.set_cues import TrackCues, set_cues
 from djcurator_core.files.dj_formats.track_notes import track_notes
 from djcurator_core.files.dj_formats.xml_document import has_non_xml_characters, serialise, xml_text
 
 NML_VERSION = "19"
+CUE, GRID_MARKER = "0", "4"  # CUE_V2 TYPE: a cue point, the beat grid's anchor
 DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="no" ?>'
 
 
@@ -81,7 +90,29 @@ def playlist_uuid(name: str) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"beets-djset:{name}").hex
 
 
-def _entry(collection: ET.Element, track, note: str, volume: str | None) -> str:
+def _cue(entry: ET.Element, name: str, kind: str, seconds: float) -> ET.Element:
+    return ET.SubElement(
+        entry,
+        "CUE_V2",
+        NAME=xml_text(name),
+        DISPL_ORDER="0",
+        TYPE=kind,
+        START=f"{seconds * 1000:.6f}",
+        LEN="0.000000",
+        REPEATS="-1",
+        HOTCUE="-1",
+    )
+
+
+def _add_grid_and_cues(entry: ET.Element, marks: TrackCues) -> None:
+    if marks.grid is not None:
+        marker = _cue(entry, "Beat Marker", GRID_MARKER, marks.grid.first_downbeat)
+        ET.SubElement(marker, "GRID", BPM=f"{marks.grid.bpm:.6f}")
+    for cue in marks.cues:
+        _cue(entry, cue.name, CUE, cue.seconds)
+
+
+def _entry(collection: ET.Element, track, note: str, volume: str | None, marks: TrackCues) -> str:
     if not track.path:
         raise PlaylistError(f"track {track.id} ({track.label}) has no file path")
     if has_non_xml_characters(track.path):
@@ -112,6 +143,7 @@ def _entry(collection: ET.Element, track, note: str, volume: str | None) -> str:
     if key is not None:
         value = key.pitch_class + (12 if key.is_minor else 0)
         ET.SubElement(entry, "MUSICAL_KEY", VALUE=str(value))
+    _add_grid_and_cues(entry, marks)
     return primary_key(*location)
 
 
@@ -123,8 +155,10 @@ def render_traktor_nml(result: SetResult, name: str, *, volume: str | None = Non
     ET.SubElement(root, "MUSICFOLDERS")
     collection = ET.SubElement(root, "COLLECTION", ENTRIES=str(len(result.tracks)))
     notes = track_notes(result)
+    marks = set_cues(result)
     keys = [
-        _entry(collection, track, notes[index], volume) for index, track in enumerate(result.tracks)
+        _entry(collection, track, notes[index], volume, marks[index])
+        for index, track in enumerate(result.tracks)
     ]
     ET.SubElement(root, "SETS", ENTRIES="0")
     playlists = ET.SubElement(root, "PLAYLISTS")

@@ -289,7 +289,9 @@ def sequence_tracks_activity(request: SequenceRequest) -> SequencedOrder:
 
 @activity.defn
 def generate_justifications_activity(request: JustifyRequest) -> JustifiedSet:
-    """Explain every transition and summarise the set with `justify.justify`."""
+    """Explain every transition and summarise the set with `justify.justify`, which also
+    chooses the mix points where the tracks carry a structure (no step of their own: the
+    activity sequence, and so the recorded histories, stay as they were)."""
     _log_execution("generate_justifications_activity")
     n = request.tracks.count
     bad = [i for i in request.order if not 0 <= i < n]
