@@ -198,7 +198,7 @@ def test_ctrl_c_stops_the_pool_at_once_without_tracebacks(files: list[str], tmp_
         ).stdout.split()
     assert len(children) >= 2, "no pool running"
     os.killpg(process.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
-    out, err = process.communicate(timeout=30)
+    out, err = process.communicate(timeout=60)  # at once; the bound only stops a hang
     assert out.strip() == "interrupted", (out, err)
     assert "Traceback" not in err, err
     time.sleep(1.0)

@@ -115,6 +115,16 @@ def _map_holding_ctrl_c(pool: concurrent.futures.ProcessPoolExecutor, paths, chu
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
+def _stop_now(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Ctrl-C: end the pool's processes now rather than wait for them. A process still
+    starting (importing, seconds on a busy machine) would only take its Ctrl-C once it
+    reaches its initializer, and a reading one would finish its chunk; the parent's
+    `with` would wait for both. Killed processes print nothing."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _read_in_pool(paths: Sequence[str], pool_min: int | None) -> list[Outcome]:
     """The outcomes of the first paths, in order, as far as a pool of processes read them:
     all of them, or none when there are too few or one core, or a prefix when the pool
@@ -130,8 +140,12 @@ def _read_in_pool(paths: Sequence[str], pool_min: int | None) -> list[Outcome]:
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_quiet_on_ctrl_c,
         ) as pool:
-            for outcome in _map_holding_ctrl_c(pool, paths, chunk):
-                done.append(outcome)
+            try:
+                for outcome in _map_holding_ctrl_c(pool, paths, chunk):
+                    done.append(outcome)
+            except KeyboardInterrupt:
+                _stop_now(pool)
+                raise
     except (concurrent.futures.process.BrokenProcessPool, OSError):
         pass  # the rest is read in this process
     return done
