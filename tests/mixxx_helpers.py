@@ -3,11 +3,11 @@ files, and sets with structures and mix points built directly."""
 
 from __future__ import annotations
 
-import math
 import sqlite3
-import struct
 import wave
 from pathlib import Path
+
+import numpy as np
 
 from djcurator_core.core.mixing.mix_point import MixPoint
 from djcurator_core.core.models import Track
@@ -32,16 +32,14 @@ def make_database(folder: Path) -> Path:
 def make_wav(path: Path, seconds: float, rate: int = 22050, bpm: float = 120.0) -> Path:
     """A mono 16-bit WAV with a click on every beat (a real file mutagen and Mixxx read)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frames = bytearray()
-    for i in range(int(rate * seconds)):
-        phase = (i / rate * bpm / 60.0) % 1.0
-        value = math.exp(-phase * 40) * math.sin(2 * math.pi * 80 * i / rate)
-        frames += struct.pack("<h", int(value * 20000))
+    t = np.arange(int(rate * seconds)) / rate
+    phase = (t * bpm / 60.0) % 1.0
+    samples = np.exp(-phase * 40) * np.sin(2 * np.pi * 80 * t) * 20000
     with wave.open(str(path), "wb") as handle:
         handle.setnchannels(1)
         handle.setsampwidth(2)
         handle.setframerate(rate)
-        handle.writeframes(bytes(frames))
+        handle.writeframes(samples.astype("<i2").tobytes())
     return path
 
 

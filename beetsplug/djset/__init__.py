@@ -78,6 +78,12 @@ class DJSetPlugin(BeetsPlugin):
                 "forward_slash": False,
                 "format": "m3u8",  # or a list: [m3u8, rekordbox, nml] (docs/formats.md)
                 "keep_incomplete": False,
+                # --format mixxx (docs/mixxx.md): the set into Mixxx's own database
+                "mixxx": {
+                    "database": "",  # empty: the platform's Mixxx folder (~/.mixxx/...)
+                    "autodj": "off",  # or append / replace: the Auto DJ queue
+                    "crate": "",  # a crate name: the set's tracks go in it too
+                },
                 "temporal": {
                     "address": "",  # empty: TEMPORAL_* / temporal.toml, else embedded server
                     "namespace": "",
@@ -144,7 +150,20 @@ class DJSetPlugin(BeetsPlugin):
         )
         add(
             "--format",
-            help="playlist formats, comma-separated: m3u8 (default), json, rekordbox, nml",
+            help="playlist formats, comma-separated: m3u8 (default), json, rekordbox, nml, "
+            "mixxx (into Mixxx's database)",
+        )
+        add(
+            "--mixxx-autodj",
+            choices=["off", "append", "replace"],
+            metavar="off|append|replace",
+            help="with --format mixxx: also append the set to Mixxx's Auto DJ queue, or "
+            "replace the queue with it (default: djset.mixxx.autodj, off)",
+        )
+        add(
+            "--mixxx-crate",
+            metavar="NAME",
+            help="with --format mixxx: also put the set's tracks in this Mixxx crate",
         )
         add("--no-wait", action="store_true", help="start the workflow, print its id, return")
         add("--collect", metavar="WORKFLOW_ID", help="write the playlist of a finished run")
@@ -319,7 +338,8 @@ class DJSetPlugin(BeetsPlugin):
     def worker_scope(self, lib: Library):
         """What the `--serve` worker may touch, from this configuration: playlists in
         djset.playlist_dir and djset.worker.allowed_dirs, this beets library and
-        djset.worker.libraries, tracks files in djset.worker.tracks_dirs."""
+        djset.worker.libraries, tracks files in djset.worker.tracks_dirs, sets into the
+        Mixxx database djset.mixxx.database (else the platform's default one)."""
         from djcurator_core.pipeline.workers.worker_scope import WorkerScope
 
         worker = self.config["worker"]
@@ -334,10 +354,12 @@ class DJSetPlugin(BeetsPlugin):
             ),
             libraries=paths(os.fsdecode(lib.path), *worker["libraries"].as_str_seq()),
             tracks_dirs=paths(*worker["tracks_dirs"].as_str_seq()),
+            mixxx_databases=(str(self.output.mixxx_database()),),
             settings={
                 "playlist": f"djset.playlist_dir or djset.worker.allowed_dirs {where}",
                 "library": f"djset.worker.libraries {where}",
                 "tracks": f"djset.worker.tracks_dirs {where}",
+                "mixxx": f"djset.mixxx.database {where}",
             },
         )
 
