@@ -11,7 +11,7 @@ BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_ARGS ?=  # e.g. make bench BENCH_ARGS="--sizes 50 --seeds 1 --timing-sizes ''"
 
-.PHONY: demo test lint bench bench-solver bench-workflow bench-schedule clean
+.PHONY: demo test lint bench bench-solver bench-workflow bench-schedule bench-mixxx clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,13 @@ bench-workflow: $(STAMP)
 
 bench-schedule: $(STAMP)
 	$(PY) scripts/bench_schedule.py
+
+# the real Mixxx (Debian's 2.3.3) keeps a set written by --format mixxx (docs/mixxx.md);
+# installs the app and a virtual display with apt where they are missing (needs root)
+bench-mixxx: $(STAMP)
+	command -v mixxx >/dev/null && command -v Xvfb >/dev/null && command -v xdotool >/dev/null \
+		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y mixxx xvfb xdotool)
+	$(PY) -m pytest -q -s -p no:cacheprovider -m mixxx tests/test_mixxx_app.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -69,7 +69,10 @@ class SetOutput:
         from djcurator_core.files.dj_formats.playlist import PlaylistError
         from djcurator_core.files.mixxx.mixxx_database import AUTODJ_MODES
 
-        autodj = getattr(opts, "mixxx_autodj", None) or self.config["mixxx"]["autodj"].as_str()
+        configured = self.config["mixxx"]["autodj"].get()
+        if configured in (False, None, ""):  # YAML reads a bare `off` as false
+            configured = "off"
+        autodj = getattr(opts, "mixxx_autodj", None) or str(configured)
         if autodj not in AUTODJ_MODES:
             raise PlaylistError(f"djset.mixxx.autodj {autodj!r}: one of {', '.join(AUTODJ_MODES)}")
         crate = getattr(opts, "mixxx_crate", None) or self.config["mixxx"]["crate"].as_str()
