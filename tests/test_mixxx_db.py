@@ -332,3 +332,21 @@ def test_a_write_killed_halfway_leaves_the_database_as_it_was(db, music, tmp_pat
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
     done = write_set(make_set(music, SECONDS), "After", MixxxTarget(str(db)))
     assert done.added == len(music) - 1  # and the next write works
+
+
+def test_a_worker_writes_only_the_mixxx_database_its_configuration_names(db, tmp_path):
+    from temporalio.exceptions import ApplicationError
+
+    from djcurator_core.pipeline.workers.worker_scope import DENY_ALL, WorkerScope
+
+    scope = WorkerScope(mixxx_databases=(str(db),))
+    assert scope.mixxx_database(str(db)) == os.path.realpath(db)
+    (tmp_path / "link.sqlite").symlink_to(db)
+    assert scope.mixxx_database(str(tmp_path / "link.sqlite")) == os.path.realpath(db)
+    other = make_database(tmp_path / "other")
+    for refused, where in ((scope, str(db)), (DENY_ALL, "(none configured)")):
+        with pytest.raises(ApplicationError, match="is not allowed") as error:
+            refused.mixxx_database(str(other))
+        assert where in str(error.value) and error.value.type == "NotAllowed"
+    with pytest.raises(ApplicationError, match="is not allowed"):
+        scope.mixxx_database(str(db.parent))  # a folder is never enough

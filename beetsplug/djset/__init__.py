@@ -339,7 +339,7 @@ class DJSetPlugin(BeetsPlugin):
         """What the `--serve` worker may touch, from this configuration: playlists in
         djset.playlist_dir and djset.worker.allowed_dirs, this beets library and
         djset.worker.libraries, tracks files in djset.worker.tracks_dirs, sets into the
-        Mixxx database djset.mixxx.database (else the platform's default one)."""
+        Mixxx database djset.mixxx.database (only when it is set)."""
         from djcurator_core.pipeline.workers.worker_scope import WorkerScope
 
         worker = self.config["worker"]
@@ -354,7 +354,8 @@ class DJSetPlugin(BeetsPlugin):
             ),
             libraries=paths(os.fsdecode(lib.path), *worker["libraries"].as_str_seq()),
             tracks_dirs=paths(*worker["tracks_dirs"].as_str_seq()),
-            mixxx_databases=(str(self.output.mixxx_database()),),
+            # only a database named in the config: a request never picks the user's Mixxx
+            mixxx_databases=paths(*filter(None, [self.config["mixxx"]["database"].as_str()])),
             settings={
                 "playlist": f"djset.playlist_dir or djset.worker.allowed_dirs {where}",
                 "library": f"djset.worker.libraries {where}",

@@ -13,7 +13,7 @@ tracks file. So every activity that touches the file system asks the scope first
   folder whose databases may be opened);
 - tracks files are read only inside `tracks_dirs`;
 - a Mixxx database (format mixxx) is written only when listed in `mixxx_databases` (for
-  `beet djset --serve`: ``djset.mixxx.database``, else the platform's default; for
+  `beet djset --serve`: ``djset.mixxx.database`` when it is set, none otherwise; for
   ``python worker.py``: its ``--mixxx-database`` flags): exact files, never a folder, since
   the worker changes rows in it.
 
