@@ -100,6 +100,7 @@ def test_mixxx_keeps_the_set_playlist_auto_dj_queue_and_cues(tmp_path):
         "Auto DJ queue kept": f"{len(after['autodj'])}/{TRACKS}",
         "crate tracks kept": f"{len(after['crate'])}/{TRACKS}",
         "intro/outro cues kept": f"{len(before['cues'] & after['cues'])}/{2 * TRACKS}",
+        "cues Mixxx added": len(rows(db, "SELECT id FROM cues WHERE type NOT IN (6, 7)")),
         "beat grids unchanged": sum(
             a == b for a, b in zip(before["grids"], after["grids"], strict=True)
         ),
