@@ -116,9 +116,28 @@ class HeadlessMixxx:
         self.display = f":{display}"
         self.xvfb: subprocess.Popen | None = None
         self.mixxx: subprocess.Popen | None = None
+        self.x_errors: list[str] = []
 
     def _x(self, *args: str) -> None:
-        subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": self.display}, check=False)
+        done = subprocess.run(
+            ["xdotool", *args],
+            env={**os.environ, "DISPLAY": self.display},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode:
+            self.x_errors.append(f"xdotool {' '.join(args)}: {done.stderr.strip()}")
+
+    def _display_ready(self) -> bool:
+        env = {**os.environ, "DISPLAY": self.display}
+        probe = subprocess.run(["xdotool", "getdisplaygeometry"], env=env, capture_output=True)
+        return probe.returncode == 0
+
+    def _click(self, x: int, y: int) -> None:
+        # two calls: this xdotool (Debian 12) fails a chained "mousemove X Y click 1"
+        self._x("mousemove", str(x), str(y))
+        self._x("click", "1")
 
     def start(self, files: list[Path]) -> None:
         self.xvfb = subprocess.Popen(
@@ -126,7 +145,7 @@ class HeadlessMixxx:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for(lambda: Path(f"/tmp/.X11-unix/X{self.display[1:]}").exists(), 30, "Xvfb")
+        wait_for(self._display_ready, 30, "Xvfb to accept clients")
         env = {**os.environ, "DISPLAY": self.display}
         env.pop("QT_QPA_PLATFORM", None)
         with open(self.settings / "run.out", "wb") as out:
@@ -137,7 +156,7 @@ class HeadlessMixxx:
         while "Running Mixxx" not in log_text(self.settings):
             assert self.mixxx.poll() is None, "Mixxx ended during its start"
             assert time.monotonic() < deadline, "Mixxx did not reach its main window"
-            self._x("mousemove", *map(str, CONTINUE_BUTTON), "click", "1")
+            self._click(*CONTINUE_BUTTON)
             time.sleep(2)
 
     def quit(self, seconds: float = 60) -> int:
@@ -145,7 +164,7 @@ class HeadlessMixxx:
         assert self.mixxx is not None
         deadline = time.monotonic() + seconds
         while self.mixxx.poll() is None and time.monotonic() < deadline:
-            self._x("mousemove", *map(str, FILE_MENU), "click", "1")
+            self._click(*FILE_MENU)
             time.sleep(1.5)
             self._x("key", "Up")
             time.sleep(0.3)

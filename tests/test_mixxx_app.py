@@ -105,6 +105,7 @@ def test_mixxx_keeps_the_set_playlist_auto_dj_queue_and_cues(tmp_path):
             a == b for a, b in zip(before["grids"], after["grids"], strict=True)
         ),
         "database errors logged": len(database_errors(settings)),
+        "xdotool failures": len(mixxx.x_errors),
     }
     print("\nMixxx 2.3.3 after writing a 30-track set, starting and quitting it:")
     for what, value in seen.items():
