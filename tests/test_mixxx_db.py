@@ -350,3 +350,26 @@ def test_a_worker_writes_only_the_mixxx_database_its_configuration_names(db, tmp
         assert where in str(error.value) and error.value.type == "NotAllowed"
     with pytest.raises(ApplicationError, match="is not allowed"):
         scope.mixxx_database(str(db.parent))  # a folder is never enough
+
+
+def test_the_scheduled_runs_activity_writes_mixxx_only_where_its_worker_allows(db, music):
+    from temporalio.exceptions import ApplicationError
+
+    from djcurator_core.pipeline.contracts import PlaylistTarget, WritePlaylistRequest
+    from djcurator_core.pipeline.sets.library_activities import write_playlist_activity
+    from djcurator_core.pipeline.workers.worker_scope import WorkerScope, using
+
+    request = WritePlaylistRequest(
+        result_json=make_set(music, SECONDS).model_dump_json(),
+        target=PlaylistTarget(path=str(db), format="mixxx", mixxx_autodj="append"),
+        name="Nightly",
+    )
+    before = dump(db)
+    with using(WorkerScope()), pytest.raises(ApplicationError, match="is not allowed"):
+        write_playlist_activity(request)
+    assert dump(db) == before
+    with using(WorkerScope(mixxx_databases=(str(db),))):
+        written = write_playlist_activity(request)
+    assert written.track_count == len(music)
+    assert rows(db, "SELECT count(*) FROM PlaylistTracks WHERE playlist_id = 1") == [(4,)]
+    assert rows(db, "SELECT count(*) FROM Playlists WHERE name = 'Nightly'") == [(1,)]
