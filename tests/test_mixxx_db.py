@@ -373,3 +373,26 @@ def test_the_scheduled_runs_activity_writes_mixxx_only_where_its_worker_allows(d
     assert written.track_count == len(music)
     assert rows(db, "SELECT count(*) FROM PlaylistTracks WHERE playlist_id = 1") == [(4,)]
     assert rows(db, "SELECT count(*) FROM Playlists WHERE name = 'Nightly'") == [(1,)]
+
+
+def test_a_hidden_track_is_shown_again_and_a_bare_location_reused(db, music):
+    write_set(make_set(music[:1], SECONDS), "Old", MixxxTarget(str(db)))
+    con = sqlite3.connect(db)
+    con.execute("UPDATE library SET mixxx_deleted = 1 WHERE id = 1")  # "Hide from library"
+    location = mixxx_location(str(music[1]))
+    con.execute(
+        "INSERT INTO track_locations (location, filename, directory, filesize, fs_deleted, "
+        "needs_verification) VALUES (?, 'x', 'y', 1, 0, 0)",
+        (location,),
+    )  # a location row without its library row
+    con.commit()
+    con.close()
+    done = write_set(make_set(music[:2], SECONDS), "New", MixxxTarget(str(db)))
+    assert (done.added, done.matched) == (1, 1)
+    assert rows(db, "SELECT mixxx_deleted FROM library WHERE id = 1") == [(0,)]
+    assert rows(db, "SELECT count(*) FROM track_locations WHERE location = ?", location) == [(1,)]
+    assert rows(
+        db,
+        "SELECT tl.location FROM library l JOIN track_locations tl ON l.location = tl.id "
+        "WHERE l.id = 2",
+    ) == [(location,)]
