@@ -15,7 +15,7 @@ LKH_PY := $(LKH_VENV)/bin/python
 LKH_STAMP := $(LKH_VENV)/.installed
 BENCH_ARGS ?=  # e.g. make bench BENCH_ARGS="--sizes 50 --seeds 1 --timing-sizes ''"
 
-.PHONY: demo test lint bench bench-solver bench-workflow bench-schedule bench-first-run clean
+.PHONY: demo test lint bench bench-solver bench-workflow bench-schedule bench-first-run bench-mixxx clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,13 @@ bench-workflow: $(STAMP)
 
 bench-schedule: $(STAMP)
 	$(PY) scripts/bench_schedule.py
+
+# the real Mixxx (Debian's 2.3.3) keeps a set written by --format mixxx (docs/mixxx.md);
+# installs the app and a virtual display with apt where they are missing (needs root)
+bench-mixxx: $(STAMP)
+	command -v mixxx >/dev/null && command -v Xvfb >/dev/null && command -v xdotool >/dev/null \
+		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y mixxx xvfb xdotool)
+	$(PY) -m pytest -q -s -p no:cacheprovider -m mixxx tests/test_mixxx_app.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) $(LKH_VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -225,7 +225,7 @@ def test_format_lists(value, expected):
 def test_unknown_or_missing_format_names_the_formats(value):
     with pytest.raises(PlaylistError) as error:
         parse_formats(value)
-    assert str(error.value).endswith("the formats are m3u8, json, rekordbox, nml")
+    assert str(error.value).endswith("the formats are m3u8, json, rekordbox, nml, mixxx")
     if value and value != []:
         bad = "serato" if "serato" in str(value) else ("xml" if "xml" in str(value) else "m3u")
         assert f"unknown playlist format '{bad}'" in str(error.value)

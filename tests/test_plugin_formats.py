@@ -28,7 +28,7 @@ from djcurator_core.pipeline.sets.client import fetch_result
 
 pytestmark = pytest.mark.temporal
 
-FORMATS_LINE = "the formats are m3u8, json, rekordbox, nml"
+FORMATS_LINE = "the formats are m3u8, json, rekordbox, nml, mixxx"
 
 
 @pytest.fixture(scope="module")

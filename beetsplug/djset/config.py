@@ -36,6 +36,12 @@ def defaults() -> dict[str, Any]:
         "forward_slash": False,
         "format": "m3u8",  # or a list: [m3u8, rekordbox, nml] (docs/formats.md)
         "keep_incomplete": False,
+        # --format mixxx (docs/mixxx.md): the set into Mixxx's own database
+        "mixxx": {
+            "database": "",  # empty: the platform's Mixxx folder (~/.mixxx/...)
+            "autodj": "off",  # or append / replace: the Auto DJ queue
+            "crate": "",  # a crate name: the set's tracks go in it too
+        },
         "temporal": {
             "address": "",  # empty: TEMPORAL_* / temporal.toml, else embedded server
             "namespace": "",
@@ -86,7 +92,8 @@ class Settings:
     def worker_scope(self, lib: Library):
         """What the `--serve` worker may touch, from this configuration: playlists in
         djset.playlist_dir and djset.worker.allowed_dirs, this beets library and
-        djset.worker.libraries, tracks files in djset.worker.tracks_dirs."""
+        djset.worker.libraries, tracks files in djset.worker.tracks_dirs, sets into the
+        Mixxx database djset.mixxx.database (only when it is set)."""
         from djcurator_core.pipeline.workers.worker_scope import WorkerScope
 
         worker = self.config["worker"]
@@ -101,10 +108,13 @@ class Settings:
             ),
             libraries=paths(os.fsdecode(lib.path), *worker["libraries"].as_str_seq()),
             tracks_dirs=paths(*worker["tracks_dirs"].as_str_seq()),
+            # only a database named in the config: a request never picks the user's Mixxx
+            mixxx_databases=paths(*filter(None, [self.config["mixxx"]["database"].as_str()])),
             settings={
                 "playlist": f"djset.playlist_dir or djset.worker.allowed_dirs {where}",
                 "library": f"djset.worker.libraries {where}",
                 "tracks": f"djset.worker.tracks_dirs {where}",
+                "mixxx": f"djset.mixxx.database {where}",
             },
         )
 

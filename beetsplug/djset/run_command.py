@@ -54,7 +54,23 @@ def build_command(run) -> ui.Subcommand:
         action="store_true",
         help="first estimate BPM, key and energy where missing (beet djanalyze)",
     )
-    add("--format", help="playlist formats, comma-separated: m3u8 (default), json, rekordbox, nml")
+    add(
+        "--format",
+        help="playlist formats, comma-separated: m3u8 (default), json, rekordbox, nml, "
+        "mixxx (into Mixxx's database)",
+    )
+    add(
+        "--mixxx-autodj",
+        choices=["off", "append", "replace"],
+        metavar="off|append|replace",
+        help="with --format mixxx: also append the set to Mixxx's Auto DJ queue, or "
+        "replace the queue with it (default: djset.mixxx.autodj, off)",
+    )
+    add(
+        "--mixxx-crate",
+        metavar="NAME",
+        help="with --format mixxx: also put the set's tracks in this Mixxx crate",
+    )
     add("--no-wait", action="store_true", help="start the workflow, print its id, return")
     add("--collect", metavar="WORKFLOW_ID", help="write the playlist of a finished run")
     add(

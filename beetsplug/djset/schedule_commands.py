@@ -168,6 +168,7 @@ class ScheduleCommands:
                 [PlaylistFile(path=str(path), format=fmt) for fmt, path in files],
                 relative_to=plugin.output.relative_to(lib, opts, target, [fmt for fmt, _ in files]),
                 forward_slash=plugin.output.forward_slash(opts),
+                **plugin.output.mixxx_settings(opts),
             ),
         )
         schedule = self.config["schedule"]
@@ -299,7 +300,10 @@ class ScheduleCommands:
         scope = self.plugin.settings.worker_scope(lib)
         try:
             for file in request.playlist.files():
-                scope.playlist_path(file.path, FORMATS[file.format].suffix)
+                if FORMATS[file.format].database:
+                    scope.mixxx_database(file.path)
+                else:
+                    scope.playlist_path(file.path, FORMATS[file.format].suffix)
         except ApplicationError as exc:
             raise ui.UserError(f"runs of this schedule would fail: {exc.message}") from None
 

@@ -44,13 +44,39 @@ class SetOutput:
         self.log = log
 
     def playlist_files(self, opts: Values, name: str) -> list[tuple[str, Path]]:
-        """(format, file) for each playlist format of the run, all in the playlist folder."""
+        """(format, file) for each playlist format of the run, all in the playlist folder,
+        and the Mixxx database last (so the first is a file whenever there is one)."""
         from djcurator_core.files.dj_formats.formats import playlist_files
 
         setting = option_or_config(opts.playlist_dir, self.config["playlist_dir"].as_str())
         folder = Path(os.path.expanduser(setting))
         formats = self.output_formats(opts)
-        return list(zip(formats, playlist_files(folder.absolute(), name, formats), strict=True))
+        formats = (*[f for f in formats if f != "mixxx"], *[f for f in formats if f == "mixxx"])
+        databases = {"mixxx": self.mixxx_database()} if "mixxx" in formats else None
+        paths = playlist_files(folder.absolute(), name, formats, databases)
+        return list(zip(formats, paths, strict=True))
+
+    def mixxx_database(self) -> Path:
+        """djset.mixxx.database, else Mixxx's database in the platform's settings folder."""
+        from djcurator_core.files.mixxx.mixxx_database import default_database
+
+        setting = self.config["mixxx"]["database"].as_str()
+        return Path(os.path.expanduser(setting)).absolute() if setting else default_database()
+
+    def mixxx_settings(self, opts: Values) -> dict[str, Any]:
+        """The Auto DJ mode and crate of --format mixxx (flags over djset.mixxx); a bad
+        djset.mixxx.autodj is a PlaylistError naming it."""
+        from djcurator_core.files.dj_formats.playlist import PlaylistError
+        from djcurator_core.files.mixxx.mixxx_database import AUTODJ_MODES
+
+        configured = self.config["mixxx"]["autodj"].get()
+        if configured in (False, None, ""):  # YAML reads a bare `off` as false
+            configured = "off"
+        autodj = getattr(opts, "mixxx_autodj", None) or str(configured)
+        if autodj not in AUTODJ_MODES:
+            raise PlaylistError(f"djset.mixxx.autodj {autodj!r}: one of {', '.join(AUTODJ_MODES)}")
+        crate = getattr(opts, "mixxx_crate", None) or self.config["mixxx"]["crate"].as_str()
+        return {"mixxx_autodj": autodj, "mixxx_crate": crate or None}
 
     def output_formats(self, opts: Values) -> tuple[str, ...]:
         """--format, else djset.format (a name, "m3u8,rekordbox" or a list); an unknown
@@ -72,6 +98,14 @@ class SetOutput:
         folder its entries are relative to exists (a typo would give broken paths)."""
         from djcurator_core.files.dj_formats.playlist import check_relative_to, check_writable
 
+        formats = self.output_formats(opts)
+        if "mixxx" in formats:  # held by a running Mixxx, missing, untested: refuse now
+            from djcurator_core.files.mixxx.mixxx_database import check_database
+
+            self.mixxx_settings(opts)
+            check_database(self.mixxx_database())
+        if formats == ("mixxx",):
+            return
         check_writable(target.parent)
         relative_to = self.relative_to(lib, opts, target)
         if relative_to is not None:
@@ -152,8 +186,11 @@ class SetOutput:
             workflow_id=workflow_id,
             relative_to=self.relative_to(lib, opts, files[0][1], [fmt for fmt, _ in files]),
             forward_slash=self.forward_slash(opts),
+            **(self.mixxx_settings(opts) if any(f == "mixxx" for f, _ in files) else {}),
         )
         written = write_playlists(result, name, files, options)
         for path in written.written:
             ui.print_(f"wrote {path} ({result.summary.track_count} tracks)")
+        for note in written.notes:
+            ui.print_(note)
         written.raise_errors()  # a file not written: one error line, its old version kept

@@ -202,6 +202,8 @@ class PlaylistTarget(BaseModel):
     more: list[PlaylistFile] = []
     relative_to: str | None = None  # folder the M3U8 entries are relative to; None = absolute
     forward_slash: bool = False
+    mixxx_autodj: Literal["off", "append", "replace"] = "off"  # format mixxx: the Auto DJ queue
+    mixxx_crate: str | None = None  # format mixxx: also a crate of this name
 
     @classmethod
     def of_files(cls, files: list[PlaylistFile], **settings) -> PlaylistTarget:

@@ -78,7 +78,8 @@ def write_playlist_activity(request: WritePlaylistRequest) -> WrittenPlaylist:
 
     A file outside the folders this worker's configuration allows (worker_scope) fails
     the run before anything is written (NotAllowed): the request does not choose what the
-    worker writes. So does a `relative_to` folder that does not exist."""
+    worker writes. So does a `relative_to` folder that does not exist, and a Mixxx
+    database (format mixxx) that is not the one the worker's configuration names."""
     _log_execution("write_playlist_activity")
     target = request.target
     workflow_id = activity.info().workflow_id if activity.in_activity() else None
@@ -91,10 +92,17 @@ def write_playlist_activity(request: WritePlaylistRequest) -> WrittenPlaylist:
         workflow_id=workflow_id,
         relative_to=target.relative_to,
         forward_slash=target.forward_slash,
+        mixxx_autodj=target.mixxx_autodj,
+        mixxx_crate=target.mixxx_crate,
     )
     scope = current_scope()
     files = [
-        (file.format, scope.playlist_path(file.path, FORMATS[file.format].suffix))
+        (
+            file.format,
+            scope.mixxx_database(file.path)
+            if FORMATS[file.format].database
+            else scope.playlist_path(file.path, FORMATS[file.format].suffix),
+        )
         for file in target.files()
     ]
     try:

@@ -14,7 +14,8 @@ Run as many as you like on the same queue.
 What the worker may touch is its own decision, never a request's (docs/hardening.md):
 it writes playlists only inside --playlist-dir folders, opens only the beets libraries
 given with --library (a database file or a folder of them) and reads tracks files only
-inside --tracks-dir folders; each may be given several times, and none is allowed by
+inside --tracks-dir folders, and writes sets into the Mixxx databases given with
+--mixxx-database (format mixxx); each may be given several times, and none is allowed by
 default (sets with inline tracks and no playlist need none).
 
 The worker owns its process, so it may set beets up: its first library step reads
@@ -96,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="a folder this worker may read tracks files from (repeatable)",
     )
     parser.add_argument(
+        "--mixxx-database",
+        action="append",
+        default=[],
+        metavar="DB",
+        help="a Mixxx database (mixxxdb.sqlite) this worker may write sets into (repeatable)",
+    )
+    parser.add_argument(
         "--memory-limit",
         type=_memory_size,
         help="memory the heavy steps (ordering, justifying) may hold at once, e.g. 4G; a step "
@@ -140,6 +148,7 @@ def scope_from(args: argparse.Namespace) -> WorkerScope:
         playlist_dirs=absolute(args.playlist_dir),
         libraries=absolute(args.library),
         tracks_dirs=absolute(args.tracks_dir),
+        mixxx_databases=absolute(args.mixxx_database),
     )
 
 

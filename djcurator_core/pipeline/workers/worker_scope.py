@@ -11,7 +11,11 @@ tracks file. So every activity that touches the file system asks the scope first
   ``python worker.py``: its ``--playlist-dir`` flags);
 - beets libraries are opened only when listed in `libraries` (a database file, or a
   folder whose databases may be opened);
-- tracks files are read only inside `tracks_dirs`.
+- tracks files are read only inside `tracks_dirs`;
+- a Mixxx database (format mixxx) is written only when listed in `mixxx_databases` (for
+  `beet djset --serve`: ``djset.mixxx.database`` when it is set, none otherwise; for
+  ``python worker.py``: its ``--mixxx-database`` flags): exact files, never a folder, since
+  the worker changes rows in it.
 
 Paths are compared after `os.path.realpath` on both sides, so neither ``..`` nor a
 symlink (to a file or to a folder on the way) leads outside. A refused path fails the run
@@ -48,11 +52,13 @@ class WorkerScope:
     playlist_dirs: tuple[str, ...] = ()
     libraries: tuple[str, ...] = ()
     tracks_dirs: tuple[str, ...] = ()
+    mixxx_databases: tuple[str, ...] = ()
     settings: dict[str, str] = field(
         default_factory=lambda: {
             "playlist": "the worker's --playlist-dir",
             "library": "the worker's --library",
             "tracks": "the worker's --tracks-dir",
+            "mixxx": "the worker's --mixxx-database",
         }
     )
 
@@ -85,6 +91,21 @@ class WorkerScope:
             if real == folder or (os.path.isdir(folder) and _within(real, folder)):
                 return real
         raise self._refusal(db, self.libraries, "library", "opens the beets libraries")
+
+    def mixxx_database(self, db: str) -> str:
+        """The real path of a Mixxx database to write; NotAllowed unless `mixxx_databases`
+        lists that very file."""
+        if not os.path.isabs(db):
+            raise bad_input(NOT_ALLOWED, f"mixxx database {shown(db)} is not absolute")
+        real = _real(db)
+        if any(real == _real(allowed) for allowed in self.mixxx_databases):
+            return real
+        where = ", ".join(shown(p) for p in self.mixxx_databases) or "(none configured)"
+        raise bad_input(
+            NOT_ALLOWED,
+            f"mixxx database {shown(db)} is not allowed: this worker only writes {where}; "
+            f"to allow it, set {self.settings.get('mixxx', 'its mixxx database')}",
+        )
 
     def _inside(self, path: str, folders: tuple[str, ...], kind: str, verb: str) -> str:
         if not os.path.isabs(path):
