@@ -27,7 +27,12 @@ from beets import plugins, ui
 from beets.dbcore import types
 from beets.plugins import BeetsPlugin
 
-from beetsplug.djset.analyze_commands import ANALYZE_DEFAULTS, ImportAnalysis, analyze_command
+from beetsplug.djset.analyze_commands import (
+    ANALYZE_DEFAULTS,
+    ImportAnalysis,
+    analyze_command,
+    report_key_confidence,
+)
 from beetsplug.djset.set_output import SetOutput, option_or_config
 from djcurator_core.core.options.set_option_flags import (
     CONFIGURABLE,
@@ -67,7 +72,13 @@ def user_errors(method):
 
 class DJSetPlugin(BeetsPlugin):
     # bpm_precise: the analysed tempo with its decimals (beets' own bpm is an integer).
-    item_types = {"energy": types.FLOAT, "bpm_precise": types.FLOAT}
+    item_types = {
+        "energy": types.FLOAT,
+        "bpm_precise": types.FLOAT,
+        "key_confidence": types.FLOAT,  # beet djanalyze: 0..1, beside initial_key
+        "bpm_start": types.FLOAT,  # ... a tempo change inside the track
+        "bpm_end": types.FLOAT,
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -254,6 +265,7 @@ class DJSetPlugin(BeetsPlugin):
             self._log.info(
                 "{} tracks without BPM or key kept with neutral scores", export.incomplete
             )
+        report_key_confidence(self._log, export.tracks)
         check_usable(
             len(items),
             export,

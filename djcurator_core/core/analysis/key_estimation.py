@@ -5,10 +5,10 @@ out. Why each step is there:
 
 1. **Spectrum with the drums taken out.** A short-time spectrum (8192-sample frames,
    0.37 s at 22,050 Hz, hop 4096) so that neighbouring semitones are resolved down to
-   the bass; then a soft harmonic/percussive split (Fitzgerald's median filtering): a
-   bin keeps the share of its energy that is steady across frames rather than spread
-   across frequencies. Kicks, snares and hats are broadband and short, so they fall
-   out, and the key is read from the sustained notes.
+   the bass; then the harmonic part of a harmonic/percussive split (Fitzgerald's median
+   filtering, along time): each bin is capped at its median over five frames, so what
+   is steady (held notes, pads, bass) stays and what is short (kicks, snares, hats)
+   falls out, and the key is read from the sustained notes.
 2. **Spectral peaks**, each located to a fraction of a bin (parabolic interpolation on
    the log magnitude), between MIN_HZ and MAX_HZ: only the partials of notes count, not
    the noise floor between them.
@@ -60,7 +60,6 @@ WEIGHT_SEMITONES = 4 / 3  # width of a peak's cosine-squared window on the pitch
 SECTION_SECONDS = 15.0  # sections vote for the key (see step 6)
 SECTION_GROUP = 2  # sections matched together for the start and end key
 LOW_CONFIDENCE = 0.35  # below this the key is reported as uncertain
-MINOR_BIAS = 0.0  # added to the minor keys' correlations
 
 # Faraldo's EDM key profiles, index 0 = tonic (published in Essentia's Key algorithm,
 # src/algorithms/tonal/key.cpp: "edma" and "bgate"; numbers, not code).
@@ -114,31 +113,23 @@ def _magnitude_frames(y: np.ndarray) -> np.ndarray:
     return np.abs(np.fft.rfft(strided * window, axis=1)).astype(np.float32)
 
 
-HPSS = "time"
+TIME_MEDIAN = 5  # frames (0.93 s): a sound shorter than half of it is not a note
 
 
 def _harmonic_part(mag: np.ndarray) -> np.ndarray:
-    """The steady share of the spectrogram (soft median-filter mask, step 1)."""
-    from scipy.ndimage import median_filter
-
-    if mag.shape[0] < 3 or HPSS == "off":
-        return mag
+    """The steady part of the spectrogram (step 1): each bin capped at its median over
+    TIME_MEDIAN frames, so a hit that lasts a frame or two is taken out while a held
+    note keeps its level. (The time half of Fitzgerald's median-filter separation: the
+    frequency median would cost three times the rest of the key estimate and made no
+    difference on the benchmark, docs/analyze.md.)"""
     hi = int(MAX_HZ * FRAME / SAMPLE_RATE) + 2
     mag = mag[:, :hi]
     span = min(TIME_MEDIAN, mag.shape[0] - (1 - mag.shape[0] % 2))
-    if HPSS == "time":
-        padded = np.pad(mag, ((span // 2, span // 2), (0, 0)), mode="edge")
-        stack = np.lib.stride_tricks.sliding_window_view(padded, span, axis=0)
-        return np.minimum(mag, np.median(stack, axis=-1))
-    across_time = median_filter(mag, size=(span, 1), mode="nearest")
-    across_freq = median_filter(mag, size=(1, 17), mode="nearest")
-    h2, p2 = across_time**2, across_freq**2
-    return mag * (h2 / np.maximum(h2 + p2, 1e-12))
-
-
-TIME_MEDIAN = 5
-BASS_HZ = 200.0
-BASS_WEIGHT = 1.0
+    if span < 3:
+        return mag
+    padded = np.pad(mag, ((span // 2, span // 2), (0, 0)), mode="edge")
+    window = np.lib.stride_tricks.sliding_window_view(padded, span, axis=0)
+    return np.minimum(mag, np.median(window, axis=-1))
 
 
 def _peaks(mag: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -180,9 +171,9 @@ def _pitch_class_frames(
     frame: np.ndarray, hz: np.ndarray, weight: np.ndarray, frames: int, tuning: float
 ) -> np.ndarray:
     """frames x 12 harmonic pitch-class profile (step 4), each frame scaled to max 1."""
-    hpcp = np.zeros((frames, 12))
     pitch = _semitones(hz) - tuning
     half = WEIGHT_SEMITONES / 2
+    cells, amounts = [], []
     for harmonic in range(1, HARMONICS + 1):
         fundamental = pitch - 12.0 * math.log2(harmonic)
         w = weight * HARMONIC_SLOPE ** (harmonic - 1)
@@ -191,8 +182,11 @@ def _pitch_class_frames(
             pc = nearest + step
             distance = np.abs(fundamental - pc)
             near = distance < half
-            contribution = w[near] * np.cos(np.pi / 2 * distance[near] / half) ** 2
-            np.add.at(hpcp, (frame[near], pc[near].astype(int) % 12), contribution)
+            cells.append(frame[near] * 12 + pc[near].astype(int) % 12)
+            amounts.append(w[near] * np.cos(np.pi / 2 * distance[near] / half) ** 2)
+    hpcp = np.bincount(
+        np.concatenate(cells), weights=np.concatenate(amounts), minlength=frames * 12
+    ).reshape(frames, 12)
     peak = hpcp.max(axis=1, keepdims=True)
     return np.divide(hpcp, peak, out=np.zeros_like(hpcp), where=peak > 0)
 
@@ -201,7 +195,6 @@ def pitch_class_frames(y: np.ndarray, tuning: float | None = None) -> tuple[np.n
     """(frames x 12 pitch-class profile, tuning in semitones) of one excerpt."""
     mag = _harmonic_part(_magnitude_frames(np.ascontiguousarray(y, dtype=np.float32)))
     frame, hz, weight = _peaks(mag)
-    weight = np.where(hz < BASS_HZ, weight * BASS_WEIGHT, weight)
     if tuning is None:
         tuning = estimate_tuning(hz, weight)
     return _pitch_class_frames(frame, hz, weight, mag.shape[0], tuning), tuning
@@ -225,9 +218,7 @@ def key_correlations(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.n
     norm = np.linalg.norm(x)
     if norm < 1e-12:
         return np.zeros(24)
-    r = _profile_matrix(profile) @ (x / norm)
-    r[12:] += MINOR_BIAS
-    return r
+    return _profile_matrix(profile) @ (x / norm)
 
 
 def _key_of(index: int) -> tuple[int, bool]:
