@@ -136,7 +136,7 @@ def analyse_items(
         ui.print_(
             f"{summary.uncertain_keys} keys are uncertain (confidence below "
             f"{LOW_KEY_CONFIDENCE}, stored in the field key_confidence; "
-            "`beet ls key_confidence:..0.35` lists them)"
+            f"`beet ls key_confidence:..{LOW_KEY_CONFIDENCE}` lists them)"
         )
     progress = summary.progress
     done = progress.done - progress.failed

@@ -270,7 +270,7 @@ class AnalysedTrack(BaseModel):
         return bool(self.key_start and self.key_end) or bool(self.bpm_start and self.bpm_end)
 
 
-LOW_KEY_CONFIDENCE = 0.35  # core/analysis/key_estimation.LOW_CONFIDENCE (no numpy here)
+LOW_KEY_CONFIDENCE = 0.5  # core/analysis/key_estimation.LOW_CONFIDENCE (no numpy here)
 
 
 class AnalysisBatch(BaseModel):

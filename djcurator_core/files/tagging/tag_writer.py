@@ -11,7 +11,7 @@ reads back the same:
 An estimated key also gets its confidence (0..1, two decimals) in a tag of its own:
 TXXX:KeyConfidence, KEYCONFIDENCE, freeform KeyConfidence. The key tag itself stays a
 plain valid key, so that every DJ tool still reads it; a tool (or a user) who wants to
-know whether to trust it reads the confidence beside it (below 0.35: uncertain, see
+know whether to trust it reads the confidence beside it (below 0.5: uncertain, see
 docs/analyze.md). DJ tools leave tags they do not know alone.
 
 Only the values given are written; every other tag of the file is left as it was. The
