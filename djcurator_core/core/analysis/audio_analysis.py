@@ -17,16 +17,19 @@ Tempo (BPM, two decimals)
        every two beats (the backbeat lands on 2 and 4: drum & bass read at 86 has its
        snare on every beat -> 172). Hip-hop at 86 keeps its snare every two beats and
        stays at 86. Dubstep, counted at 140 by DJs but built like 70 BPM half-time, is
-       reported at 70: a known limit of this rule.
+       read at 70 by this rule alone; beets' genre settles it (step 5).
     4. Precision: the autocorrelation peaks at every multiple k of the beat lag within the
        excerpt, each located to a fraction of a frame (parabolic interpolation), fitted
        through the origin. Typical error on steady electronic music: < 0.05 BPM.
+    5. What a DJ expects (tempo_prior): with a genre, the octave (x 1/2, 1, 2) in the
+       genre's usual range (drum & bass 160-180, dubstep 135-150, house 110-132, ...);
+       each section (an excerpt, or 30 s of a long one) is measured on its own: when all
+       read the same tempo the track is steady and a value within 0.06 BPM of a whole
+       number is that number (127.98 -> 128); when the first and the last section
+       differ by more than 4 % the track changes tempo and both are reported.
 
-Key (one of 24)
-    A constant-Q chromagram (C1-B6, 3 bins per semitone, folded to 12 pitch classes) of
-    the harmonic content, each frame normalised so quiet passages count as much as loud
-    ones, averaged over the excerpt, then correlated with the 24 rotations of Krumhansl
-    and Kessler's major and minor key profiles. The best correlation wins.
+Key (one of 24), its confidence and a key change: key_estimation.py (a tuned harmonic
+    pitch-class profile without the drums, Faraldo's EDM key profiles, sections voting).
 
 Energy (1-10, integer, the Mixed In Key scale DJs know)
     A fixed formula, so one file always gets the same value whatever else is in the
