@@ -33,7 +33,7 @@ GENRE_RANGES: tuple[tuple[tuple[str, ...], tuple[float, float]], ...] = (
     (("house", "garage", "nu disco", "disco"), (110.0, 132.0)),
     (("trap",), (130.0, 160.0)),
     (("hip hop", "hip-hop", "hiphop", "rap", "boom bap"), (80.0, 115.0)),
-    (("downtempo", "trip hop", "trip-hop", "chillout", "lo-fi", "lofi"), (70.0, 110.0)),
+    (("downtempo", "trip hop", "trip-hop", "chillout", "lo-fi", "lofi", "ambient"), (70.0, 110.0)),
 )  # fmt: skip
 
 SNAP_TOLERANCE = 0.06  # BPM: the measurement's error on a steady track (docs/analyze.md)
