@@ -202,3 +202,43 @@ def test_the_key_confidence_tag_sits_beside_a_valid_key(tmp_path, ext):
     texts = {str(k).lower(): str(v[0] if isinstance(v, list) else v) for k, v in tags.items()}
     found = [v for k, v in texts.items() if "keyconfidence" in k.replace(" ", "")]
     assert found and found[0].strip("b'") == "0.21", texts
+
+
+def test_djanalyze_names_the_start_and_end_of_a_change():
+    from beetsplug.djset.analyze_commands import change_line
+
+    track = AnalysedTrack(
+        item_id=1, path="/music/a.mp3", bpm=128.0, key="Am", key_start="Am", key_end="Dm",
+        bpm_start=124.0, bpm_end=140.0,
+    )  # fmt: skip
+    assert track.changes
+    assert change_line(track) == (
+        "/music/a.mp3: changes key Am -> Dm, tempo 124 -> 140 BPM (start -> end)"
+    )
+    assert not AnalysedTrack(item_id=2, path="/music/b.mp3", bpm=128.0, key="Am").changes
+
+
+def test_djset_reports_uncertain_estimated_keys_and_lists_them_with_verbose():
+    import logging
+
+    from beetsplug.djset.analyze_commands import report_key_confidence
+    from djcurator_core.core.models import Track
+
+    records: list[logging.LogRecord] = []
+    log = logging.getLogger("djset-test-confidence")
+    log.setLevel(logging.DEBUG)
+    log.propagate = False  # beets formats with {}: keep the records from %-style handlers
+    handler = logging.Handler()
+    handler.emit = records.append
+    log.addHandler(handler)
+    tracks = [
+        Track(id="1", path="/m/a.mp3", key="8A", extra={"key_confidence": 0.21}),
+        Track(id="2", path="/m/b.mp3", key="9A", extra={"key_confidence": 0.8}),
+        Track(id="3", path="/m/c.mp3", key="5A"),  # a tagged key: no confidence
+    ]
+    report_key_confidence(log, tracks)
+    lines = [r.msg.format(*r.args) for r in records]
+    assert lines[0].startswith("1 of 3 tracks have an uncertain estimated key")
+    assert "key 8A estimated with confidence 0.21 (uncertain): /m/a.mp3" in lines
+    assert "key 9A estimated with confidence 0.80 (confident): /m/b.mp3" in lines
+    assert not any("/m/c.mp3" in line for line in lines)
