@@ -58,7 +58,13 @@ def user_errors(method):
 
 class DJSetPlugin(BeetsPlugin):
     # bpm_precise: the analysed tempo with its decimals (beets' own bpm is an integer).
-    item_types = {"energy": types.FLOAT, "bpm_precise": types.FLOAT}
+    item_types = {
+        "energy": types.FLOAT,
+        "bpm_precise": types.FLOAT,
+        "key_confidence": types.FLOAT,  # beet djanalyze: 0..1, beside initial_key
+        "bpm_start": types.FLOAT,  # ... a tempo change inside the track
+        "bpm_end": types.FLOAT,
+    }
 
     def __init__(self) -> None:
         super().__init__()

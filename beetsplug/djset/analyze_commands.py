@@ -19,7 +19,7 @@ from beets import ui
 if TYPE_CHECKING:
     from beets.library import Library
 
-    from djcurator_core.pipeline.contracts import AnalysisSummary
+    from djcurator_core.pipeline.contracts import AnalysedTrack, AnalysisSummary
 
 ANALYZE_DEFAULTS = {
     "write": False,  # also write the values into the files' tags (as -w)
@@ -73,9 +73,15 @@ def analyse_items(
     opts: Values | None = None,
 ) -> AnalysisSummary | None:
     """Analyse the items that need it and store the results; None when none needs it."""
+    from djcurator_core.files.export import item_genre
     from djcurator_core.pipeline.analysis.analysis_activities import fields_to_fill
     from djcurator_core.pipeline.analysis.analysis_client import ProgressMeter, analyse_on
-    from djcurator_core.pipeline.contracts import AnalysisItem, AnalysisRequest, LibrarySource
+    from djcurator_core.pipeline.contracts import (
+        LOW_KEY_CONFIDENCE,
+        AnalysisItem,
+        AnalysisRequest,
+        LibrarySource,
+    )
 
     config = plugin.config["analyze"]
     matched = 0
@@ -83,7 +89,11 @@ def analyse_items(
     for item in items:
         matched += 1
         if force or fields_to_fill(item, force=False):
-            todo.append(AnalysisItem(item_id=item.id, path=os.fsdecode(item.path)))
+            todo.append(
+                AnalysisItem(
+                    item_id=item.id, path=os.fsdecode(item.path), genre=item_genre(item) or None
+                )
+            )
     if not todo:
         ui.print_(
             f"nothing to analyse: the {matched} matching tracks have BPM, key and energy "
@@ -120,6 +130,14 @@ def analyse_items(
         plugin._log.warning("... and {} more", summary.progress.failed - len(summary.failures))
     for line in summary.warnings:
         plugin._log.warning("{}", line)
+    for track in summary.changes:
+        ui.print_(change_line(track))
+    if summary.uncertain_keys:
+        ui.print_(
+            f"{summary.uncertain_keys} keys are uncertain (confidence below "
+            f"{LOW_KEY_CONFIDENCE}, stored in the field key_confidence; "
+            f"`beet ls key_confidence:..{LOW_KEY_CONFIDENCE}` lists them)"
+        )
     progress = summary.progress
     done = progress.done - progress.failed
     written = f", {progress.files_written} files tagged" if request.write_tags else ""
@@ -128,6 +146,44 @@ def analyse_items(
         f"{written}, {progress.failed} skipped"
     )
     return summary
+
+
+def change_line(track: AnalysedTrack) -> str:
+    """One line for a track whose key or tempo changes inside it: what a DJ mixes in on
+    and what they mix out of."""
+    parts = []
+    if track.key_start and track.key_end:
+        parts.append(f"key {track.key_start} -> {track.key_end}")
+    if track.bpm_start and track.bpm_end:
+        parts.append(f"tempo {track.bpm_start:g} -> {track.bpm_end:g} BPM")
+    return f"{track.path}: changes {', '.join(parts)} (start -> end)"
+
+
+def report_key_confidence(log: Any, tracks: list) -> None:
+    """For `beet djset`: how many of the set's keys are uncertain estimates (info), and
+    with -v every estimated key with its confidence (debug). A key from the file's tags
+    or typed in by the user has no confidence and is not listed."""
+    from djcurator_core.pipeline.contracts import LOW_KEY_CONFIDENCE
+
+    rated = [(t, t.extra["key_confidence"]) for t in tracks if "key_confidence" in t.extra]
+    uncertain = [t for t, c in rated if c < LOW_KEY_CONFIDENCE]
+    if uncertain:
+        log.info(
+            "{} of {} tracks have an uncertain estimated key (confidence below {}){}",
+            len(uncertain),
+            len(tracks),
+            LOW_KEY_CONFIDENCE,
+            "" if log.getEffectiveLevel() <= 10 else " (`beet -v djset ...` lists them)",
+        )
+    for track, confidence in rated:
+        mark = "uncertain" if confidence < LOW_KEY_CONFIDENCE else "confident"
+        log.debug(
+            "key {} estimated with confidence {:.2f} ({}): {}",
+            track.key,
+            confidence,
+            mark,
+            track.path or track.title,
+        )
 
 
 class ImportAnalysis:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from beets import ui
 
+from beetsplug.djset.analyze_commands import report_key_confidence
 from djcurator_core.core.options.set_option_flags import CONFIGURABLE, SET_OPTION_FLAGS
 
 if TYPE_CHECKING:
@@ -193,6 +194,7 @@ class SetCommand:
             self._log.info(
                 "{} tracks without BPM or key kept with neutral scores", export.incomplete
             )
+        report_key_confidence(self._log, export.tracks)
         check_usable(
             len(items),
             export,

@@ -144,8 +144,9 @@ def decode_excerpt(path: str | bytes | os.PathLike[str]) -> Excerpt:
     return Excerpt(windows=windows, duration=duration)
 
 
-def analyse_file(path: str | bytes | os.PathLike[str]) -> AudioAnalysis:
-    """Decode the excerpt and estimate BPM, key and energy.
+def analyse_file(path: str | bytes | os.PathLike[str], genre: str | None = None) -> AudioAnalysis:
+    """Decode the excerpt and estimate BPM, key and energy (`genre`: beets' genre, which
+    picks the tempo's octave).
 
     Raises DecodeError (unreadable file) or AnalysisError (too short, silent), both with
     one line that names the file."""
@@ -158,6 +159,6 @@ def analyse_file(path: str | bytes | os.PathLike[str]) -> AudioAnalysis:
     if not any(window.size for window in excerpt.windows):
         raise DecodeError(f"{shown}: cannot decode (no audio in it)")
     try:
-        return analyse(excerpt.windows)
+        return analyse(excerpt.windows, genre=genre)
     except AnalysisError as exc:
         raise AnalysisError(f"{shown}: {exc}") from None

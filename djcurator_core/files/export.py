@@ -87,7 +87,7 @@ def _text(item: Any, name: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _genre(item: Any) -> str:
+def item_genre(item: Any) -> str:
     """beets 2.14 keeps genres as a list (`genres`); older items have a `genre` string."""
     genres = _field(item, "genres")
     if isinstance(genres, list | tuple):
@@ -172,22 +172,39 @@ def choose_energy(tags: DJTags, library_energy: Any, problems: list[str]) -> flo
     return None
 
 
+KEY_CONFIDENCE_FIELD = "key_confidence"  # written by `beet djanalyze` beside initial_key
+
+
+def key_confidence(item: Any, chosen_key: str | None) -> dict[str, Any]:
+    """{"key_confidence": c} for Track.extra when the key in use is the one the analysis
+    estimated (the library's initial_key) and the analysis stored its confidence; {} for
+    a key from the file's tags or the user, which carries no such number."""
+    confidence = parse_number(_field(item, KEY_CONFIDENCE_FIELD))
+    if confidence is None or chosen_key is None or not 0 <= confidence <= 1:
+        return {}
+    raw = _field(item, "initial_key")
+    library = _parse(None if raw in (None, "") else str(raw), "beets initial_key", [])
+    return {KEY_CONFIDENCE_FIELD: round(confidence, 3)} if library == chosen_key else {}
+
+
 def item_to_track(item: Any, tags: DJTags) -> tuple[Track, list[str]]:
     """The track for one item and the values ignored on the way (one line each).
 
     Raises ValidationError when a chosen value is out of the format's range."""
     problems: list[str] = []
+    key = choose_key(tags, _field(item, "initial_key"), problems)
     track = Track(
         id=str(_field(item, "id")),
         path=item_path(item) or None,
         title=_text(item, "title"),
         artist=_text(item, "artist"),
         album=_text(item, "album"),
-        genre=_genre(item),
+        genre=item_genre(item),
         duration=parse_number(_field(item, "length")),
         bpm=choose_bpm(tags.bpm, _field(item, "bpm"), _field(item, PRECISE_BPM_FIELD)),
-        key=choose_key(tags, _field(item, "initial_key"), problems),
+        key=key,
         energy=choose_energy(tags, _field(item, "energy"), problems),
+        extra=key_confidence(item, key),
     )
     return track, problems
 

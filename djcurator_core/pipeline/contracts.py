@@ -261,6 +261,7 @@ class RememberSet(BaseModel):
 class AnalysisItem(BaseModel):
     item_id: int
     path: str = Field(min_length=1)
+    genre: str | None = None  # beets' genre: picks the tempo's octave (core/analysis/tempo_prior)
 
 
 class AnalysedTrack(BaseModel):
@@ -272,6 +273,18 @@ class AnalysedTrack(BaseModel):
     key: str | None = None  # musical name, e.g. "F#m"
     energy: int | None = None
     error: str | None = None
+    key_confidence: float | None = None  # 0..1; below LOW_KEY_CONFIDENCE: uncertain
+    key_start: str | None = None  # a key change: the opening's and the ending's key
+    key_end: str | None = None
+    bpm_start: float | None = None  # a tempo change: the opening's and the ending's tempo
+    bpm_end: float | None = None
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.key_start and self.key_end) or bool(self.bpm_start and self.bpm_end)
+
+
+LOW_KEY_CONFIDENCE = 0.5  # core/analysis/key_estimation.LOW_CONFIDENCE (no numpy here)
 
 
 class AnalysisBatch(BaseModel):
@@ -320,3 +333,5 @@ class AnalysisSummary(BaseModel):
     failures: list[str] = []  # one line per bad file, naming it
     warnings: list[str] = []  # from storing (tag writes that failed, items gone)
     tracks: list[AnalysedTrack] = []  # every result, when no library stores them
+    changes: list[AnalysedTrack] = []  # tracks whose key or tempo changes inside them
+    uncertain_keys: int = 0  # tracks whose key came out below LOW_KEY_CONFIDENCE

@@ -17,16 +17,19 @@ Tempo (BPM, two decimals)
        every two beats (the backbeat lands on 2 and 4: drum & bass read at 86 has its
        snare on every beat -> 172). Hip-hop at 86 keeps its snare every two beats and
        stays at 86. Dubstep, counted at 140 by DJs but built like 70 BPM half-time, is
-       reported at 70: a known limit of this rule.
+       read at 70 by this rule alone; beets' genre settles it (step 5).
     4. Precision: the autocorrelation peaks at every multiple k of the beat lag within the
        excerpt, each located to a fraction of a frame (parabolic interpolation), fitted
        through the origin. Typical error on steady electronic music: < 0.05 BPM.
+    5. What a DJ expects (tempo_prior): with a genre, the octave (x 1/2, 1, 2) in the
+       genre's usual range (drum & bass 160-180, dubstep 135-150, house 110-132, ...);
+       each section (an excerpt, or 30 s of a long one) is measured on its own: when all
+       read the same tempo the track is steady and a value within 0.06 BPM of a whole
+       number is that number (127.98 -> 128); when the first and the last section
+       differ by more than 4 % the track changes tempo and both are reported.
 
-Key (one of 24)
-    A constant-Q chromagram (C1-B6, 3 bins per semitone, folded to 12 pitch classes) of
-    the harmonic content, each frame normalised so quiet passages count as much as loud
-    ones, averaged over the excerpt, then correlated with the 24 rotations of Krumhansl
-    and Kessler's major and minor key profiles. The best correlation wins.
+Key (one of 24), its confidence and a key change: key_estimation.py (a tuned harmonic
+    pitch-class profile without the drums, Faraldo's EDM key profiles, sections voting).
 
 Energy (1-10, integer, the Mixed In Key scale DJs know)
     A fixed formula, so one file always gets the same value whatever else is in the
@@ -48,6 +51,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from djcurator_core.core.analysis.key_estimation import LOW_CONFIDENCE, estimate_key
+from djcurator_core.core.analysis.tempo_prior import (
+    genre_range,
+    is_steady,
+    octave_for_genre,
+    round_value,
+)
+
 SAMPLE_RATE = 22050
 HOP = 256
 N_FFT = 1024
@@ -56,12 +67,6 @@ MIN_BPM = 66.0  # the DJ range: a tempo is reported in [MIN_BPM, MAX_BPM)
 MAX_BPM = 190.0
 MIN_SECONDS = 10.0  # shorter audio gives no reliable tempo
 
-# Key profiles, index 0 = tonic: Krumhansl & Kessler's probe-tone ratings (1982), the
-# standard published major/minor profiles. (On the benchmark's synthetic tracks they
-# scored 0.93 weighted; Temperley's 0.73; see docs/analyze.md.)
-MAJOR_PROFILE = np.array((6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88))
-MINOR_PROFILE = np.array((6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17))
-
 
 class AnalysisError(ValueError):
     """The audio cannot be analysed (too short, silent); the message says why."""
@@ -69,12 +74,19 @@ class AnalysisError(ValueError):
 
 @dataclass(frozen=True)
 class AudioAnalysis:
-    bpm: float  # two decimals, in [MIN_BPM, MAX_BPM)
+    bpm: float  # two decimals, in [MIN_BPM, MAX_BPM); a whole number on a steady track
     key_pitch_class: int  # tonic, 0 = C
     key_minor: bool
     energy: int  # 1..10
-    key_strength: float  # correlation of the winning profile (0..1): a confidence
+    key_strength: float  # correlation of the winning key profile (-1..1)
     loudness_db: float  # RMS level of the excerpts, dBFS
+    key_confidence: float = 0.0  # 0..1 (key_estimation, step 7); < LOW_CONFIDENCE: uncertain
+    tuning_cents: float = 0.0  # the recording's deviation from A = 440 Hz
+    key_start: tuple[int, bool] | None = None  # (tonic, minor) of the opening and of the
+    key_end: tuple[int, bool] | None = None  # ending, when the track changes key
+    bpm_start: float | None = None  # the opening's and the ending's tempo, when the
+    bpm_end: float | None = None  # track changes tempo
+    steady: bool = True  # one tempo through the analysed sections
 
     @property
     def camelot(self) -> str:
@@ -82,18 +94,51 @@ class AudioAnalysis:
 
         return Key.from_pitch_class(self.key_pitch_class, self.key_minor).camelot
 
+    @property
+    def key_uncertain(self) -> bool:
+        return self.key_confidence < LOW_CONFIDENCE
+
 
 # --- features ----------------------------------------------------------------------------
 
 _MEL_CACHE: dict[tuple[int, int, int], np.ndarray] = {}
 
 
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (linear below 1 kHz, logarithmic above), as librosa's default."""
+    hz = np.asarray(hz, dtype=float)
+    linear = hz / (200.0 / 3)
+    log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (math.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log_part, linear)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=float)
+    linear = mel * (200.0 / 3)
+    log_part = 1000.0 * np.exp((math.log(6.4) / 27.0) * (mel - 15.0))
+    return np.where(mel >= 15.0, log_part, linear)
+
+
+def mel_frequencies(n_mels: int, fmax: float) -> np.ndarray:
+    """n_mels frequencies evenly spaced on the mel scale from 0 Hz to fmax."""
+    return _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(fmax), n_mels))
+
+
 def _mel_filters() -> np.ndarray:
+    """64 triangular mel filters (Slaney-normalised) over the FFT bins: numpy's own
+    version of librosa.filters.mel's default, so the analysis does not import librosa
+    (whose import alone costs seconds in a fresh process)."""
     key = (SAMPLE_RATE, N_FFT, 64)
     if key not in _MEL_CACHE:
-        import librosa
-
-        _MEL_CACHE[key] = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=64)
+        bins_hz = np.fft.rfftfreq(N_FFT, 1 / SAMPLE_RATE)
+        edges = mel_frequencies(64 + 2, SAMPLE_RATE / 2)
+        widths = np.diff(edges)
+        ramps = edges[:, None] - bins_hz[None, :]
+        lower = -ramps[:-2] / widths[:-1, None]
+        upper = ramps[2:] / widths[1:, None]
+        weights = np.maximum(0.0, np.minimum(lower, upper))
+        weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+        _MEL_CACHE[key] = weights.astype(np.float32)
     return _MEL_CACHE[key]
 
 
@@ -128,9 +173,7 @@ def _bands(y: np.ndarray) -> _Bands:
     mel = power @ _mel_filters().T  # frames x 64
     log_mel = np.log1p(1000.0 * mel / (mel.max() or 1.0))
     flux = np.maximum(0.0, np.diff(log_mel, axis=0, prepend=log_mel[:1]))
-    import librosa
-
-    mel_hz = librosa.mel_frequencies(n_mels=66, fmax=SAMPLE_RATE / 2)[1:-1]
+    mel_hz = mel_frequencies(66, SAMPLE_RATE / 2)[1:-1]
     low, mid = mel_hz < 150, (mel_hz >= 300) & (mel_hz < 5000)
     high = mel_hz >= 5000
     bins_hz = np.fft.rfftfreq(N_FFT, 1 / SAMPLE_RATE)
@@ -258,8 +301,8 @@ def _refine(acf: np.ndarray, bpm: float) -> float:
     return refined if abs(refined / bpm - 1) < 0.04 else bpm
 
 
-def estimate_tempo(bands: Sequence[_Bands]) -> float:
-    """BPM in the DJ range from the onset envelopes of one or more excerpts."""
+def _octave_tempo(bands: Sequence[_Bands]) -> float:
+    """The tempo of the envelopes with the octave rule of step 3, unrounded."""
     full = np.mean([_autocorrelation(b.full)[: _min_len(bands)] for b in bands], axis=0)
     candidates = np.arange(60.0, 200.0, 0.25)
     scores = np.array([_period_score(full, _lag(bpm)) for bpm in candidates])
@@ -275,50 +318,84 @@ def estimate_tempo(bands: Sequence[_Bands]) -> float:
         bpm /= 2
     while bpm < MIN_BPM:
         bpm *= 2
-    return round(bpm, 2)
+    return bpm
+
+
+def _in_dj_range(bpm: float) -> float:
+    while bpm >= MAX_BPM:
+        bpm /= 2
+    while bpm < MIN_BPM:
+        bpm *= 2
+    return bpm
+
+
+def estimate_tempo(bands: Sequence[_Bands], genre: str | None = None) -> float:
+    """BPM in the DJ range from the onset envelopes of one or more excerpts; with a beets
+    genre, in the octave of the genre's usual range (tempo_prior)."""
+    bpm = octave_for_genre(_octave_tempo(bands), genre_range(genre))
+    return round(_in_dj_range(bpm), 2)
+
+
+@dataclass(frozen=True)
+class TempoEstimate:
+    bpm: float
+    steady: bool
+    start: float | None = None  # when the tempo changes: the first and last section's
+    end: float | None = None
+
+
+TEMPO_SECTION_SECONDS = 30.0  # a long excerpt (a whole track) is cut into sections
+TEMPO_CHANGE = 0.04  # first and last sections further apart than this: a tempo change
+
+
+def _slice(b: _Bands, start: int, stop: int) -> _Bands:
+    return _Bands(
+        b.low[start:stop], b.mid[start:stop], b.high[start:stop], b.centroid_hz, b.bright_share
+    )
+
+
+def _tempo_sections(bands: Sequence[_Bands]) -> list[_Bands]:
+    """Each excerpt, cut into sections of about TEMPO_SECTION_SECONDS when it is at least
+    two of them long, in time order."""
+    per = int(TEMPO_SECTION_SECONDS * FPS)
+    out: list[_Bands] = []
+    for b in bands:
+        count = b.low.size // per
+        if count < 2:
+            out.append(b)
+            continue
+        edges = np.linspace(0, b.low.size, count + 1).astype(int)
+        out.extend(_slice(b, lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True))
+    return out
+
+
+def estimate_tempo_sections(bands: Sequence[_Bands], genre: str | None = None) -> TempoEstimate:
+    """The track's tempo (all excerpts together), whether it is steady (every section
+    reads the same tempo, up to an octave) and, when the first and the last section
+    disagree by more than TEMPO_CHANGE, their two tempos. A steady tempo within the
+    measurement's error of a whole number is that number (tempo_prior.round_value)."""
+    bpm_range = genre_range(genre)
+    overall = _in_dj_range(octave_for_genre(_octave_tempo(bands), bpm_range))
+    sections = [s for s in _tempo_sections(bands) if s.low.size >= MIN_SECONDS * FPS]
+    readings = []
+    for section in sections:
+        reading = _in_dj_range(octave_for_genre(_octave_tempo([section]), bpm_range))
+        # the same tempo read an octave off in one section (a breakdown) is no change
+        for factor in (0.5, 2.0):
+            if abs(reading * factor / overall - 1) < TEMPO_CHANGE:
+                reading *= factor
+        readings.append(reading)
+    start = end = None
+    if len(readings) >= 2 and abs(readings[-1] / readings[0] - 1) > TEMPO_CHANGE:
+        start, end = round(readings[0], 2), round(readings[-1], 2)
+    steady = start is None and is_steady(
+        [r for r in readings if abs(r / overall - 1) < TEMPO_CHANGE] or [overall]
+    )
+    return TempoEstimate(bpm=round_value(overall, steady), steady=steady, start=start, end=end)
 
 
 def _min_len(bands: Sequence[_Bands]) -> int:
     return min(b.low.size for b in bands)
-
-
-# --- key ---------------------------------------------------------------------------------
-
-
-def _chroma(y: np.ndarray) -> np.ndarray:
-    """12 pitch-class energies of the excerpt (frame-normalised, then averaged)."""
-    import librosa
-
-    cqt = np.abs(
-        librosa.cqt(
-            y,
-            sr=SAMPLE_RATE,
-            hop_length=2048,
-            fmin=librosa.note_to_hz("C1") * 2 ** (-1 / 36),  # centre bin on the note
-            n_bins=6 * 36,
-            bins_per_octave=36,
-        )
-    )
-    # Three bins per semitone: keep the centre one's neighbourhood by summing all three,
-    # then fold octaves. Log compression keeps the loudest notes from drowning the rest.
-    semitones = cqt.reshape(6 * 12, 3, -1).sum(axis=1)
-    chroma = np.log1p(100.0 * semitones / (semitones.max() or 1.0))
-    chroma = chroma.reshape(6, 12, -1).sum(axis=0)
-    norms = np.linalg.norm(chroma, axis=0)
-    chroma = chroma[:, norms > 1e-6] / norms[norms > 1e-6]
-    return chroma.mean(axis=1) if chroma.size else np.zeros(12)
-
-
-def estimate_key(chromas: Sequence[np.ndarray]) -> tuple[int, bool, float]:
-    """(tonic pitch class, minor, correlation) of the best of the 24 key profiles."""
-    chroma = np.mean(chromas, axis=0)
-    best = (0, False, -2.0)
-    for minor, profile in ((False, MAJOR_PROFILE), (True, MINOR_PROFILE)):
-        for tonic in range(12):
-            r = float(np.corrcoef(chroma, np.roll(profile, tonic))[0, 1])
-            if r > best[2]:
-                best = (tonic, minor, r)
-    return best
 
 
 # --- energy ------------------------------------------------------------------------------
@@ -359,8 +436,10 @@ def rms_db(y: np.ndarray) -> float:
 SILENCE_DB = -60.0
 
 
-def analyse(excerpts: Sequence[np.ndarray]) -> AudioAnalysis:
-    """BPM, key and energy of a track from one or more excerpts (mono, SAMPLE_RATE).
+def analyse(excerpts: Sequence[np.ndarray], genre: str | None = None) -> AudioAnalysis:
+    """BPM, key and energy of a track from one or more excerpts (mono, SAMPLE_RATE, in
+    time order: the first and the last decide a key or tempo change). `genre`: the beets
+    genre, when known (it picks the tempo's octave, tempo_prior).
 
     Raises AnalysisError for audio shorter than MIN_SECONDS in all or silent."""
     excerpts = [np.ascontiguousarray(e, dtype=np.float32) for e in excerpts if e.size]
@@ -371,8 +450,8 @@ def analyse(excerpts: Sequence[np.ndarray]) -> AudioAnalysis:
     if loudness < SILENCE_DB:
         raise AnalysisError(f"silent (level {loudness:.0f} dBFS)")
     bands = [_bands(e) for e in excerpts]
-    bpm = estimate_tempo(bands)
-    tonic, minor, strength = estimate_key([_chroma(e) for e in excerpts])
+    tempo = estimate_tempo_sections(bands, genre)
+    key = estimate_key(excerpts)
     onset_rate = float(np.mean([_onsets_per_second(b.full) for b in bands]))
     energy = estimate_energy(
         loudness,
@@ -381,10 +460,17 @@ def analyse(excerpts: Sequence[np.ndarray]) -> AudioAnalysis:
         float(np.mean([b.bright_share for b in bands])),
     )
     return AudioAnalysis(
-        bpm=bpm,
-        key_pitch_class=tonic,
-        key_minor=minor,
+        bpm=tempo.bpm,
+        key_pitch_class=key.tonic,
+        key_minor=key.minor,
         energy=energy,
-        key_strength=round(strength, 3),
+        key_strength=key.strength,
         loudness_db=round(loudness, 1),
+        key_confidence=key.confidence,
+        tuning_cents=key.tuning_cents,
+        key_start=key.start,
+        key_end=key.end,
+        bpm_start=tempo.start,
+        bpm_end=tempo.end,
+        steady=tempo.steady,
     )

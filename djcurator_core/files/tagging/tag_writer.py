@@ -8,6 +8,12 @@ reads back the same:
 - MP4 (M4A): tmpo (whole BPM: the atom holds an integer) plus the precise value in the
   freeform ----:com.apple.iTunes:BPM, freeform initialkey and EnergyLevel.
 
+An estimated key also gets its confidence (0..1, two decimals) in a tag of its own:
+TXXX:KeyConfidence, KEYCONFIDENCE, freeform KeyConfidence. The key tag itself stays a
+plain valid key, so that every DJ tool still reads it; a tool (or a user) who wants to
+know whether to trust it reads the confidence beside it (below 0.5: uncertain, see
+docs/analyze.md). DJ tools leave tags they do not know alone.
+
 Only the values given are written; every other tag of the file is left as it was. The
 key is written as its musical name ("Am", "F#m", "Db"), which fits the ID3 spec's three
 characters and which every DJ tool reads.
@@ -35,7 +41,13 @@ def _bpm_text(bpm: float) -> str:
     return f"{bpm:.2f}"
 
 
-def _write_id3(tags: ID3, bpm: float | None, key: str | None, energy: int | None) -> None:
+def _confidence_text(confidence: float) -> str:
+    return f"{confidence:.2f}"
+
+
+def _write_id3(
+    tags: ID3, bpm: float | None, key: str | None, energy: int | None, confidence: float | None
+) -> None:
     if bpm is not None:
         tags.setall("TBPM", [TBPM(encoding=3, text=[_bpm_text(bpm)])])
     if key is not None:
@@ -45,9 +57,16 @@ def _write_id3(tags: ID3, bpm: float | None, key: str | None, energy: int | None
             if frame.desc.replace(" ", "").lower() == "energylevel":
                 tags.delall(frame.HashKey)
         tags.add(TXXX(encoding=3, desc="EnergyLevel", text=[str(energy)]))
+    if confidence is not None:
+        for frame in list(tags.getall("TXXX")):
+            if frame.desc.replace(" ", "").lower() == "keyconfidence":
+                tags.delall(frame.HashKey)
+        tags.add(TXXX(encoding=3, desc="KeyConfidence", text=[_confidence_text(confidence)]))
 
 
-def _write_mp4(tags: MP4Tags, bpm: float | None, key: str | None, energy: int | None) -> None:
+def _write_mp4(
+    tags: MP4Tags, bpm: float | None, key: str | None, energy: int | None, confidence: float | None
+) -> None:
     def freeform(name: str, text: str) -> None:
         for existing in [k for k in tags if k.lower() == (_MP4_FREEFORM + name).lower()]:
             del tags[existing]
@@ -60,15 +79,21 @@ def _write_mp4(tags: MP4Tags, bpm: float | None, key: str | None, energy: int | 
         freeform("initialkey", key)
     if energy is not None:
         freeform("EnergyLevel", str(energy))
+    if confidence is not None:
+        freeform("KeyConfidence", _confidence_text(confidence))
 
 
-def _write_vorbis(tags, bpm: float | None, key: str | None, energy: int | None) -> None:
+def _write_vorbis(
+    tags, bpm: float | None, key: str | None, energy: int | None, confidence: float | None
+) -> None:
     if bpm is not None:
         tags["BPM"] = [_bpm_text(bpm)]
     if key is not None:
         tags["INITIALKEY"] = [key]
     if energy is not None:
         tags["ENERGYLEVEL"] = [str(energy)]
+    if confidence is not None:
+        tags["KEYCONFIDENCE"] = [_confidence_text(confidence)]
 
 
 def write_dj_tags(
@@ -76,6 +101,7 @@ def write_dj_tags(
     bpm: float | None = None,
     key: str | None = None,
     energy: int | None = None,
+    key_confidence: float | None = None,
 ) -> None:
     """Write the given values into the file's tags (see the module docstring)."""
     shown = os.fsdecode(path)
@@ -88,11 +114,11 @@ def write_dj_tags(
             audio.add_tags()
         tags = audio.tags
         if isinstance(tags, ID3):
-            _write_id3(tags, bpm, key, energy)
+            _write_id3(tags, bpm, key, energy, key_confidence)
         elif isinstance(tags, MP4Tags):
-            _write_mp4(tags, bpm, key, energy)
+            _write_mp4(tags, bpm, key, energy, key_confidence)
         elif hasattr(tags, "keys"):
-            _write_vorbis(tags, bpm, key, energy)
+            _write_vorbis(tags, bpm, key, energy, key_confidence)
         else:
             raise TagWriteError(f"{shown}: no DJ tag convention for {type(tags).__name__}")
         audio.save()

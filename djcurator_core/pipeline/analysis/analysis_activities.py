@@ -105,15 +105,29 @@ def analyse_one(item: AnalysisItem) -> AnalysedTrack:
     from djcurator_core.files.audio_decode import DecodeError, analyse_file
 
     try:
-        result = analyse_file(item.path)
+        result = analyse_file(item.path, genre=item.genre)
     except (DecodeError, AnalysisError) as exc:
         return AnalysedTrack(item_id=item.item_id, path=item.path, error=str(exc))
     except Exception as exc:  # a decoder tripping over a damaged file: same as above
         reason = f"{type(exc).__name__}: {first_line(exc)}"
         return AnalysedTrack(item_id=item.item_id, path=item.path, error=f"{item.path}: {reason}")
     key = Key.from_pitch_class(result.key_pitch_class, result.key_minor)
+    start, end = (
+        (Key.from_pitch_class(*result.key_start).name, Key.from_pitch_class(*result.key_end).name)
+        if result.key_start and result.key_end
+        else (None, None)
+    )
     return AnalysedTrack(
-        item_id=item.item_id, path=item.path, bpm=result.bpm, key=key.name, energy=result.energy
+        item_id=item.item_id,
+        path=item.path,
+        bpm=result.bpm,
+        key=key.name,
+        energy=result.energy,
+        key_confidence=result.key_confidence,
+        key_start=start,
+        key_end=end,
+        bpm_start=result.bpm_start,
+        bpm_end=result.bpm_end,
     )
 
 
@@ -214,6 +228,33 @@ def fields_to_fill(item: Any, force: bool) -> set[str]:
     }
 
 
+KEY_CONFIDENCE_FIELD = "key_confidence"  # beets flexible fields the analysis fills
+KEY_START_FIELD, KEY_END_FIELD = "key_start", "key_end"
+BPM_START_FIELD, BPM_END_FIELD = "bpm_start", "bpm_end"
+
+
+def _set_or_clear(item: Any, field: str, value: Any) -> None:
+    """Set a flexible field, or remove it (a value an earlier analysis left behind must
+    not outlive the key or tempo it described)."""
+    if value is not None:
+        item[field] = value
+    elif field in item.keys(computed=False):
+        del item[field]
+
+
+def store_key_details(item: Any, track: AnalysedTrack) -> None:
+    """The key's confidence and, when the key changes inside the track, the opening and
+    ending key, beside the key itself."""
+    _set_or_clear(item, KEY_CONFIDENCE_FIELD, track.key_confidence)
+    _set_or_clear(item, KEY_START_FIELD, track.key_start)
+    _set_or_clear(item, KEY_END_FIELD, track.key_end)
+
+
+def store_tempo_change(item: Any, track: AnalysedTrack) -> None:
+    _set_or_clear(item, BPM_START_FIELD, track.bpm_start)
+    _set_or_clear(item, BPM_END_FIELD, track.bpm_end)
+
+
 def store_results(lib: Any, tracks: list[AnalysedTrack], force: bool, write_tags: bool):
     """Put the batch's estimates into the library (and the files' tags): only the values
     an item lacks, all of them with force. Returns a StoredBatch."""
@@ -237,6 +278,9 @@ def store_results(lib: Any, tracks: list[AnalysedTrack], force: bool, write_tags
                 item[PRECISE_BPM_FIELD] = track.bpm
             if "key" in fill:
                 item.initial_key = track.key
+                store_key_details(item, track)
+            if "bpm" in fill:
+                store_tempo_change(item, track)
             if "energy" in fill:
                 item["energy"] = float(track.energy)
             if write_tags:
@@ -246,6 +290,7 @@ def store_results(lib: Any, tracks: list[AnalysedTrack], force: bool, write_tags
                         bpm=track.bpm if "bpm" in fill else None,
                         key=track.key if "key" in fill else None,
                         energy=track.energy if "energy" in fill else None,
+                        key_confidence=track.key_confidence if "key" in fill else None,
                     )
                     item.mtime = item.current_mtime()
                     result.files_written += 1

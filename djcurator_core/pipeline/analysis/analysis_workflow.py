@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         store_analysis_activity,
     )
     from djcurator_core.pipeline.contracts import (
+        LOW_KEY_CONFIDENCE,
         AnalysedBatch,
         AnalysedTrack,
         AnalysisBatch,
@@ -46,7 +47,7 @@ STORE_TIMEOUT = timedelta(minutes=2)
 ANALYSIS_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3
 )
-MAX_REPORTED_FAILURES = 1000  # failed files named in the summary (the rest counted)
+MAX_REPORTED_FAILURES = 1000  # failed files (and key/tempo changes) named in the summary
 
 
 @workflow.defn(name=ANALYZE_WORKFLOW_NAME)
@@ -56,6 +57,8 @@ class DJAnalyzeWorkflow:
         self._failures: list[str] = []
         self._warnings: list[str] = []
         self._tracks: list[AnalysedTrack] = []
+        self._changes: list[AnalysedTrack] = []
+        self._uncertain_keys = 0
 
     @workflow.query
     def get_progress(self) -> AnalysisProgress:
@@ -83,6 +86,8 @@ class DJAnalyzeWorkflow:
             failures=self._failures,
             warnings=self._warnings,
             tracks=self._tracks,
+            changes=self._changes,
+            uncertain_keys=self._uncertain_keys,
         )
 
     async def _analyse(self, batch: list[AnalysisItem]) -> list[AnalysedTrack]:
@@ -136,3 +141,10 @@ class DJAnalyzeWorkflow:
         self._progress.failed += len(failed)
         room = MAX_REPORTED_FAILURES - len(self._failures)
         self._failures.extend(line for line in failed[: max(0, room)] if line)
+        changes = [track for track in tracks if not track.error and track.changes]
+        self._changes.extend(changes[: max(0, MAX_REPORTED_FAILURES - len(self._changes))])
+        self._uncertain_keys += sum(
+            1
+            for track in tracks
+            if track.key_confidence is not None and track.key_confidence < LOW_KEY_CONFIDENCE
+        )
