@@ -22,6 +22,11 @@ matrices, search, justification, JSON out.
   without our DJ rules (tempo limit, artist gap as large costs), whose large values break
   its integer precision; its order is graded by the same yardstick.
 
+--grade-sizes / --grade-seeds (default 50,100,200 and 1,2,3: the instances of the DJ-grade
+table, bench_djgrade.py) also print, per instance, our order's unmixable transitions,
+largest tempo jump and same-artist neighbours from a warm run, to hold beside the proven
+optima recorded in docs/benchmarks.md (`make bench` computes them; CP-SAT takes minutes).
+
 "unmixable" counts transitions that are not mixable by the standard rule (standard Camelot
 move and a jump within 6 %, bench_djgrade.unmixable_matrix) in each order; "same artist"
 counts neighbours by the same artist. "cpu s" is user + system time of the process.
@@ -56,6 +61,7 @@ from bench_sequencing import DATA, draw_tracks, load_rows  # noqa: E402
 from process_timing import run_timed  # noqa: E402
 
 from djcurator_core.core.models import dump_tracks  # noqa: E402
+from djcurator_core.core.rules.mixability import largest_jump  # noqa: E402
 from djcurator_core.core.rules.scoring import cost_matrix  # noqa: E402
 from djcurator_core.core.solver.native_search import KERNEL_ENV  # noqa: E402
 from djcurator_core.core.solver.sequencing import path_cost  # noqa: E402
@@ -86,6 +92,31 @@ def graded(tracks, order_ids) -> tuple[int, int]:
     return int(path_cost(bad, order)), same_artist_neighbours(tracks, order)
 
 
+def grade(args, rows, work: Path) -> None:
+    """Our order on the DJ-grade instances (bench_djgrade's draws), warm C kernel."""
+    sizes = [int(s) for s in args.grade_sizes.split(",") if s]
+    if not sizes:
+        return
+    print(f"\n{'n':>5} {'seed':>4} {'unmixable':>9} {'largest jump %':>14} {'same artist':>11} "
+          f"{'wall s':>7} {'cpu s':>6}")  # fmt: skip
+    env = environment(work / "cache-grade", "c")
+    for n in sizes:
+        for seed in [int(s) for s in args.grade_seeds.split(",") if s]:
+            tracks = with_artists(draw_tracks(rows, n, seed), seed)
+            tracks_file = work / f"grade-{n}-{seed}.json"
+            tracks_file.write_text(dump_tracks(tracks), encoding="utf-8")
+            wall, cpu, ids = ours(args.product_python, tracks_file, env)
+            index = {t.id: i for i, t in enumerate(tracks)}
+            order = [index[i] for i in ids]
+            bad, jumps = unmixable_matrix(tracks)
+            print(
+                f"{n:>5} {seed:>4} {int(path_cost(bad, order)):>9} "
+                f"{largest_jump(jumps, order):>14.1f} {same_artist_neighbours(tracks, order):>11} "
+                f"{wall:>7.2f} {cpu:>6.2f}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="20,200,1000")
@@ -93,6 +124,8 @@ def main() -> None:
     parser.add_argument("--product-python", default=sys.executable, help="runs `sequence`")
     parser.add_argument("--lkh-python", help="an interpreter with elkai (the bench-lkh extra)")
     parser.add_argument("--numba", action="store_true", help="also time the numba kernel")
+    parser.add_argument("--grade-sizes", default="50,100,200", help="DJ-grade draws ('' = none)")
+    parser.add_argument("--grade-seeds", default="1,2,3")
     args = parser.parse_args()
     rows = load_rows(DATA)
     kernels = ["c", "numba"] if args.numba else ["c"]
@@ -139,6 +172,7 @@ def main() -> None:
                     f"{unmixable:>9} {same:>11}",
                     flush=True,
                 )
+        grade(args, rows, work)
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
