@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import run_cli_here
 
 from djcurator_core.core.keys import ALL_KEYS
 from djcurator_core.core.models import Track, dump_tracks
@@ -296,7 +296,7 @@ def test_report_counts_by_the_standard_rule():
 def test_cli_bad_dj_options_are_one_line_exit_2(tmp_path, args, expected):
     path = tmp_path / "set.json"
     path.write_text(dump_tracks(random_pool(6, 13)))
-    proc = run_cli("sequence", str(path), *args)
+    proc = run_cli_here("sequence", str(path), *args)
     assert proc.returncode == 2 and proc.stdout == ""
     assert expected in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
@@ -306,7 +306,7 @@ def test_cli_dj_options_reach_the_plan(tmp_path):
     path = tmp_path / "set.json"
     tracks = random_pool(30, 14, artists=8)
     path.write_text(dump_tracks(tracks))
-    proc = run_cli(
+    proc = run_cli_here(
         "sequence", str(path), "--json", "--count", "auto", "--harmonic", "strict",
         "--artist-gap", "2", "--include", "t004",
     )  # fmt: skip
