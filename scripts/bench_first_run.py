@@ -11,7 +11,8 @@ matrices, search, justification, JSON out.
 
 - cold: `sequence FILE --json` with an empty solver cache (NUMBA_CACHE_DIR set to a new
   folder: the folder the C library and numba's machine code are kept in), i.e. the first
-  run of a fresh install; then warm: the same command again, --repeats times (median).
+  run of a fresh install; then warm: the same command again, --repeats times (median),
+  in turns with LKH-3's runs.
 - kernel "c": the default (search_kernel.c, built by the system C compiler on the cold
   run); kernel "numba" (--numba): DJSET_SOLVER_KERNEL=numba, what a machine without a C
   compiler runs (and what every run did before the C kernel).
@@ -92,6 +93,46 @@ def graded(tracks, order_ids) -> tuple[int, int]:
     return int(path_cost(bad, order)), same_artist_neighbours(tracks, order)
 
 
+def time_size(args, rows, work: Path, n: int, kernels: list[str]) -> None:
+    """The rows of one size: each kernel's cold run, then the warm runs of every solver
+    in turns (ours, LKH, ours, LKH, ...), so that the load of the machine, which changes
+    from minute to minute, weighs on all of them alike."""
+    tracks = with_artists(draw_tracks(rows, n, 1), 1)
+    tracks_file = work / f"tracks-{n}.json"
+    tracks_file.write_text(dump_tracks(tracks), encoding="utf-8")
+    envs = {kernel: environment(work / f"cache-{kernel}-{n}", kernel) for kernel in kernels}
+    cold = {kernel: ours(args.product_python, tracks_file, envs[kernel]) for kernel in kernels}
+    warm: dict[str, list[tuple[float, float]]] = {name: [] for name in [*kernels, "LKH-3"]}
+    lkh_order = None
+    matrix_file = work / f"matrix-{n}.npy"
+    if args.lkh_python:
+        np.save(matrix_file, cost_matrix(tracks))
+    for _ in range(args.repeats):
+        for kernel in kernels:
+            wall, cpu, _ = ours(args.product_python, tracks_file, envs[kernel])
+            warm[kernel].append((wall, cpu))
+        if args.lkh_python:
+            run = run_timed([args.lkh_python, __file__, LKH_CHILD, str(matrix_file)])
+            warm["LKH-3"].append((run.wall_seconds, run.cpu_seconds))
+            lkh_order = [tracks[i].id for i in json.loads(run.stdout)]
+    for name, runs in warm.items():
+        if not runs:
+            continue
+        if name == "LKH-3":
+            cold_cells = f"{'':>11} {'':>10}"
+            order = lkh_order
+        else:
+            cold_cells = f"{cold[name][0]:>11.2f} {cold[name][1]:>10.2f}"
+            order = cold[name][2]
+        unmixable, same = graded(tracks, order)
+        label = name if name == "LKH-3" else f"ours {name}"
+        print(
+            f"{n:>5} {label:>10} {cold_cells} {statistics.median(r[0] for r in runs):>11.2f} "
+            f"{statistics.median(r[1] for r in runs):>10.2f} {unmixable:>9} {same:>11}",
+            flush=True,
+        )
+
+
 def grade(args, rows, work: Path) -> None:
     """Our order on the DJ-grade instances (bench_djgrade's draws), warm C kernel."""
     sizes = [int(s) for s in args.grade_sizes.split(",") if s]
@@ -135,43 +176,13 @@ def main() -> None:
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
     print(
-        f"{'n':>5} {'solver':>8} {'cold wall s':>11} {'cold cpu s':>10} {'warm wall s':>11} "
+        f"{'n':>5} {'solver':>10} {'cold wall s':>11} {'cold cpu s':>10} {'warm wall s':>11} "
         f"{'warm cpu s':>10} {'unmixable':>9} {'same artist':>11}"
     )
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         for n in [int(s) for s in args.sizes.split(",") if s]:
-            tracks = with_artists(draw_tracks(rows, n, 1), 1)
-            tracks_file = work / f"tracks-{n}.json"
-            tracks_file.write_text(dump_tracks(tracks), encoding="utf-8")
-            for kernel in kernels:
-                cache = work / f"cache-{kernel}-{n}"
-                env = environment(cache, kernel)
-                cold_wall, cold_cpu, order = ours(args.product_python, tracks_file, env)
-                warm = [ours(args.product_python, tracks_file, env) for _ in range(args.repeats)]
-                unmixable, same = graded(tracks, order)
-                print(
-                    f"{n:>5} {'ours ' + kernel:>8} {cold_wall:>11.2f} {cold_cpu:>10.2f} "
-                    f"{statistics.median(w[0] for w in warm):>11.2f} "
-                    f"{statistics.median(w[1] for w in warm):>10.2f} {unmixable:>9} {same:>11}",
-                    flush=True,
-                )
-            if args.lkh_python:
-                matrix_file = work / f"matrix-{n}.npy"
-                np.save(matrix_file, cost_matrix(tracks))
-                runs = [
-                    run_timed([args.lkh_python, __file__, LKH_CHILD, str(matrix_file)])
-                    for _ in range(args.repeats)
-                ]
-                order = json.loads(runs[0].stdout)
-                unmixable, same = graded(tracks, [tracks[i].id for i in order])
-                print(
-                    f"{n:>5} {'LKH-3':>8} {'':>11} {'':>10} "
-                    f"{statistics.median(r.wall_seconds for r in runs):>11.2f} "
-                    f"{statistics.median(r.cpu_seconds for r in runs):>10.2f} "
-                    f"{unmixable:>9} {same:>11}",
-                    flush=True,
-                )
+            time_size(args, rows, work, n, kernels)
         grade(args, rows, work)
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
