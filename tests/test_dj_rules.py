@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import run_cli_here
 
 from djcurator_core.core.keys import ALL_KEYS
 from djcurator_core.core.models import Track, dump_tracks
@@ -50,15 +50,27 @@ def unmixable_count(tracks, order):
     return sum(not is_mixable(tracks[a], tracks[b]) for a, b in itertools.pairwise(order))
 
 
+STRICT_KEYS = ["8A", "9A", "8B", "9B", "10A", "3A"]
+
+
+def fewest_unmixable(tracks) -> int:
+    """The fewest unmixable transitions of any order, by brute force over all orders
+    (is_mixable once per pair, the permutations as one numpy array)."""
+    n = len(tracks)
+    bad = np.array([[a != b and not is_mixable(tracks[a], tracks[b]) for b in range(n)]
+                    for a in range(n)])  # fmt: skip
+    orders = np.array(list(itertools.permutations(range(n))))
+    return int(bad[orders[:, :-1], orders[:, 1:]].sum(axis=1).min())
+
+
 # --- strict: no unmixable transition when an all-mixable order exists --------------------
 
 
 @pytest.mark.parametrize("seed", range(12))
 def test_strict_never_outputs_an_unmixable_transition_when_a_mixable_order_exists(seed):
     # few keys and a narrow tempo range, so that some pools have an all-mixable order
-    keys = ["8A", "9A", "8B", "9B", "10A", "3A"]
-    tracks = random_pool(7, seed, bpm=(120, 130), keys=keys)
-    fewest = min(unmixable_count(tracks, p) for p in itertools.permutations(range(7)))
+    tracks = random_pool(7, seed, bpm=(120, 130), keys=STRICT_KEYS)
+    fewest = fewest_unmixable(tracks)
     plan = plan_order(tracks, SetOptions(artist_gap=0, seed=seed))
     # never more than the fewest possible (small sets are solved exactly)
     assert unmixable_count(tracks, plan.order) == fewest
@@ -66,13 +78,8 @@ def test_strict_never_outputs_an_unmixable_transition_when_a_mixable_order_exist
 
 def test_strict_pools_cover_both_cases():
     # the brute-force test above means something: some pools mix all the way, some cannot
-    keys = ["8A", "9A", "8B", "9B", "10A", "3A"]
     fewest = {
-        min(
-            unmixable_count(tracks, p)
-            for p in itertools.permutations(range(7))
-            if (tracks := random_pool(7, seed, bpm=(120, 130), keys=keys))
-        )
+        fewest_unmixable(random_pool(7, seed, bpm=(120, 130), keys=STRICT_KEYS))
         for seed in range(12)
     }
     assert 0 in fewest and max(fewest) > 0
@@ -100,8 +107,12 @@ def test_moderate_keeps_the_boost_budget():
 
 
 def brute_largest_jump(tracks):
+    """The smallest largest jump of any order (unknown jumps count as 0, as in
+    largest_jump), over all orders as one numpy array."""
     jumps = bpm_jumps(tracks, ScoringConfig())
-    return min(largest_jump(jumps, p) for p in itertools.permutations(range(len(tracks))))
+    known = np.where(np.isfinite(jumps), jumps, 0.0)
+    orders = np.array(list(itertools.permutations(range(len(tracks)))))
+    return float(known[orders[:, :-1], orders[:, 1:]].max(axis=1).min())
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -285,7 +296,7 @@ def test_report_counts_by_the_standard_rule():
 def test_cli_bad_dj_options_are_one_line_exit_2(tmp_path, args, expected):
     path = tmp_path / "set.json"
     path.write_text(dump_tracks(random_pool(6, 13)))
-    proc = run_cli("sequence", str(path), *args)
+    proc = run_cli_here("sequence", str(path), *args)
     assert proc.returncode == 2 and proc.stdout == ""
     assert expected in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
@@ -295,7 +306,7 @@ def test_cli_dj_options_reach_the_plan(tmp_path):
     path = tmp_path / "set.json"
     tracks = random_pool(30, 14, artists=8)
     path.write_text(dump_tracks(tracks))
-    proc = run_cli(
+    proc = run_cli_here(
         "sequence", str(path), "--json", "--count", "auto", "--harmonic", "strict",
         "--artist-gap", "2", "--include", "t004",
     )  # fmt: skip

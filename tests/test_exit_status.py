@@ -10,6 +10,9 @@ import sys
 import pytest
 from temporal_helpers import ROOT
 
+# the inner session starts a real Temporal dev server and worker (conftest's fixtures)
+pytestmark = pytest.mark.temporal
+
 INNER_TEST = """
 from temporal_helpers import TEST_SCOPE
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from audiofiles import DJTagSpec, make_audio_file
 from beets.library import Item
-from cli_helpers import run_cli
+from cli_helpers import run_cli, run_cli_here
 
 from djcurator_core.core.models import (
     Track,
@@ -105,7 +105,7 @@ CLI_FILES = {
 @pytest.mark.parametrize("case", sorted(CLI_FILES))
 def test_cli_refuses_hostile_json_in_one_line(case, tmp_path):
     text, expected = CLI_FILES[case]
-    done = run_cli("sequence", str(_write(tmp_path / "t.json", text)))
+    done = run_cli_here("sequence", str(_write(tmp_path / "t.json", text)))
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
@@ -122,7 +122,7 @@ def test_cli_refuses_hostile_json_in_one_line(case, tmp_path):
 )
 def test_cli_refuses_hostile_options_in_one_line(option, expected, tmp_path):
     path = _write(tmp_path / "t.json", json.dumps(two_tracks()))
-    done = run_cli("sequence", str(path), *option)
+    done = run_cli_here("sequence", str(path), *option)
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("error: set options: field ") and expected in done.stderr
     assert done.stderr.count("\n") == 1, done.stderr

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import run_cli_here
 from pydantic import ValidationError
 
 from djcurator_core.core.keys import ALL_KEYS
@@ -294,7 +294,7 @@ def test_cli_count_pin_arc_and_limit(tmp_path):
     tracks = pool(60, 17)
     path = tmp_path / "pool.json"
     path.write_text(dump_tracks(tracks))
-    proc = run_cli(
+    proc = run_cli_here(
         "sequence", str(path), "--json", "--count", "10", "--start", "t007",
         "--energy-arc", "rise", "--max-bpm-jump", "6", "--seed", "2",
     )  # fmt: skip
@@ -307,7 +307,7 @@ def test_cli_count_pin_arc_and_limit(tmp_path):
 def test_cli_impossible_count_is_one_line(tmp_path):
     path = tmp_path / "pool.json"
     path.write_text(dump_tracks(pool(5, 18)))
-    proc = run_cli("sequence", str(path), "--count", "9")
+    proc = run_cli_here("sequence", str(path), "--count", "9")
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: count 9 is larger than the 5 tracks available"
 
