@@ -26,8 +26,8 @@ from djcurator_core.pipeline.contracts import SetRequest
 from djcurator_core.pipeline.sets.client import NoWorkerPolling, start_set
 
 pytestmark = pytest.mark.temporal
-# A cold compile on a busy 2-core machine took 106 s; the sequencing step allows 3 min
-# per attempt for it, and the set's three attempts bound the whole run.
+# A cold compile on a busy 2-core machine took 106 s; the sequencing step waits for it at
+# most 51 s per attempt, and the set's three attempts bound the whole run.
 COMPILE_TIMEOUT = 600.0
 STARTING = "which is starting: it compiles its solver"
 
