@@ -1,6 +1,6 @@
 """How soon a fresh worker serves: `djset-worker` start -> first poll -> first set.
 
-    python scripts/bench_worker_start.py [--repeats 3] [--tracks N] [--worker PATH]
+    python scripts/bench_worker_start.py [--repeats 3] [--tracks N] [--worker PATH ...]
 
 Whole processes, as a user meets them: on an embedded dev server, each run starts
 `python worker.py` (what `djset-worker` runs) in a new process on a new task queue and,
@@ -12,8 +12,9 @@ with a generous worker wait. Measured from the worker's process start:
 - first set: the client has the set's result.
 "cold" runs give the worker an empty NUMBA_CACHE_DIR (the solver compiles: a fresh
 install), "warm" ones the folder a cold run filled. Prints a table (medians of the
-repeats, and the range); nothing is asserted. `--worker` starts another clone's
-worker.py (an older version, for a before/after table).
+repeats, and the range); nothing is asserted. `--worker` starts other clones' worker.py
+(an older version, for a before/after table); several are taken in turns within each
+repeat, so that they share the machine's load alike.
 """
 
 from __future__ import annotations
@@ -115,27 +116,27 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tracks", type=int, default=20)
-    parser.add_argument("--worker", type=Path, default=ROOT / "worker.py", help="worker script")
+    parser.add_argument(
+        "--worker", type=Path, nargs="+", default=[ROOT / "worker.py"], help="worker scripts"
+    )
     args = parser.parse_args()
-    rows: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
+    rows: dict[tuple[Path, str], list[dict[str, float]]] = {}
     with EmbeddedServer() as server, tempfile.TemporaryDirectory() as scratch:
         client = await connect(server.connection_settings())
         for repeat in range(args.repeats):
-            cache = Path(scratch) / f"numba-{repeat}"  # empty: numba compiles
-            for kind in ("cold", "warm"):  # the cold run fills the folder
-                run = await one_run(client, args.worker, server.address, cache, args.tracks)
-                rows[kind].append(run)
-            print(f"repeat {repeat + 1}: {rows['cold'][-1]} {rows['warm'][-1]}", file=sys.stderr)
-    print(
-        f"\n{args.worker}: worker start -> ... (s), {args.tracks} tracks, median (range) "
-        f"of {args.repeats}\n"
-    )
-    print("| numba cache | first poll | 'polling' line | first set done |")
-    print("|---|---:|---:|---:|")
-    for name, runs in rows.items():
+            for number, script in enumerate(args.worker):
+                cache = Path(scratch) / f"numba-{repeat}-{number}"  # empty: numba compiles
+                for kind in ("cold", "warm"):  # the cold run fills the folder
+                    run = await one_run(client, script, server.address, cache, args.tracks)
+                    rows.setdefault((script, kind), []).append(run)
+                    print(f"repeat {repeat + 1} {script} {kind}: {run}", file=sys.stderr)
+    print(f"\nworker start -> ... (s), {args.tracks} tracks, median (range) of {args.repeats}\n")
+    print("| worker | numba cache | first poll | 'polling' line | first set done |")
+    print("|---|---|---:|---:|---:|")
+    for (script, kind), runs in rows.items():
         keys = ("poll", "polling", "set")
         cells = [_cell([run[key] for run in runs if key in run]) for key in keys]
-        print(f"| {name} | {' | '.join(cells)} |")
+        print(f"| {script} | {kind} | {' | '.join(cells)} |")
 
 
 if __name__ == "__main__":

@@ -441,8 +441,8 @@ async def test_a_long_step_lives_on_heartbeats_and_gets_a_search_budget(
         result = await wait_for_result(handle)
         assert result.order == [t.id for t in load_tracks(fixture_tracks_path)]
         assert (await activity_records(handle))["sequence_tracks_activity"].last_attempt == 1
-    # No budget given: half of the step's 60 s of work (WORK_TIMEOUT); a given budget is
-    # kept. The solver gets what building the cost matrix left of it (milliseconds here).
+    # No budget given: half of the step's 60 s timeout; a given budget is kept. The solver
+    # gets what building the cost matrix left of it (milliseconds for 20 tracks).
     assert budgets[0] == pytest.approx(30.0, abs=1.0) and budgets[0] <= 30.0
     assert budgets[1] == pytest.approx(2.5, abs=1.0) and budgets[1] <= 2.5
     assert len(budgets) == 2

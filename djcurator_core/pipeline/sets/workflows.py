@@ -50,8 +50,6 @@ with workflow.unsafe.imports_passed_through():
         write_playlist_activity,
     )
     from djcurator_core.pipeline.sets.set_activities import (
-        COMPILE_ALLOWANCE,
-        WORK_TIMEOUT,
         generate_justifications_activity,
         load_tracks_activity,
         sequence_tracks_activity,
@@ -66,10 +64,7 @@ RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3
 )
 LOAD_TIMEOUT = timedelta(seconds=30)
-# Ordering, plus waiting for a starting worker's compile of the solver (set_activities):
-# 4 min, of which the search reckons with 1 min. Only the timeout changed (it was 60 s);
-# recorded runs replay (tests/test_replay.py).
-SEQUENCE_TIMEOUT = WORK_TIMEOUT + COMPILE_ALLOWANCE
+SEQUENCE_TIMEOUT = timedelta(seconds=60)
 JUSTIFY_TIMEOUT = timedelta(seconds=60)
 HEARTBEAT_TIMEOUT = timedelta(seconds=4)  # a killed worker is noticed within this
 EXPORT_TIMEOUT = timedelta(minutes=5)  # reads every matching file's tags (heartbeats)
