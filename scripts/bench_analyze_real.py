@@ -90,13 +90,15 @@ def load_corpus(folder: Path, styles: set[str] | None, per_style: int | None) ->
     return chosen
 
 
-def run_tool(tool: str, python: str, paths: list[str]) -> tuple[list[dict], str | None]:
+def run_tool(
+    tool: str, python: str, paths: list[str], product_root: Path
+) -> tuple[list[dict], str | None]:
     """The tool's JSON lines for `paths`, or (nothing, why it is unavailable)."""
     if not Path(python).exists():
         return [], f"{tool}: no interpreter {python} (make bench-analyze makes it)"
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
         listing.write("\n".join(paths) + "\n")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "BENCH_PRODUCT_ROOT": str(product_root)}
     done = subprocess.run(
         [python, str(RUNNER), tool, "--paths-from", listing.name],
         capture_output=True,
@@ -230,7 +232,7 @@ def details(entries: list[dict], results: dict) -> list[str]:
     return lines
 
 
-def set_check(entries: list[dict], count: int, folder: Path) -> list[str]:
+def set_check(entries: list[dict], count: int, folder: Path, product_root: Path) -> list[str]:
     """`beet djanalyze` then `beet djset` on a library of `count` rendered files (a round of
     every style in turn, key-change songs left out: one key is no truth for them); the set's
     reported mixable share against the same order's share by the true keys and BPMs."""
@@ -258,7 +260,7 @@ def set_check(entries: list[dict], count: int, folder: Path) -> list[str]:
         shutil.copy(entry["file"], root / "music" / name)
         truth_by_name[name] = entry
     import_music(root)
-    env = clean_env(root)
+    env = {**clean_env(root), "PYTHONPATH": str(product_root)}  # beet runs that tree's plugin
     started = time.perf_counter()
     analysed = subprocess.run([BEET, "djanalyze"], env=env, capture_output=True, text=True)
     analyse_seconds = time.perf_counter() - started
@@ -329,6 +331,12 @@ def main() -> None:
     )
     parser.add_argument("--product-python", default=sys.executable)
     parser.add_argument(
+        "--product-root",
+        type=Path,
+        default=ROOT,
+        help="the tree whose analyse_file is 'ours' (default: this one)",
+    )
+    parser.add_argument(
         "--bench-python", default=str(ROOT / ".venv-bench-analyze" / "bin" / "python")
     )
     parser.add_argument("--set-tracks", type=int, default=24)
@@ -356,7 +364,7 @@ def main() -> None:
                     chosen.append(entry)
         python = args.product_python if tool == "ours" else args.bench_python
         started = time.perf_counter()
-        rows, unavailable = run_tool(tool, python, [e["file"] for e in chosen])
+        rows, unavailable = run_tool(tool, python, [e["file"] for e in chosen], args.product_root)
         if unavailable:
             print(f"not run: {unavailable}")
             continue
@@ -373,7 +381,7 @@ def main() -> None:
         args.json.write_text(json.dumps([*results.values()], indent=1) + "\n")
     if "ours" in tools and not args.no_set_check:
         with tempfile.TemporaryDirectory(prefix="bench-analyze-set-") as tmp:
-            for line in set_check(entries, args.set_tracks, Path(tmp)):
+            for line in set_check(entries, args.set_tracks, Path(tmp), args.product_root):
                 print(line, flush=True)
     print(f"(load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 

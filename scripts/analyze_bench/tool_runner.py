@@ -5,7 +5,7 @@ or FILE) and prints `{"path", "tool", "bpm", "key", "seconds", "cpu", "error"}` 
 as "A minor" / "Db major" (or null). Each tool runs in the interpreter that has it:
 
 - ours: the product's `files/audio_decode.analyse_file` (decode + analysis), imported
-  from the tree this script belongs to, in the product's venv;
+  from the tree this script belongs to (or BENCH_PRODUCT_ROOT), in the product's venv;
 - essentia: one decode (MonoLoader, 44.1 kHz), then KeyExtractor with the `edma` and the
   `bgate` profiles and RhythmExtractor2013 (multifeature); each estimate's time is the
   decode plus its own algorithm;
@@ -34,7 +34,8 @@ def _timed(fn):
 
 
 def _ours():
-    sys.path.insert(0, str(ROOT))
+    # the product's tree: this one, or another worktree's (BENCH_PRODUCT_ROOT)
+    sys.path.insert(0, os.environ.get("BENCH_PRODUCT_ROOT") or str(ROOT))
     from djcurator_core.core.keys import Key
     from djcurator_core.files.audio_decode import analyse_file
 
