@@ -13,7 +13,8 @@ non-commercial use; neither goes near the product). Prints markdown tables:
 - key: share exactly right and the MIREX-weighted score (exact 1, fifth 0.5, relative 0.3,
   parallel 0.2), per tool and per style; a key-change song counts against either of its
   keys (the better), the first key alone is shown as its own row;
-- time per track: wall and CPU seconds per file, decode included;
+- time per track: wall and CPU seconds per file, decode included (medians: the first file
+  of a process also pays for lazy imports);
 - the set-level check: `beet djanalyze` on a real beets library of rendered files (in a
   temp dir, embedded Temporal server), `beet djset` orders them; the mixable share the set
   reports (from the analysed tags) beside the share of the same order computed from the
@@ -185,15 +186,15 @@ def tables(entries: list[dict], results: dict, timing: dict, tools: list[str]) -
             if any(c != "-" for c in cells):
                 lines.append(f"| {group} | " + " | ".join(cells) + " |")
     lines += ["", "Time per track (decode included; essentia decodes once for its three)", ""]
-    lines.append("| tool | files | wall s/track (mean, max) | CPU s/track (mean) | failed |")
+    lines.append("| tool | files | wall s/track (median, max) | CPU s/track (median) | failed |")
     lines.append("|---|---|---|---|---|")
     for tool, rows in timing.items():
         ok = [r for r in rows if "error" not in r]
         walls = [r["seconds"] for r in ok] or [0.0]
         cpus = [r["cpu"] for r in ok] or [0.0]
         lines.append(
-            f"| {tool} | {len(ok)} | {np.mean(walls):.2f}, {np.max(walls):.2f} | "
-            f"{np.mean(cpus):.2f} | {len(rows) - len(ok)} |"
+            f"| {tool} | {len(ok)} | {np.median(walls):.2f}, {np.max(walls):.2f} | "
+            f"{np.median(cpus):.2f} | {len(rows) - len(ok)} |"
         )
     return lines
 
