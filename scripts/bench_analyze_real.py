@@ -15,13 +15,15 @@ non-commercial use; neither goes near the product). Prints markdown tables:
   keys (the better), the first key alone is shown as its own row;
 - time per track: wall and CPU seconds per file, decode included (medians: the first file
   of a process also pays for lazy imports);
-- the set-level check: `beet djanalyze` on a real beets library of rendered files (in a
-  temp dir, embedded Temporal server), `beet djset` orders them; the mixable share the set
-  reports (from the analysed tags) beside the share of the same order computed from the
-  true keys and BPMs.
+- the set-level check: `beet djanalyze` on a real beets library of rendered files of the
+  club styles (in a temp dir, embedded Temporal server), `beet djset` orders them; the
+  mixable share the set reports (from the analysed tags) beside the share of the same
+  order computed from the true keys and BPMs.
 
 Usage: python scripts/bench_analyze_real.py [--corpus DIR] [--tools ours,essentia,madmom]
-       [--styles house,dnb] [--per-style N] [--set-tracks 24 | --no-set-check] [--details]
+       [--styles house,dnb] [--per-style N] [--details] [--json FILE]
+       [--set-tracks 24] [--set-styles house,techno,breakbeat,dubstep]
+       [--no-set-check | --set-only]
 """
 
 from __future__ import annotations
@@ -233,10 +235,13 @@ def details(entries: list[dict], results: dict) -> list[str]:
     return lines
 
 
-def set_check(entries: list[dict], count: int, folder: Path, product_root: Path) -> list[str]:
-    """`beet djanalyze` then `beet djset` on a library of `count` rendered files (a round of
-    every style in turn, key-change songs left out: one key is no truth for them); the set's
-    reported mixable share against the same order's share by the true keys and BPMs."""
+def set_check(
+    entries: list[dict], count: int, styles: set[str], folder: Path, product_root: Path
+) -> list[str]:
+    """`beet djanalyze` then `beet djset` on a library of `count` rendered files of `styles`
+    (a round of every style in turn; key-change songs left out: one key is no truth for
+    them); the set's reported mixable share against the same order's share by the true keys
+    and BPMs."""
     from beets_helpers import BEET, clean_env, import_music
 
     from djcurator_core.core.models import Track
@@ -244,7 +249,7 @@ def set_check(entries: list[dict], count: int, folder: Path, product_root: Path)
 
     by_style = defaultdict(list)
     for entry in entries:
-        if entry["source"] == "rendered" and not entry["key_change"]:
+        if entry["source"] == "rendered" and not entry["key_change"] and entry["style"] in styles:
             by_style[entry["style"]].append(entry)
     chosen, round_ = [], 0
     while len(chosen) < count and any(len(v) > round_ for v in by_style.values()):
@@ -306,7 +311,7 @@ def set_check(entries: list[dict], count: int, folder: Path, product_root: Path)
         "",
         "| measure | value |",
         "|---|---|",
-        f"| tracks (rendered, one key, styles in turn) | {len(ordered)} |",
+        f"| tracks (rendered, one key; {', '.join(sorted(styles))} in turn) | {len(ordered)} |",
         f"| `beet djanalyze` | {analyse_seconds:.1f} s: {said} |",
         f"| analysed keys exactly right, BPMs within 4 % | {exact_keys}/{len(ordered)}, "
         f"{exact_bpm}/{len(ordered)} |",
@@ -341,7 +346,13 @@ def main() -> None:
         "--bench-python", default=str(ROOT / ".venv-bench-analyze" / "bin" / "python")
     )
     parser.add_argument("--set-tracks", type=int, default=24)
+    parser.add_argument(
+        "--set-styles",
+        default="house,techno,breakbeat,dubstep",
+        help="the styles of the set check's library (a club set's 118-140 BPM)",
+    )
     parser.add_argument("--no-set-check", action="store_true")
+    parser.add_argument("--set-only", action="store_true", help="only the set-level check")
     parser.add_argument("--details", action="store_true", help="one line per file")
     parser.add_argument("--json", type=Path, help="write every estimate here")
     args = parser.parse_args()
@@ -354,7 +365,7 @@ def main() -> None:
         f"cores {os.cpu_count()}, load average at the start {os.getloadavg()[0]:.1f}"
     )
     results, timing = {}, {}
-    for tool in tools:
+    for tool in [] if args.set_only else tools:
         chosen = entries
         if tool == "madmom":
             seen = defaultdict(int)
@@ -373,7 +384,7 @@ def main() -> None:
         for row in rows:
             results[(row["path"], row["tool"])] = row
             timing.setdefault(row["tool"], []).append(row)
-    for line in tables(entries, results, timing, tools):
+    for line in [] if args.set_only else tables(entries, results, timing, tools):
         print(line)
     if args.details:
         for line in details(entries, results):
@@ -382,7 +393,9 @@ def main() -> None:
         args.json.write_text(json.dumps([*results.values()], indent=1) + "\n")
     if "ours" in tools and not args.no_set_check:
         with tempfile.TemporaryDirectory(prefix="bench-analyze-set-") as tmp:
-            for line in set_check(entries, args.set_tracks, Path(tmp), args.product_root):
+            set_styles = set(args.set_styles.split(","))
+            lines = set_check(entries, args.set_tracks, set_styles, Path(tmp), args.product_root)
+            for line in lines:
                 print(line, flush=True)
     print(f"(load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
