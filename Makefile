@@ -71,7 +71,7 @@ bench-analyze-debs:
 		$(BENCH_ANALYZE_DEBS); }
 
 bench-analyze-corpus: $(STAMP) bench-analyze-debs
-	$(PY) scripts/analyze_corpus.py --dir $(ANALYZE_CORPUS)
+	$(PY) scripts/analyze_corpus.py --dir $(ANALYZE_CORPUS) --jobs 2
 
 bench-analyze: $(STAMP) $(BENCH_ANALYZE_STAMP) bench-analyze-corpus
 	$(PY) scripts/bench_analyze_real.py --corpus $(ANALYZE_CORPUS) \
