@@ -68,8 +68,8 @@ ENCODINGS = (
 MODULATIONS = ((2, None), (1, None), ("relative", True), (7, None), (5, None), (-2, None),
                (3, None), (-1, None))  # fmt: skip
 # mastering: a compressor in sox (1.5:1 from -30 dB to about 3:1 near full scale, +8 dB
-# make-up), then in ffmpeg +9 dB into a brick-wall limiter at -0.9 dBFS: about -13 dBFS RMS
-# with the drums' peaks flattened, as loud as club records are cut
+# make-up), then in ffmpeg +9 dB into a brick-wall limiter at -0.9 dBFS (-13 dBFS RMS on a
+# house song, quieter on sparse ones), the drums' peaks flattened, as club records are cut
 COMPRESSOR = ["highpass", "25", "compand", "0.005,0.12", "6:-70,-70,-30,-30,-20,-24,-10,-18,0,-14",
               "8", "-90", "norm", "-3"]  # fmt: skip
 LIMITER = "volume=9dB,alimiter=limit=0.9:attack=2:release=60:level=false"
