@@ -86,8 +86,8 @@ def analyse_items(
             todo.append(AnalysisItem(item_id=item.id, path=os.fsdecode(item.path)))
     if not todo:
         ui.print_(
-            f"nothing to analyse: the {matched} matching tracks have BPM, key and energy "
-            "(--force analyses them again)"
+            f"nothing to analyse: the {matched} matching tracks have BPM, key, energy and "
+            "structure (--force analyses them again)"
         )
         return None
     request = AnalysisRequest(

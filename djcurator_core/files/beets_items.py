@@ -35,6 +35,7 @@ EXPORT_FIELDS = (
     "initial_key",
     "energy",
     "bpm_precise",
+    "djset_structure",
 )
 
 

@@ -10,7 +10,12 @@ Per bar of the grid (beat_grid.py), from the whole track's frames (track_feature
 - loudness (dB), the spectrum's shape (the log energy in ~30 bands: timbre), the onset
   density in the low, mid and high band, and the level of sustained sound above 250 Hz
   (chords, melody, vocals: drums do not sustain);
-- beat: the kick band's onsets on the bar's beats, against the track's usual level.
+- beat: the kick band's onsets on the bar's beats, against the track's usual level, and
+  on at least one of the bar's beats a kick: the low band holds at least KICK_SHARE_DB
+  of the sound and is KICK_DECAY_DB quieter a sixteenth note later (a kick dies away
+  that fast; a bass note or a pad's low end does not, and what melody leaks into the
+  low band is far below the share), so pads and melody have no "beat" even when their
+  notes fall on the grid.
 
 **Sections** start where the bars change: the distance between the mean features of
 the NOVELTY_BARS bars before and after each bar line (every feature scaled to its spread
@@ -44,6 +49,8 @@ NOVELTY_FLOOR = 0.25  # of the largest novelty
 MIN_SECTION_BARS = 4
 MELODY_DB = 12.0  # sustained sound this far below the melodic bars: no melody
 BEAT_LEVEL = 0.35  # of the usual kick level: a beat
+KICK_DECAY_DB = 4.0  # the low band this much quieter a sixteenth after the beat: a kick
+KICK_SHARE_DB = -15.0  # and at least this share of the sound on the beat (not leakage)
 MAX_MIXABLE_BARS = 32
 
 
@@ -94,31 +101,44 @@ def bar_features(grid: BeatGrid, features: TrackFeatures) -> BarFeatures | None:
     if edges.size < 3:
         return None
 
-    def db(x: np.ndarray) -> np.ndarray:
-        return 10 * np.log10(np.maximum(x, 1e-12))
-
     peak = float(features.energy.max()) or 1.0
-    loudness = db(_per_bar(features.energy, edges) / peak)
-    timbre = db(_per_bar(features.bands, edges) / peak)
+    loudness = _db(_per_bar(features.energy, edges) / peak)
+    timbre = _db(_per_bar(features.bands, edges) / peak)
     density = np.log1p(
         np.stack([_per_bar(x, edges) for x in (features.low, features.mid, features.high)], 1)
     )
-    sustained = db(_per_bar(features.sustained, edges) / peak)
+    sustained = _db(_per_bar(features.sustained, edges) / peak)
     groups = [loudness, timbre, density, sustained]
     matrix = np.concatenate(
         [_scaled(g) / np.sqrt(np.atleast_2d(g.T).T.shape[1]) for g in groups], axis=1
     )
-    beat_frames = grid.first_downbeat * features.fps + np.arange(
-        (edges.size - 1) * grid.beats_per_bar
-    ) * (grid.beat_seconds * features.fps)
-    at = np.clip(np.round(beat_frames).astype(int), 0, features.frames - 1)
-    padded = np.pad(features.low, 1)
-    kick = np.max([padded[at], padded[at + 1], padded[at + 2]], axis=0)
-    kick = kick.reshape(-1, grid.beats_per_bar).mean(axis=1)
-    beat = kick >= BEAT_LEVEL * float(np.percentile(kick, 90))
+    beat = _beat_bars(grid, features, edges.size - 1)
     melodic = float(np.percentile(sustained, 90))
     melody = sustained > melodic - MELODY_DB
     return BarFeatures(matrix=matrix, beat=beat, melody=melody)
+
+
+def _beat_bars(grid: BeatGrid, features: TrackFeatures, bars: int) -> np.ndarray:
+    """Which bars have a beat (see the module docstring): kick-band onsets on the beats
+    at BEAT_LEVEL of the usual, and a kick on one of the bar's beats."""
+    beat = grid.beat_seconds * features.fps  # frames
+    last = features.frames - 1
+    at = np.round(grid.first_downbeat * features.fps + np.arange(bars * grid.beats_per_bar) * beat)
+    at = np.clip(at.astype(int), 0, last)
+    onsets = np.max([features.low[np.minimum(at + i, last)] for i in (-1, 0, 1)], axis=0)
+    onsets = onsets.reshape(bars, grid.beats_per_bar).mean(axis=1)
+    # a kick's body peaks just after its click, and is gone a sixteenth note later
+    rise = range(max(1, int(round(beat / 8))) + 1)
+    low = np.max([features.low_energy[np.minimum(at + i, last)] for i in rise], axis=0)
+    total = np.max([features.energy[np.minimum(at + i, last)] for i in rise], axis=0)
+    later = features.low_energy[np.minimum(at + int(round(beat / 4)), last)]
+    kick = (_db(low) - _db(later) >= KICK_DECAY_DB) & (_db(low) - _db(total) >= KICK_SHARE_DB)
+    kick_in_bar = kick.reshape(bars, grid.beats_per_bar).any(axis=1)
+    return (onsets >= BEAT_LEVEL * float(np.percentile(onsets, 90))) & kick_in_bar
+
+
+def _db(x: np.ndarray) -> np.ndarray:
+    return 10 * np.log10(np.maximum(x, 1e-12))
 
 
 def novelty(matrix: np.ndarray, width: int = NOVELTY_BARS) -> np.ndarray:
@@ -229,7 +249,7 @@ def phrasing(grid: BeatGrid, features: TrackFeatures) -> Phrasing | None:
     intro = (1, min(intro_end, 1 + MAX_MIXABLE_BARS)) if intro_end else None
     # the outro: the same walk over the sections from the end
     lengths = [e - s for s, e in zip(sections, ends, strict=True)][::-1]
-    reversed_starts = list(np.cumsum([1, *lengths[:-1]]))
+    reversed_starts = [int(x) for x in np.cumsum([1, *lengths[:-1]])]
     reversed_ends = [s + n for s, n in zip(reversed_starts, lengths, strict=True)]
     outro_end = _mixable_end(reversed_starts, reversed_ends, beat[::-1], melody[::-1])
     outro = None

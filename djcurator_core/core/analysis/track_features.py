@@ -30,6 +30,7 @@ import numpy as np
 TARGET_FPS = 86.0  # frames per second the hop is chosen for (11.6 ms)
 WINDOW_SECONDS = 0.0232  # FFT window (23 ms): onsets sharp, low bands still resolved
 LOW_HZ, HIGH_HZ = 150.0, 4000.0
+KICK_HZ = 110.0  # a kick's body (and the bass); chords' roots are above
 MELODY_HZ = (250.0, 4000.0)
 HARMONIC_HZ = (60.0, 4000.0)
 SUSTAIN_SECONDS = 0.25  # a sound lasting this long is not a drum hit
@@ -45,6 +46,7 @@ class TrackFeatures:
     mid: np.ndarray
     high: np.ndarray
     energy: np.ndarray  # total power per frame
+    low_energy: np.ndarray  # power below KICK_HZ per frame (kick, bass)
     bands: np.ndarray  # frames x ~30 bands (_flux_bands): power per band
     sustained: np.ndarray  # power held for SUSTAIN_SECONDS between MELODY_HZ
     harmonic: np.ndarray  # blocks x bins: power held for SUSTAIN_SECONDS, HARMONIC_HZ
@@ -127,6 +129,7 @@ def track_features(y: np.ndarray, sr: float) -> TrackFeatures:
         mid=low_mid_high[:, 1].copy(),
         high=low_mid_high[:, 2].copy(),
         energy=grouped.sum(axis=1),
+        low_energy=grouped[:, centre_hz < KICK_HZ].sum(axis=1),
         bands=grouped,
         sustained=sustained,
         harmonic=harmonic,

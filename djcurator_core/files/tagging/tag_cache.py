@@ -34,9 +34,13 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tags (
     path TEXT PRIMARY KEY,
     stamp TEXT NOT NULL,
-    bpm REAL, key TEXT, energy REAL, comment_key TEXT
+    bpm REAL, key TEXT, energy REAL, comment_key TEXT, structure TEXT
 )
 """
+# Caches made before the structure column: the column is added, NULL in the old rows,
+# which is right for them (no version before it wrote the tag, and writing it changes
+# the file's stamp).
+_COLUMNS = ("structure TEXT",)
 
 
 def default_path() -> Path | None:
@@ -75,6 +79,10 @@ class TagCache:
             db = sqlite3.connect(path, timeout=10, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
+            have = {row[1] for row in db.execute("PRAGMA table_info(tags)")}
+            for column in _COLUMNS:
+                if column.split()[0] not in have:
+                    db.execute(f"ALTER TABLE tags ADD COLUMN {column}")
             db.commit()
             return db
         except (sqlite3.Error, OSError):
@@ -129,7 +137,7 @@ class TagCache:
                 rows.update(
                     (row[0], row[1:])
                     for row in self._db.execute(
-                        "SELECT path, stamp, bpm, key, energy, comment_key FROM tags "
+                        "SELECT path, stamp, bpm, key, energy, comment_key, structure FROM tags "
                         f"WHERE path IN ({', '.join('?' * len(batch))})",
                         batch,
                     )
@@ -152,7 +160,9 @@ class TagCache:
             return
         try:
             self._db.execute(
-                "INSERT OR REPLACE INTO tags VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO tags "
+                "(path, stamp, bpm, key, energy, comment_key, structure) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (path, stamp, *astuple(tags)),
             )
             self._pending += 1
