@@ -118,6 +118,7 @@ def test_track_fields_from_item():
         "bpm": 124.0,
         "key": "5A",
         "energy": None,
+        "structure": None,
     }
 
 

@@ -30,17 +30,18 @@ from djcurator_core.files.tagging.tags import DJTags, read_dj_tags
 CACHE_ENV = "DJSET_TAG_CACHE"
 COMMIT_EVERY = 2_000  # new entries written per transaction
 LOOKUP_BATCH = 500  # paths per query
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tags (
+# The table is named after its columns' version: a version that reads more tags uses a
+# new table, so an older version sharing the file keeps its own (and its INSERTs still
+# fit), and no migration has to lock a cache other processes are reading. Version 1,
+# `tags`, had no structure.
+TABLE = "tags_v2"
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
     path TEXT PRIMARY KEY,
     stamp TEXT NOT NULL,
     bpm REAL, key TEXT, energy REAL, comment_key TEXT, structure TEXT
 )
 """
-# Caches made before the structure column: the column is added, NULL in the old rows,
-# which is right for them (no version before it wrote the tag, and writing it changes
-# the file's stamp).
-_COLUMNS = ("structure TEXT",)
 
 
 def default_path() -> Path | None:
@@ -79,10 +80,6 @@ class TagCache:
             db = sqlite3.connect(path, timeout=10, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
-            have = {row[1] for row in db.execute("PRAGMA table_info(tags)")}
-            for column in _COLUMNS:
-                if column.split()[0] not in have:
-                    db.execute(f"ALTER TABLE tags ADD COLUMN {column}")
             db.commit()
             return db
         except (sqlite3.Error, OSError):
@@ -137,7 +134,8 @@ class TagCache:
                 rows.update(
                     (row[0], row[1:])
                     for row in self._db.execute(
-                        "SELECT path, stamp, bpm, key, energy, comment_key, structure FROM tags "
+                        "SELECT path, stamp, bpm, key, energy, comment_key, structure "
+                        f"FROM {TABLE} "
                         f"WHERE path IN ({', '.join('?' * len(batch))})",
                         batch,
                     )
@@ -160,7 +158,7 @@ class TagCache:
             return
         try:
             self._db.execute(
-                "INSERT OR REPLACE INTO tags "
+                f"INSERT OR REPLACE INTO {TABLE} "
                 "(path, stamp, bpm, key, energy, comment_key, structure) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (path, stamp, *astuple(tags)),
