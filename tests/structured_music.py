@@ -139,24 +139,30 @@ class StructuredSpec:
 
     @property
     def intro(self) -> tuple[int, int]:
-        """(first bar, bar after the last) of the leading drums-only / drums-and-bass
-        stretch."""
-        return self._mixable(self.layout, 1)
+        """(first bar, bar after the last) of the mixable stretch at the start: the
+        leading sections with drums and neither chords nor lead; if the track opens with
+        them, the sections before the first one without drums (the first break); at
+        most 32 bars (core/analysis/phrases.py documents the same rule)."""
+        return 1, 1 + self._mixable(self.layout)
 
     @property
     def outro(self) -> tuple[int, int]:
         end = self.bars + 1
-        start, stop = self._mixable(self.layout[::-1], 1)
-        return end - (stop - start), end
+        return end - self._mixable(self.layout[::-1]), end
 
     @staticmethod
-    def _mixable(sections, first: int) -> tuple[int, int]:
+    def _mixable(sections) -> int:
         bars = 0
         for section in sections:
             if DRUMS not in section.layers or section.layers & {CHORDS, LEAD}:
                 break
             bars += section.bars
-        return first, first + bars
+        if not bars:
+            for section in sections:
+                if DRUMS not in section.layers:
+                    break
+                bars += section.bars
+        return min(bars, 32)
 
 
 def render(spec: StructuredSpec, sr: int = SR) -> np.ndarray:
