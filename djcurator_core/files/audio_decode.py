@@ -213,18 +213,12 @@ _FULL_SCALE = {np.uint8: 128.0, np.int16: 32768.0, np.int32: 2.0**31, np.int64: 
 
 def _mono(frame) -> np.ndarray:
     """The frame's samples as mono float32, read from its planes without a copy through
-    to_ndarray (which costs more than the decoding)."""
-    name = frame.format.name.rstrip("p")
-    dtype = _SAMPLE_TYPES.get(name)
-    channels = frame.layout.nb_channels
-    if dtype is None:  # a sample format not listed: PyAV's general path
-        data = frame.to_ndarray().astype(np.float32)
-        return (
-            data.reshape(channels, -1).mean(axis=0)
-            if frame.format.is_planar
-            else (data.reshape(-1, channels).mean(axis=1))
-        )
-    n = frame.samples
+    to_ndarray (which costs more than the decoding). ValueError for a sample format
+    FFmpeg does not have (all of its six are known)."""
+    dtype = _SAMPLE_TYPES.get(frame.format.name.rstrip("p"))
+    if dtype is None:
+        raise ValueError(f"unknown sample format {frame.format.name}")
+    channels, n = frame.layout.nb_channels, frame.samples
     if frame.format.is_planar:
         planes = [np.frombuffer(plane, dtype=dtype, count=n) for plane in frame.planes[:channels]]
         mono = planes[0].astype(np.float32)
@@ -232,15 +226,10 @@ def _mono(frame) -> np.ndarray:
             mono += plane
     else:
         packed = np.frombuffer(frame.planes[0], dtype=dtype, count=n * channels)
-        mono = (
-            packed.reshape(n, channels).sum(axis=1, dtype=np.float32)
-            if channels > 1
-            else (packed.astype(np.float32))
-        )
+        mono = packed.reshape(n, channels).sum(axis=1, dtype=np.float32)
     if dtype is np.uint8:
         mono -= 128.0 * channels
-    scale = _FULL_SCALE.get(dtype, 1.0) * channels
-    return mono / np.float32(scale) if scale != 1.0 else mono
+    return mono / np.float32(_FULL_SCALE.get(dtype, 1.0) * channels)
 
 
 class _WholeTrack:
