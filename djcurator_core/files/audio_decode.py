@@ -211,25 +211,44 @@ _SAMPLE_TYPES = {"u8": np.uint8, "s16": np.int16, "s32": np.int32, "s64": np.int
 _FULL_SCALE = {np.uint8: 128.0, np.int16: 32768.0, np.int32: 2.0**31, np.int64: 2.0**63}
 
 
-def _mono(frame) -> np.ndarray:
-    """The frame's samples as mono float32, read from its planes without a copy through
-    to_ndarray (which costs more than the decoding). ValueError for a sample format
-    FFmpeg does not have (all of its six are known)."""
-    dtype = _SAMPLE_TYPES.get(frame.format.name.rstrip("p"))
-    if dtype is None:
-        raise ValueError(f"unknown sample format {frame.format.name}")
-    channels, n = frame.layout.nb_channels, frame.samples
-    if frame.format.is_planar:
-        planes = [np.frombuffer(plane, dtype=dtype, count=n) for plane in frame.planes[:channels]]
-        mono = planes[0].astype(np.float32)
-        for plane in planes[1:]:
-            mono += plane
-    else:
-        packed = np.frombuffer(frame.planes[0], dtype=dtype, count=n * channels)
-        mono = packed.reshape(n, channels).sum(axis=1, dtype=np.float32)
-    if dtype is np.uint8:
-        mono -= 128.0 * channels
-    return mono / np.float32(_FULL_SCALE.get(dtype, 1.0) * channels)
+class _RawSamples:
+    """The decoded frames' bytes, gathered per plane and turned into mono float32 a block
+    at a time: per frame only a copy of its planes (numpy calls per frame would cost as
+    much as decoding an MP3 frame)."""
+
+    def __init__(self, frame) -> None:
+        name = frame.format.name
+        self.dtype = _SAMPLE_TYPES.get(name.rstrip("p"))
+        if self.dtype is None:  # FFmpeg has six sample formats, all listed
+            raise ValueError(f"unknown sample format {name}")
+        self.channels = frame.layout.nb_channels
+        self.planar = frame.format.is_planar
+        self.width = np.dtype(self.dtype).itemsize * (1 if self.planar else self.channels)
+        self.buffers = [bytearray() for _ in range(self.channels if self.planar else 1)]
+        self.samples = 0
+
+    def add(self, frame) -> None:
+        size = frame.samples * self.width
+        for buffer, plane in zip(self.buffers, frame.planes, strict=False):
+            buffer += memoryview(plane)[:size]
+        self.samples += frame.samples
+
+    def take(self) -> np.ndarray:
+        """The samples gathered so far as mono float32 (and empty the buffers)."""
+        arrays = [np.frombuffer(buffer, dtype=self.dtype) for buffer in self.buffers]
+        if self.planar:
+            mono = arrays[0].astype(np.float32)
+            for array in arrays[1:]:
+                mono += array
+        else:
+            mono = arrays[0].reshape(-1, self.channels).sum(axis=1, dtype=np.float32)
+        if self.dtype is np.uint8:
+            mono -= 128.0 * self.channels
+        mono /= np.float32(_FULL_SCALE.get(self.dtype, 1.0) * self.channels)
+        del arrays
+        self.buffers = [bytearray() for _ in self.buffers]
+        self.samples = 0
+        return mono
 
 
 class _WholeTrack:
@@ -334,22 +353,34 @@ def _decode_whole(container, stream, duration: float | None, shown: str) -> Deco
         raise DecodeError(f"{shown}: cannot decode (no sample rate)")
     track = _WholeTrack(rate, plan_windows(duration))
     limit = int(MAX_DECODE_SECONDS * rate)
-    skip: int | None = None
+    raw: _RawSamples | None = None
+    skip = 0
     for frame in container.decode(stream):
-        mono = _mono(frame)
-        if skip is None:  # priming samples before the track's zero (AAC edit lists)
+        if raw is None:
+            raw = _RawSamples(frame)
+            # priming samples before the track's zero (AAC edit lists)
             skip = max(0, int(round(-(frame.time or 0.0) * rate)))
-        if skip:
-            taken = min(skip, mono.size)
-            mono, skip = mono[taken:], skip - taken
         if frame.sample_rate != rate:
             raise DecodeError(f"{shown}: cannot decode (the sample rate changes)")
-        track.add(mono[: max(0, limit - track.position)])
-        if track.position >= limit:
-            break
+        raw.add(frame)
+        if raw.samples >= _WholeTrack.BLOCK:
+            skip = _hand_over(raw, track, skip, limit)
+            if track.position >= limit:
+                break
+    if raw is not None and raw.samples:
+        _hand_over(raw, track, skip, limit)
     whole, windows = track.finish()
     decoded = track.position / rate
     return DecodedTrack(windows, duration if duration else decoded, whole, rate / track.factor)
+
+
+def _hand_over(raw: _RawSamples, track: _WholeTrack, skip: int, limit: int) -> int:
+    """Move the gathered samples into `track` (the first `skip` dropped, nothing past
+    `limit`); returns what is left to skip."""
+    mono = raw.take()
+    taken = min(skip, mono.size)
+    track.add(mono[taken : taken + max(0, limit - track.position)])
+    return skip - taken
 
 
 def analyse_track(path: str | bytes | os.PathLike[str]) -> TrackAnalysis:
