@@ -161,8 +161,10 @@ def main() -> None:
     files = {}
     for name, spec in [*cases, *UNSTEADY]:
         path = args.dir / (name.replace(" ", "_").replace(">", "") + ".mp3")
-        if not path.exists():
-            encode_mp3(path, render(spec, RENDER_RATE), RENDER_RATE)
+        if not path.exists():  # written under another name first: no half files kept
+            partial = path.with_name(path.stem + ".part.mp3")
+            encode_mp3(partial, render(spec, RENDER_RATE), RENDER_RATE)
+            partial.rename(path)
         files[name] = path
     from djcurator_core.core.analysis.structure import analyse_structure
 
