@@ -12,8 +12,6 @@ saying why, and the export then uses the track without structure and says so.
 
 from __future__ import annotations
 
-import json
-
 from pydantic import ValidationError
 
 from djcurator_core.core.track_structure import TrackStructure
@@ -51,14 +49,8 @@ def parse_structure(text: object) -> TrackStructure | None:
         return None
     if len(text) > MAX_TEXT:
         raise StructureTagError(f"{len(text)} characters, more than a structure can have")
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise StructureTagError(f"not JSON ({type(exc).__name__})") from None
-    if not isinstance(data, dict):
-        raise StructureTagError(f"not a JSON object ({type(data).__name__})")
-    try:
-        return TrackStructure.model_validate(data)
+    try:  # pydantic-core parses and validates in one pass (JSON depth limited)
+        return TrackStructure.model_validate_json(text)
     except ValidationError as exc:
         raise StructureTagError(validation_error_line(exc)) from None
     except (ValueError, TypeError, RecursionError) as exc:  # validators on odd input
