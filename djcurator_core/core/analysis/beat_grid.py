@@ -17,8 +17,10 @@ then, on the onset envelope of the whole track (track_features.py):
    aligned with the whole track's fold; a steady track's stretches all line up, and a
    tempo slightly off shows as a phase that grows linearly, whose slope corrects the
    tempo (twice). What is left is the grid's misfit: **steady** when the stretches that
-   have a beat sit within STEADY_RMS_MS (RMS) and STEADY_MAX_MS (90th percentile) of
-   the grid. A tempo change, a drifting live drummer or a track of two tempi fails that.
+   have a beat sit within STEADY_RMS_MS (RMS) of the grid, and at most STEADY_OUTLIERS
+   of them further than STEADY_MAX_MS (a break whose melody plays off the beat can
+   look like a stretch with a beat). A tempo change, a drifting live drummer or a track
+   of two tempi fails that.
 4. **Downbeat**: which of the four beats starts a bar. Chords, bass lines and sections
    change on the first beat of a bar, so the beat-to-beat change of the sustained
    spectrum (drums left out) is largest there; the kick lands on it in a two-step and
@@ -48,6 +50,7 @@ FOLD_BINS = 96  # bins per beat of the folded envelope
 STRETCH_BEATS = 16
 STEADY_RMS_MS = 12.0
 STEADY_MAX_MS = 25.0
+STEADY_OUTLIERS = 0.15  # stretches off the grid by more than STEADY_MAX_MS, at most
 OUTLIER_BEATS = 0.08
 SILENCE_DB = 35.0  # below the loud part: not yet music
 MIN_BEATS = 32  # fewer beats than this: no grid
@@ -59,7 +62,7 @@ class BeatGrid:
     first_beat: float  # seconds: a beat of the grid, the earliest at or after 0
     first_downbeat: float  # seconds: bar 1, beat 1
     steady: bool
-    misfit_ms: float  # RMS distance of the 16-beat stretches from the grid
+    misfit_ms: float  # RMS distance of the 16-beat stretches on the grid from it
     beats_per_bar: int = 4
 
     @property
@@ -242,8 +245,9 @@ def beat_grid(features: TrackFeatures, bpm: float, beats_per_bar: int = 4) -> Be
         slope, residual = _fit_drift(centres[beat], shifts[beat], weights[beat], period)
         tempo = tempo / (1 + slope)
         off = np.abs(residual) * period / fps * 1000  # ms
-        misfit = float(np.sqrt(np.mean(off**2)))
-        steady = misfit <= STEADY_RMS_MS and float(np.percentile(off, 90)) <= STEADY_MAX_MS
+        inside = off <= STEADY_MAX_MS
+        misfit = float(np.sqrt(np.mean(off[inside] ** 2))) if inside.any() else math.inf
+        steady = misfit <= STEADY_RMS_MS and 1 - inside.mean() <= STEADY_OUTLIERS
     period = 60.0 * fps / tempo
     peak = _circular_peak(fold(env, period)) / FOLD_BINS  # beats
     first = ((peak * period) % period) / fps
