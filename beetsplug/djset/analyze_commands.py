@@ -96,8 +96,8 @@ def analyse_items(
             )
     if not todo:
         ui.print_(
-            f"nothing to analyse: the {matched} matching tracks have BPM, key and energy "
-            "(--force analyses them again)"
+            f"nothing to analyse: the {matched} matching tracks have BPM, key, energy and "
+            "structure (--force analyses them again)"
         )
         return None
     request = AnalysisRequest(

@@ -51,13 +51,19 @@ class TrackStructure(BaseModel):
     phrases: list[int] = Field(
         default_factory=list, description="bars where a phrase starts, ascending"
     )
+    sections: list[int] = Field(
+        default_factory=list,
+        description="bars where the music changes (intro, break, drop...), ascending; "
+        "each is also a phrase start",
+    )
     intro: BarSpan | None = None  # the mixable stretch at the start
     outro: BarSpan | None = None  # the mixable stretch at the end
 
     @model_validator(mode="after")
     def _phrases_ascending(self) -> TrackStructure:
-        if any(b < 1 for b in self.phrases) or self.phrases != sorted(set(self.phrases)):
-            raise ValueError("phrases must be distinct bar numbers >= 1, ascending")
+        for name, bars in (("phrases", self.phrases), ("sections", self.sections)):
+            if any(b < 1 for b in bars) or bars != sorted(set(bars)):
+                raise ValueError(f"{name} must be distinct bar numbers >= 1, ascending")
         return self
 
     @property

@@ -35,6 +35,8 @@ EXPORT_FIELDS = (
     "initial_key",
     "energy",
     "bpm_precise",
+    "djset_structure",
+    "key_confidence",
 )
 
 

@@ -14,6 +14,10 @@ Precedence (see NOTES.md 2-3):
 - Key: the file's raw key tag (beets rewrites "F# minor" as "Fm"), else beets'
   `initial_key`, else the key of a Mixed In Key comment; always through `parse_key`.
 - Energy: the beets field `energy`, else the file's energy tag or comment.
+- Structure (beat grid, phrases, intro/outro): the flexible field `djset_structure` that
+  `beet djanalyze` stores, else the file's DJSET_STRUCTURE tag (written with `--write`);
+  text that is not a valid structure is ignored with a warning naming the track, which
+  is then used without structure (files/tagging/structure_tag.py).
 
 Files that cannot be a playlist entry are left out with a warning naming them, before any
 tags are read: a path that is not UTF-8 (an M3U8 playlist and the tracks format are
@@ -34,7 +38,13 @@ from pydantic import ValidationError
 from djcurator_core.core.keys import KeyParseError, parse_key
 from djcurator_core.core.models import Track
 from djcurator_core.core.text import clean_text, line_break_in, shown, utf8_problem
+from djcurator_core.core.track_structure import TrackStructure
 from djcurator_core.errors import DJSetError, first_line, validation_error_line
+from djcurator_core.files.tagging.structure_tag import (
+    STRUCTURE_FIELD,
+    StructureTagError,
+    parse_structure,
+)
 from djcurator_core.files.tagging.tag_batch import read_many
 from djcurator_core.files.tagging.tag_cache import TagCache
 from djcurator_core.files.tagging.tags import (
@@ -80,6 +90,9 @@ def _field(item: Any, name: str) -> Any:
         except TypeError:  # a duck-typed item whose get() has no with_album
             return getter(name, None)
     return getattr(item, name, None)
+
+
+stored_field = _field  # an item's own stored value of a field (None: it has none)
 
 
 def _text(item: Any, name: str) -> str:
@@ -187,6 +200,25 @@ def key_confidence(item: Any, chosen_key: str | None) -> dict[str, Any]:
     return {KEY_CONFIDENCE_FIELD: round(confidence, 3)} if library == chosen_key else {}
 
 
+def choose_structure(
+    tags: DJTags, library_structure: Any, problems: list[str]
+) -> TrackStructure | None:
+    """The structure the library stored, else the file's tag. Text that is no valid
+    structure is skipped; when no source gives one, `problems` says which were bad."""
+    sources = ((library_structure, f"beets {STRUCTURE_FIELD}"), (tags.structure, "structure tag"))
+    bad = []
+    for text, source in sources:
+        if text is None or text == "":
+            continue
+        try:
+            return parse_structure(text)  # None: stored as "no beat", the answer
+        except StructureTagError as exc:
+            bad.append(f"{source} ignored ({exc})")
+    if bad:
+        problems.append("; ".join(bad) + "; used without structure")
+    return None
+
+
 def item_to_track(item: Any, tags: DJTags) -> tuple[Track, list[str]]:
     """The track for one item and the values ignored on the way (one line each).
 
@@ -205,6 +237,7 @@ def item_to_track(item: Any, tags: DJTags) -> tuple[Track, list[str]]:
         key=key,
         energy=choose_energy(tags, _field(item, "energy"), problems),
         extra=key_confidence(item, key),
+        structure=choose_structure(tags, _field(item, STRUCTURE_FIELD), problems),
     )
     return track, problems
 

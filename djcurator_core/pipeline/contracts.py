@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 from djcurator_core.core.models import Track
 from djcurator_core.core.options.set_options import SetOptions
 from djcurator_core.core.report.justify import SetResult
+from djcurator_core.core.track_structure import TrackStructure
 from djcurator_core.files.dj_formats.formats import FormatName
 from djcurator_core.pipeline.sets.track_sets import TrackSet, TrackSetField
 
@@ -272,6 +273,10 @@ class AnalysedTrack(BaseModel):
     bpm: float | None = None
     key: str | None = None  # musical name, e.g. "F#m"
     energy: int | None = None
+    # beat grid, phrases, intro/outro; None with structure_analysed: no beat to grid.
+    # structure_analysed False: a worker that does not analyse structure (older).
+    structure: TrackStructure | None = None
+    structure_analysed: bool = False
     error: str | None = None
     key_confidence: float | None = None  # 0..1; below LOW_KEY_CONFIDENCE: uncertain
     key_start: str | None = None  # a key change: the opening's and the ending's key

@@ -30,11 +30,16 @@ from djcurator_core.files.tagging.tags import DJTags, read_dj_tags
 CACHE_ENV = "DJSET_TAG_CACHE"
 COMMIT_EVERY = 2_000  # new entries written per transaction
 LOOKUP_BATCH = 500  # paths per query
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tags (
+# The table is named after its columns' version: a version that reads more tags uses a
+# new table, so an older version sharing the file keeps its own (and its INSERTs still
+# fit), and no migration has to lock a cache other processes are reading. Version 1,
+# `tags`, had no structure.
+TABLE = "tags_v2"
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
     path TEXT PRIMARY KEY,
     stamp TEXT NOT NULL,
-    bpm REAL, key TEXT, energy REAL, comment_key TEXT
+    bpm REAL, key TEXT, energy REAL, comment_key TEXT, structure TEXT
 )
 """
 
@@ -129,7 +134,8 @@ class TagCache:
                 rows.update(
                     (row[0], row[1:])
                     for row in self._db.execute(
-                        "SELECT path, stamp, bpm, key, energy, comment_key FROM tags "
+                        "SELECT path, stamp, bpm, key, energy, comment_key, structure "
+                        f"FROM {TABLE} "
                         f"WHERE path IN ({', '.join('?' * len(batch))})",
                         batch,
                     )
@@ -152,7 +158,9 @@ class TagCache:
             return
         try:
             self._db.execute(
-                "INSERT OR REPLACE INTO tags VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO {TABLE} "
+                "(path, stamp, bpm, key, energy, comment_key, structure) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (path, stamp, *astuple(tags)),
             )
             self._pending += 1

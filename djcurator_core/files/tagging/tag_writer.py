@@ -1,4 +1,5 @@
-"""Write analysed BPM, key and energy into a file's tags, the way DJ tools write them.
+"""Write analysed BPM, key, energy (and structure) into a file's tags, the way DJ tools
+write them.
 
 The mirror image of files/tagging/tags.py (the reader), so that what `beet djanalyze -w` writes
 reads back the same:
@@ -7,6 +8,9 @@ reads back the same:
 - Vorbis comments (FLAC, Ogg Vorbis, Opus): BPM, INITIALKEY, ENERGYLEVEL.
 - MP4 (M4A): tmpo (whole BPM: the atom holds an integer) plus the precise value in the
   freeform ----:com.apple.iTunes:BPM, freeform initialkey and EnergyLevel.
+- The structure (beat grid, phrases, intro/outro) as its stored JSON text
+  (structure_tag.py) in TXXX:DJSET_STRUCTURE, the Vorbis comment DJSET_STRUCTURE or the
+  MP4 freeform DJSET_STRUCTURE: no DJ app reads it; it keeps the analysis with the file.
 
 An estimated key also gets its confidence (0..1, two decimals) in a tag of its own:
 TXXX:KeyConfidence, KEYCONFIDENCE, freeform KeyConfidence. The key tag itself stays a
@@ -29,6 +33,7 @@ from mutagen.mp4 import MP4FreeForm, MP4Tags
 
 from djcurator_core.errors import first_line
 from djcurator_core.files.audio_decode import DecodeError, check_regular_file
+from djcurator_core.files.tagging.structure_tag import STRUCTURE_TAG
 
 _MP4_FREEFORM = "----:com.apple.iTunes:"
 
@@ -46,7 +51,12 @@ def _confidence_text(confidence: float) -> str:
 
 
 def _write_id3(
-    tags: ID3, bpm: float | None, key: str | None, energy: int | None, confidence: float | None
+    tags: ID3,
+    bpm: float | None,
+    key: str | None,
+    energy: int | None,
+    confidence: float | None,
+    structure: str | None,
 ) -> None:
     if bpm is not None:
         tags.setall("TBPM", [TBPM(encoding=3, text=[_bpm_text(bpm)])])
@@ -62,10 +72,20 @@ def _write_id3(
             if frame.desc.replace(" ", "").lower() == "keyconfidence":
                 tags.delall(frame.HashKey)
         tags.add(TXXX(encoding=3, desc="KeyConfidence", text=[_confidence_text(confidence)]))
+    if structure is not None:
+        for frame in list(tags.getall("TXXX")):
+            if frame.desc.replace(" ", "").lower() == STRUCTURE_TAG.lower():
+                tags.delall(frame.HashKey)
+        tags.add(TXXX(encoding=3, desc=STRUCTURE_TAG, text=[structure]))
 
 
 def _write_mp4(
-    tags: MP4Tags, bpm: float | None, key: str | None, energy: int | None, confidence: float | None
+    tags: MP4Tags,
+    bpm: float | None,
+    key: str | None,
+    energy: int | None,
+    confidence: float | None,
+    structure: str | None,
 ) -> None:
     def freeform(name: str, text: str) -> None:
         for existing in [k for k in tags if k.lower() == (_MP4_FREEFORM + name).lower()]:
@@ -81,10 +101,17 @@ def _write_mp4(
         freeform("EnergyLevel", str(energy))
     if confidence is not None:
         freeform("KeyConfidence", _confidence_text(confidence))
+    if structure is not None:
+        freeform(STRUCTURE_TAG, structure)
 
 
 def _write_vorbis(
-    tags, bpm: float | None, key: str | None, energy: int | None, confidence: float | None
+    tags,
+    bpm: float | None,
+    key: str | None,
+    energy: int | None,
+    confidence: float | None,
+    structure: str | None,
 ) -> None:
     if bpm is not None:
         tags["BPM"] = [_bpm_text(bpm)]
@@ -94,6 +121,8 @@ def _write_vorbis(
         tags["ENERGYLEVEL"] = [str(energy)]
     if confidence is not None:
         tags["KEYCONFIDENCE"] = [_confidence_text(confidence)]
+    if structure is not None:
+        tags[STRUCTURE_TAG] = [structure]
 
 
 def write_dj_tags(
@@ -102,6 +131,7 @@ def write_dj_tags(
     key: str | None = None,
     energy: int | None = None,
     key_confidence: float | None = None,
+    structure: str | None = None,
 ) -> None:
     """Write the given values into the file's tags (see the module docstring)."""
     shown = os.fsdecode(path)
@@ -114,11 +144,11 @@ def write_dj_tags(
             audio.add_tags()
         tags = audio.tags
         if isinstance(tags, ID3):
-            _write_id3(tags, bpm, key, energy, key_confidence)
+            _write_id3(tags, bpm, key, energy, key_confidence, structure)
         elif isinstance(tags, MP4Tags):
-            _write_mp4(tags, bpm, key, energy, key_confidence)
+            _write_mp4(tags, bpm, key, energy, key_confidence, structure)
         elif hasattr(tags, "keys"):
-            _write_vorbis(tags, bpm, key, energy, key_confidence)
+            _write_vorbis(tags, bpm, key, energy, key_confidence, structure)
         else:
             raise TagWriteError(f"{shown}: no DJ tag convention for {type(tags).__name__}")
         audio.save()

@@ -1,14 +1,18 @@
-"""Raw DJ tags read straight from audio files with mutagen: BPM, key, energy.
+"""Raw DJ tags read straight from audio files with mutagen: BPM, key, energy, and the
+structure `beet djanalyze --write` stores (files/tagging/structure_tag.py).
 
 beets keeps BPM as an integer and rewrites some key spellings ("F# minor" becomes "Fm"),
 so the exporter reads the file's own tags as DJ tools wrote them (see NOTES.md 2):
 
-- ID3 (MP3, AIFF, WAV): TBPM, TKEY, TXXX:EnergyLevel, COMM "8A - Energy 6" / "9A - 5".
-- Vorbis comments (FLAC, Ogg, Opus): BPM, INITIALKEY or KEY, ENERGYLEVEL, COMMENT.
+- ID3 (MP3, AIFF, WAV): TBPM, TKEY, TXXX:EnergyLevel, COMM "8A - Energy 6" / "9A - 5",
+  TXXX:DJSET_STRUCTURE.
+- Vorbis comments (FLAC, Ogg, Opus): BPM, INITIALKEY or KEY, ENERGYLEVEL, COMMENT,
+  DJSET_STRUCTURE.
 - MP4 (M4A, MP4): tmpo, freeform ----:com.apple.iTunes:initialkey / KEY / BPM /
-  EnergyLevel, ©cmt.
+  EnergyLevel / DJSET_STRUCTURE, ©cmt.
 
-Values come back as they are in the file (key text unparsed) apart from BPM and energy,
+Values come back as they are in the file (key and structure text unparsed) apart from
+BPM and energy,
 which are numbers; unreadable numbers count as absent. No beets imports.
 
 Only the tags are parsed where the format is plain from the file's first bytes and its
@@ -39,6 +43,7 @@ from mutagen.mp4._atom import Atoms
 
 from djcurator_core.core.models import file_kind
 from djcurator_core.errors import DJSetError, first_line
+from djcurator_core.files.tagging.structure_tag import STRUCTURE_TAG
 
 _VORBIS_KEY_FIELDS = ("initialkey", "key")
 _MP4_FREEFORM = "----:com.apple.iTunes:"
@@ -50,6 +55,7 @@ _ID3_FRAMES = {
 }
 _MP4_SUFFIXES = (".m4a", ".mp4", ".m4b", ".m4p", ".m4r", ".m4v")
 _NOT_PLAIN = object()  # _read_tags_only: not a format it reads
+_STRUCTURE_NAME = STRUCTURE_TAG.lower()
 
 # "8A - Energy 6", "9A - 5", "Energy 7", "F#m - Energy 6": Mixed In Key's comment styles.
 _COMMENT_RE = re.compile(
@@ -77,6 +83,7 @@ class DJTags:
     key: str | None = None  # raw text, e.g. "F# minor", "8A", "1m"
     energy: float | None = None  # 1-10 scale as written by Mixed In Key
     comment_key: str | None = None  # key text found in a "8A - Energy 6" comment
+    structure: str | None = None  # DJSET_STRUCTURE text, unparsed (structure_tag.py)
 
 
 def parse_number(text: object) -> float | None:
@@ -123,7 +130,11 @@ def _first_text(values: Iterable[object]) -> str | None:
 
 
 def _dj_tags(
-    bpm: float | None, key: str | None, energy: float | None, comments: Iterable[str]
+    bpm: float | None,
+    key: str | None,
+    energy: float | None,
+    comments: Iterable[str],
+    structure: str | None = None,
 ) -> DJTags:
     """DJTags with the key of the first energy comment, whose energy stands in for a
     missing energy tag."""
@@ -132,19 +143,22 @@ def _dj_tags(
         comment_energy, comment_key = parse_energy_comment(comment)
         if comment_energy is not None:
             break
-    return DJTags(bpm, key, energy if energy is not None else comment_energy, comment_key)
+    energy = energy if energy is not None else comment_energy
+    return DJTags(bpm, key, energy, comment_key, structure)
 
 
 def _id3_tags(tags: ID3) -> DJTags:
     bpm = parse_number(_first_text(tags["TBPM"].text)) if "TBPM" in tags else None
     key = _first_text(tags["TKEY"].text) if "TKEY" in tags else None
-    energy = None
+    energy, structure = None, None
     for frame in tags.getall("TXXX"):
-        if frame.desc.replace(" ", "").lower() == "energylevel":
+        desc = frame.desc.replace(" ", "").lower()
+        if desc == "energylevel" and energy is None:
             energy = parse_number(_first_text(frame.text))
-            break
+        elif desc == _STRUCTURE_NAME and structure is None:
+            structure = _first_text(frame.text)
     comments = [text for frame in tags.getall("COMM") for text in frame.text]
-    return _dj_tags(bpm, key, energy, comments)
+    return _dj_tags(bpm, key, energy, comments, structure)
 
 
 def _vorbis_tags(tags) -> DJTags:
@@ -153,7 +167,8 @@ def _vorbis_tags(tags) -> DJTags:
 
     key = next((k for k in (first(name) for name in _VORBIS_KEY_FIELDS) if k), None)
     comments = [*tags.get("comment", []), *tags.get("description", [])]
-    return _dj_tags(parse_number(first("bpm")), key, parse_number(first("energylevel")), comments)
+    energy = parse_number(first("energylevel"))
+    return _dj_tags(parse_number(first("bpm")), key, energy, comments, first(_STRUCTURE_NAME))
 
 
 def _mp4_tags(tags: MP4Tags) -> DJTags:
@@ -167,7 +182,7 @@ def _mp4_tags(tags: MP4Tags) -> DJTags:
         bpm = parse_number(tags["tmpo"][0])
     key = freeform.get("initialkey") or freeform.get("key")
     energy = parse_number(freeform.get("energylevel"))
-    return _dj_tags(bpm, key, energy, tags.get("\xa9cmt", []))
+    return _dj_tags(bpm, key, energy, tags.get("\xa9cmt", []), freeform.get(_STRUCTURE_NAME))
 
 
 def read_dj_tags(path: str | bytes | os.PathLike[str]) -> DJTags:

@@ -102,15 +102,16 @@ def analyse_one(item: AnalysisItem) -> AnalysedTrack:
     from djcurator_core.core.analysis.audio_analysis import AnalysisError
     from djcurator_core.core.keys import Key
     from djcurator_core.errors import first_line
-    from djcurator_core.files.audio_decode import DecodeError, analyse_file
+    from djcurator_core.files.audio_decode import DecodeError, analyse_track
 
     try:
-        result = analyse_file(item.path, genre=item.genre)
+        analysis = analyse_track(item.path, genre=item.genre)
     except (DecodeError, AnalysisError) as exc:
         return AnalysedTrack(item_id=item.item_id, path=item.path, error=str(exc))
     except Exception as exc:  # a decoder tripping over a damaged file: same as above
         reason = f"{type(exc).__name__}: {first_line(exc)}"
         return AnalysedTrack(item_id=item.item_id, path=item.path, error=f"{item.path}: {reason}")
+    result = analysis.estimates
     key = Key.from_pitch_class(result.key_pitch_class, result.key_minor)
     start, end = (
         (Key.from_pitch_class(*result.key_start).name, Key.from_pitch_class(*result.key_end).name)
@@ -128,6 +129,8 @@ def analyse_one(item: AnalysisItem) -> AnalysedTrack:
         key_end=end,
         bpm_start=result.bpm_start,
         bpm_end=result.bpm_end,
+        structure=analysis.structure,
+        structure_analysed=True,
     )
 
 
@@ -204,11 +207,15 @@ def analyse_batch(batch: AnalysisBatch, pool: Any = None) -> AnalysedBatch:
 # --- storing -----------------------------------------------------------------------------
 
 
+ANALYSED_FIELDS = frozenset({"bpm", "key", "energy", "structure"})
+
+
 def fields_to_fill(item: Any, force: bool) -> set[str]:
-    """Which of bpm, key, energy the item lacks (as the export sees it: library values
-    and the file's own tags), or all three with force."""
+    """Which of bpm, key, energy and structure the item lacks (as the export sees it:
+    library values and the file's own tags; a structure stored as "no beat" counts as
+    there, a damaged one as missing), or all four with force."""
     if force:
-        return {"bpm", "key", "energy"}
+        return set(ANALYSED_FIELDS)
     from djcurator_core.files.export import item_path, item_to_track
     from djcurator_core.files.tagging.tags import DJTags, read_dj_tags
 
@@ -220,12 +227,24 @@ def fields_to_fill(item: Any, force: bool) -> set[str]:
     try:
         track, _ = item_to_track(item, tags)
     except ValueError:  # a value out of range: the export cannot use it either
-        return {"bpm", "key", "energy"}
-    return {
+        return set(ANALYSED_FIELDS)
+    missing = {
         name
         for name, value in (("bpm", track.bpm), ("key", track.key), ("energy", track.energy))
         if value is None
     }
+    if track.structure is None and not structure_recorded(item, tags):
+        missing.add("structure")
+    return missing
+
+
+def structure_recorded(item: Any, tags: Any) -> bool:
+    """True when the library or the file says the track was analysed and has no beat."""
+    from djcurator_core.files.export import stored_field
+    from djcurator_core.files.tagging.structure_tag import NO_STRUCTURE, STRUCTURE_FIELD
+
+    texts = (stored_field(item, STRUCTURE_FIELD), tags.structure)
+    return any(str(text).strip() == NO_STRUCTURE for text in texts if text is not None)
 
 
 KEY_CONFIDENCE_FIELD = "key_confidence"  # beets flexible fields the analysis fills
@@ -257,8 +276,10 @@ def store_tempo_change(item: Any, track: AnalysedTrack) -> None:
 
 def store_results(lib: Any, tracks: list[AnalysedTrack], force: bool, write_tags: bool):
     """Put the batch's estimates into the library (and the files' tags): only the values
-    an item lacks, all of them with force. Returns a StoredBatch."""
+    an item lacks, all of them with force; the structure as JSON text in the flexible
+    field `djset_structure` (files/tagging/structure_tag.py). Returns a StoredBatch."""
     from djcurator_core.files.export import PRECISE_BPM_FIELD
+    from djcurator_core.files.tagging.structure_tag import STRUCTURE_FIELD, structure_text
     from djcurator_core.files.tagging.tag_writer import TagWriteError, write_dj_tags
 
     result = StoredBatch()
@@ -271,6 +292,8 @@ def store_results(lib: Any, tracks: list[AnalysedTrack], force: bool, write_tags
                 result.warnings.append(f"{track.path}: no longer in the library, not stored")
                 continue
             fill = fields_to_fill(item, force)
+            if not track.structure_analysed:
+                fill.discard("structure")
             if not fill:
                 continue
             if "bpm" in fill:
@@ -283,6 +306,9 @@ def store_results(lib: Any, tracks: list[AnalysedTrack], force: bool, write_tags
                 store_tempo_change(item, track)
             if "energy" in fill:
                 item["energy"] = float(track.energy)
+            structure = structure_text(track.structure) if "structure" in fill else None
+            if structure is not None:
+                item[STRUCTURE_FIELD] = structure
             if write_tags:
                 try:
                     write_dj_tags(
@@ -291,6 +317,7 @@ def store_results(lib: Any, tracks: list[AnalysedTrack], force: bool, write_tags
                         key=track.key if "key" in fill else None,
                         energy=track.energy if "energy" in fill else None,
                         key_confidence=track.key_confidence if "key" in fill else None,
+                        structure=structure,
                     )
                     item.mtime = item.current_mtime()
                     result.files_written += 1
