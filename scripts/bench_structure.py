@@ -239,6 +239,8 @@ def main() -> None:
                        ("track", "analyse_track: decode + estimates + structure"),
                        ("file", "analyse_file: excerpt estimates only (before)")):  # fmt: skip
         values = times[key]
+        if not values:  # --timed 0
+            continue
         med = statistics.median(values)
         scaled = f"{6 * med:.2f}" if key in ("decode", "structure") else "-"
         print(f"| {label} | {len(values)} | {med:.3f} | {max(values):.3f} | {scaled} |")
