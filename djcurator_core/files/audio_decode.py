@@ -174,14 +174,19 @@ def analyse_file(path: str | bytes | os.PathLike[str], genre: str | None = None)
     one line that names the file."""
     shown = os.fsdecode(path)
     excerpt = decode_excerpt(shown)
-    if excerpt.duration is not None and excerpt.duration < MIN_SECONDS:
-        raise AnalysisError(
-            f"{shown}: only {excerpt.duration:.1f} s long ({MIN_SECONDS:.0f} s needed)"
-        )
-    if not any(window.size for window in excerpt.windows):
+    return _estimates(shown, excerpt.windows, excerpt.duration, genre)
+
+
+def _estimates(
+    shown: str, windows: list[np.ndarray], duration: float | None, genre: str | None
+) -> AudioAnalysis:
+    """BPM, key and energy of the decoded windows; the errors name the file."""
+    if duration is not None and duration < MIN_SECONDS:
+        raise AnalysisError(f"{shown}: only {duration:.1f} s long ({MIN_SECONDS:.0f} s needed)")
+    if not any(window.size for window in windows):
         raise DecodeError(f"{shown}: cannot decode (no audio in it)")
     try:
-        return analyse(excerpt.windows, genre=genre)
+        return analyse(windows, genre=genre)
     except AnalysisError as exc:
         raise AnalysisError(f"{shown}: {exc}") from None
 
@@ -391,16 +396,7 @@ def analyse_track(path: str | bytes | os.PathLike[str], genre: str | None = None
 
     shown = os.fsdecode(path)
     decoded = decode_track(shown)
-    if decoded.duration is not None and decoded.duration < MIN_SECONDS:
-        raise AnalysisError(
-            f"{shown}: only {decoded.duration:.1f} s long ({MIN_SECONDS:.0f} s needed)"
-        )
-    if not any(window.size for window in decoded.windows):
-        raise DecodeError(f"{shown}: cannot decode (no audio in it)")
-    try:
-        estimates = analyse(decoded.windows, genre=genre)
-    except AnalysisError as exc:
-        raise AnalysisError(f"{shown}: {exc}") from None
+    estimates = _estimates(shown, decoded.windows, decoded.duration, genre)
     structure = None
     if decoded.whole is not None and decoded.whole.size:
         structure = analyse_structure(decoded.whole, decoded.whole_rate, estimates.bpm)
