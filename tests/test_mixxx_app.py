@@ -15,7 +15,7 @@ import sqlite3
 
 import pytest
 from mixxx_app import HeadlessMixxx, database_errors, first_start, log_text, missing_tools
-from mixxx_helpers import dump, make_set, make_wav, rows
+from mixxx_helpers import make_set, make_wav, rows
 
 from djcurator_core.files.mixxx.mixxx_database import MixxxError, MixxxTarget, write_set
 from djcurator_core.files.mixxx.mixxx_rows import mixxx_location
@@ -83,15 +83,22 @@ def test_mixxx_keeps_the_set_playlist_auto_dj_queue_and_cues(tmp_path):
     mixxx = HeadlessMixxx(settings)
     try:
         mixxx.start([paths[0]])
-        held = dump(db)
+        held = snapshot(db)
         with pytest.raises(MixxxError, match=r"is held by Mixxx: mixxx \(pid \d+\) has it open"):
             write_set(make_set(paths[:3], SECONDS), "While running", MixxxTarget(str(db)))
-        assert dump(db) == held
+        # Nothing of the refused write: Mixxx itself writes meanwhile (the waveform of the
+        # track it loaded, in track_analysis), so the tables are compared, not the dump;
+        # test_mixxx_db.py compares whole dumps where no app runs beside the writer.
+        assert snapshot(db) == held
+        assert rows(db, "SELECT id FROM Playlists WHERE name = 'While running'") == []
         code = mixxx.quit()
     finally:
         mixxx.stop()
     log = log_text(settings)
     after = snapshot(db)
+    # the tracks Mixxx analysed itself while it ran (the loaded one, when its analysis got
+    # that far): Mixxx may then redo their grid, which is its own doing, not a lost write
+    analysed = {track for (track,) in rows(db, "SELECT DISTINCT track_id FROM track_analysis")}
     seen = {
         "exit code": code,
         "clean shutdown logged": "Mixxx shutdown complete with code 0" in log,
@@ -104,6 +111,7 @@ def test_mixxx_keeps_the_set_playlist_auto_dj_queue_and_cues(tmp_path):
         "beat grids unchanged": sum(
             a == b for a, b in zip(before["grids"], after["grids"], strict=True)
         ),
+        "tracks Mixxx analysed": len(analysed),
         "database errors logged": len(database_errors(settings)),
         "xdotool failures": len(mixxx.x_errors),
     }
@@ -115,6 +123,8 @@ def test_mixxx_keeps_the_set_playlist_auto_dj_queue_and_cues(tmp_path):
     assert after["autodj"] == before["autodj"]
     assert after["crate"] == before["crate"]
     assert before["cues"] <= after["cues"]
-    assert after["grids"] == before["grids"]
+    assert [g for g in after["grids"] if g[0] not in analysed] == [
+        g for g in before["grids"] if g[0] not in analysed
+    ]
     assert after["tracks"] == before["tracks"]
     assert database_errors(settings) == []
