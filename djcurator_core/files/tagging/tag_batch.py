@@ -122,7 +122,9 @@ def _stop_now(pool: concurrent.futures.ProcessPoolExecutor) -> None:
     `with` would wait for both. Killed processes print nothing."""
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
+    # no shutdown(wait=False) here: it would let the `with` skip joining the pool's
+    # manager thread, which then races interpreter exit ("Exception ignored" tracebacks);
+    # the `with` joins it, and it ends at once on the killed processes
 
 
 def _read_in_pool(paths: Sequence[str], pool_min: int | None) -> list[Outcome]:
